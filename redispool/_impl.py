@@ -1,0 +1,40 @@
+"""The one place that picks the compiled or the pure-Python twins.
+
+``REDISPOOL_NO_EXTENSIONS`` (any non-empty value) or a non-CPython interpreter forces the
+pure twins; otherwise the compiled ones are used when they import. Type checkers always
+see the annotated pure twins.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+NO_EXTENSIONS: bool = bool(os.environ.get("REDISPOOL_NO_EXTENSIONS")) or (
+    sys.implementation.name != "cpython"
+)
+
+if TYPE_CHECKING:
+    from ._pack_py import Packer, pack_command
+    from ._reader_py import Reader
+
+    IMPLEMENTATION: str = "python"
+elif NO_EXTENSIONS:
+    from ._pack_py import Packer, pack_command
+    from ._reader_py import Reader
+
+    IMPLEMENTATION = "python"
+else:
+    try:
+        from ._pack_c import Packer, pack_command
+        from ._reader_c import Reader
+    except ImportError:  # no compiler at install time: the pure twins behave the same
+        from ._pack_py import Packer, pack_command
+        from ._reader_py import Reader
+
+        IMPLEMENTATION = "python"
+    else:
+        IMPLEMENTATION = "cython"
+
+__all__ = ("IMPLEMENTATION", "NO_EXTENSIONS", "Packer", "Reader", "pack_command")

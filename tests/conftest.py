@@ -1,0 +1,35 @@
+"""Shared fixtures: every twin test runs against the compiled and the pure module.
+
+The compiled twins are imported by name, so a broken or missing build fails loudly
+instead of silently testing the pure twin twice. ``REDISPOOL_NO_EXTENSIONS=1`` skips them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+import pytest
+
+NO_EXTENSIONS = bool(os.environ.get("REDISPOOL_NO_EXTENSIONS"))
+TWINS = ("c", "py")
+
+
+def _twin(request: pytest.FixtureRequest, stem: str) -> ModuleType:
+    kind = request.param
+    if kind == "c" and NO_EXTENSIONS:
+        pytest.skip("REDISPOOL_NO_EXTENSIONS is set")
+    return importlib.import_module(f"redispool._{stem}_{kind}")
+
+
+@pytest.fixture(params=TWINS, scope="session")
+def reader_mod(request: pytest.FixtureRequest) -> ModuleType:
+    """``redispool._reader_c`` or ``redispool._reader_py``."""
+    return _twin(request, "reader")
+
+
+@pytest.fixture(params=TWINS, scope="session")
+def pack_mod(request: pytest.FixtureRequest) -> ModuleType:
+    """``redispool._pack_c`` or ``redispool._pack_py``."""
+    return _twin(request, "pack")
