@@ -31,8 +31,9 @@ _INT_RE = re.compile(rb"-?[0-9]+\Z")
 _DOUBLE_RE = re.compile(rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
 _SPECIAL_DOUBLES = {b"inf": math.inf, b"-inf": -math.inf, b"nan": math.nan, b"-nan": math.nan}
 
-# Frame kinds on the aggregate stack.
-_LIST, _MAP, _ATTR = 0, 1, 2
+# Frame kinds on the aggregate stack; _ATTR and _SKIP (aggregates inside an attribute)
+# hold no container: attribute data is parsed and dropped.
+_LIST, _MAP, _ATTR, _SKIP = 0, 1, 2, 3
 
 _SCALARS = frozenset(b"+-:,#_(")
 _BLOBS = frozenset(b"$=!")
@@ -292,7 +293,7 @@ class Reader:
                         if size < 4 or data[start + 3] != 58:  # ':'
                             raise _Malformed(
                                 "Verbatim string 4 bytes of content type are missing "
-                                f"or incorrectly encoded: {data[start : start + 4]!r}"
+                                f"or incorrectly encoded: {data[start : start + min(size, 4)]!r}"
                             )
                         value = self._string(data[start + 4 : stop], encoding)
                     pos = stop + 2
@@ -346,21 +347,31 @@ class Reader:
                 if len(stack) >= self._max_depth:
                     raise _Malformed(f"Max nesting depth {self._max_depth} exceeded")
                 pos = eol + 2
+                parent = stack[-1][0] if stack else _LIST
                 if count == -1:
                     value = None
-                elif kind == 37 or kind == 124:  # % |
-                    if count:
-                        stack.append([_MAP if kind == 37 else _ATTR, {}, count * 2, None])
+                elif kind == 124 or parent >= _ATTR:  # attribute data is parsed and dropped
+                    size = count * 2 if kind == 37 or kind == 124 else count
+                    if kind == 124:
+                        if size:
+                            stack.append([_ATTR, None, size, None])
                         continue
-                    if kind == 124:  # an empty attribute: the reply follows it
+                    value = None
+                    if size:
+                        stack.append([_SKIP, None, size, None])
                         continue
+                elif parent == _MAP and stack[-1][2] % 2 == 0:
+                    raise _Malformed(f"Unhashable map key: aggregate type {chr(kind)!r}")
+                elif kind == 37:  # %
                     value = {}
-                else:
-                    container: list[Any] = PushNotification() if kind == 62 else []
                     if count:
-                        stack.append([_LIST, container, count, None])
+                        stack.append([_MAP, value, count * 2, None])
                         continue
-                    value = container
+                else:
+                    value = PushNotification() if kind == 62 else []
+                    if count:
+                        stack.append([_LIST, value, count, None])
+                        continue
             else:
                 raise _Malformed(f"Protocol error, got {_describe_byte(kind)} as reply type byte")
             # Attach the finished value to its parent; close every parent it completes.
@@ -370,23 +381,19 @@ class Reader:
                     self._need = 0
                     return value
                 frame = stack[-1]
-                if frame[0] == _LIST:
+                kind = frame[0]
+                if kind == _LIST:
                     frame[1].append(value)
-                else:
+                elif kind == _MAP:
                     if frame[2] % 2 == 0:
                         frame[3] = value
                     else:
-                        try:
-                            frame[1][frame[3]] = value
-                        except TypeError:
-                            raise _Malformed(
-                                f"Unhashable map key of type {type(frame[3]).__name__}"
-                            ) from None
+                        frame[1][frame[3]] = value
                         frame[3] = None
                 frame[2] -= 1
                 if frame[2]:
                     break
                 stack.pop()
-                if frame[0] == _ATTR:  # attributes are metadata: skip them, keep parsing
+                if kind == _ATTR:  # attributes are metadata: the reply still follows
                     break
                 value = frame[1]

@@ -1,0 +1,625 @@
+# cython: language_level=3, freethreading_compatible=True
+"""Compiled twin of ``redispool._reader_py``: an incremental RESP2/RESP3 reply reader.
+
+Same API, results and errors as the pure twin. Input is copied into one growable C
+buffer; the parse is a non-recursive state machine whose stack lives in a C array, so
+nesting never touches the C stack and a reply that arrives in pieces resumes where it
+stopped. Aggregates are attached to their parent as soon as they are created, so stack
+frames hold borrowed references; the root is owned by the reader until it is returned.
+A Reader belongs to one connection: it is not meant to be shared between threads.
+"""
+
+cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_SetItem
+from cpython.list cimport PyList_Append, PyList_New, PyList_SET_ITEM
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from cpython.unicode cimport PyUnicode_AsUTF8, PyUnicode_Decode, PyUnicode_DecodeUTF8
+from libc.math cimport isfinite, INFINITY, NAN
+from libc.string cimport memchr, memcpy, memmove
+
+import codecs
+
+from redispool.errors import ProtocolError, ReplyError
+from redispool.push import PushNotification
+
+cdef extern from "Python.h":
+    double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception) except? -1.0
+
+__all__ = ("DEFAULT_MAX_BULK_LEN", "DEFAULT_MAX_DEPTH", "Reader")
+
+DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
+DEFAULT_MAX_DEPTH = 1024
+cdef Py_ssize_t DEFAULT_MAXBUF = 16 * 1024
+cdef long long MAX_ELEMENTS = 4294967295LL
+cdef Py_ssize_t MAX_HEADER_LINE = 64
+cdef Py_ssize_t MAX_DOUBLE_LINE = 326
+
+cdef enum FrameKind:
+    K_LIST = 0     # presized list: items stored by index
+    K_APPEND = 1   # list grown by append (push messages, counts larger than the buffer)
+    K_MAP = 2
+    K_ATTR = 3     # attribute: parsed and dropped, the reply follows it
+    K_SKIP = 4     # aggregate nested in an attribute: parsed and dropped
+
+cdef struct Frame:
+    PyObject *obj          # borrowed: owned by the parent container or by Reader._root
+    Py_ssize_t remaining   # items still expected (maps count keys and values)
+    Py_ssize_t idx         # next slot of a presized list
+    int kind
+
+cdef object INCOMPLETE = object()
+
+
+class _Malformed(Exception):
+    """Internal: the stream is not RESP; becomes the user's protocol error in ``gets()``."""
+
+
+cdef str _describe_byte(unsigned char byte):
+    """Quote a type byte the way hiredis does in its error message."""
+    cdef str char = chr(byte)
+    if char == "\\":
+        return '"\\\\"'
+    if char == '"':
+        return '"\\""'
+    escapes = {"\n": '"\\n"', "\r": '"\\r"', "\t": '"\\t"', "\a": '"\\a"', "\b": '"\\b"'}
+    if char in escapes:
+        return escapes[char]
+    if 0x20 <= byte < 0x7F:
+        return f'"{char}"'
+    return f'"\\x{byte:02x}"'
+
+
+cdef class Reader:
+    """Incremental RESP2/RESP3 reply reader, a drop-in for ``hiredis.Reader``.
+
+    Error replies are *returned* as ``replyError(message)`` instances; protocol errors are
+    *raised* (as the type of ``protocolError(message)``) on this and every later ``gets()``.
+    """
+
+    cdef char *_buf
+    cdef Py_ssize_t _cap, _len, _pos, _need, _scan
+    cdef Frame *_stack
+    cdef Py_ssize_t _depth, _stack_cap
+    cdef Py_ssize_t _max_depth, _max_bulk_len, _maxbuf
+    cdef object _root, _key, _deferred, _failure
+    cdef object _protocol_error, _reply_error, _not_enough
+    cdef object _encoding, _errors  # owned str objects: the char* below point into them
+    cdef const char *_enc
+    cdef const char *_errs
+
+    def __cinit__(self):
+        self._buf = NULL
+        self._stack = NULL
+        self._cap = self._len = self._pos = self._need = self._scan = 0
+        self._depth = self._stack_cap = 0
+
+    def __init__(
+        self,
+        protocolError=ProtocolError,
+        replyError=ReplyError,
+        encoding=None,
+        errors=None,
+        notEnoughData=False,
+        *,
+        max_bulk_len=DEFAULT_MAX_BULK_LEN,
+        max_depth=DEFAULT_MAX_DEPTH,
+    ):
+        if not callable(protocolError) or not callable(replyError):
+            raise TypeError("Expected a callable")
+        if max_bulk_len < 0:
+            raise ValueError("max_bulk_len must be >= 0")
+        if max_depth < 1:
+            raise ValueError("max_depth must be >= 1")
+        self._protocol_error = protocolError
+        self._reply_error = replyError
+        self._not_enough = notEnoughData
+        self._max_bulk_len = max_bulk_len
+        self._max_depth = max_depth
+        self._maxbuf = DEFAULT_MAXBUF
+        self._root = self._key = self._deferred = self._failure = None
+        self.set_encoding(encoding, errors)
+
+    def __dealloc__(self):
+        PyMem_Free(self._buf)
+        PyMem_Free(self._stack)
+
+    # -- configuration -------------------------------------------------------------------
+
+    def set_encoding(self, encoding=None, errors=None):
+        """Decode strings with ``encoding`` (None: return bytes); ``errors`` as in bytes.decode."""
+        if encoding is not None:
+            codecs.lookup(encoding)
+            encoding = str(encoding)
+        if errors is not None:
+            codecs.lookup_error(errors)
+            errors = str(errors)
+        else:
+            errors = "strict"
+        self._encoding = encoding
+        self._errors = errors
+        self._enc = NULL if encoding is None else PyUnicode_AsUTF8(encoding)
+        self._errs = PyUnicode_AsUTF8(errors)
+
+    def setmaxbuf(self, maxbuf):
+        """An idle buffer larger than ``maxbuf`` is released (0: never; None: default)."""
+        if maxbuf is None:
+            self._maxbuf = DEFAULT_MAXBUF
+            return
+        maxbuf = int(maxbuf)
+        if maxbuf < 0:
+            raise ValueError("maxbuf value out of range")
+        self._maxbuf = maxbuf
+
+    def getmaxbuf(self):
+        return self._maxbuf
+
+    # -- input ---------------------------------------------------------------------------
+
+    def feed(self, buf, Py_ssize_t off=0, Py_ssize_t len=-1):
+        """Append ``buf[off:off+len]`` (any bytes-like object or str) to the input."""
+        cdef Py_buffer view
+        if isinstance(buf, str):
+            buf = (<str>buf).encode()
+        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+        try:
+            if len == -1:
+                len = view.len - off
+            if off < 0 or len < 0:
+                raise ValueError("negative input")
+            if off + len > view.len:
+                raise ValueError("input is larger than buffer size")
+            if self._failure is not None or len == 0:
+                return
+            self._append(<const char *>view.buf + off, len)
+        finally:
+            PyBuffer_Release(&view)
+
+    @cython.final
+    cdef int _append(self, const char *data, Py_ssize_t size) except -1:
+        cdef Py_ssize_t live = self._len - self._pos
+        cdef Py_ssize_t want
+        cdef char *grown
+        if self._len + size > self._cap and self._pos > 0:
+            # Compact: move the unconsumed tail to the front (positions shift by _pos).
+            memmove(self._buf, self._buf + self._pos, live)
+            self._need -= self._pos
+            self._scan -= self._pos
+            self._len = live
+            self._pos = 0
+        if self._len + size > self._cap:
+            want = max(self._cap * 2, self._len + size, 4096)
+            grown = <char *>PyMem_Realloc(self._buf, want)
+            if grown == NULL:
+                raise MemoryError()
+            self._buf = grown
+            self._cap = want
+        memcpy(self._buf + self._len, data, size)
+        self._len += size
+        return 0
+
+    def len(self):
+        """Bytes held, including consumed bytes not yet released."""
+        return self._len
+
+    def has_data(self):
+        """Whether unconsumed input is buffered."""
+        return self._pos < self._len
+
+    # -- output --------------------------------------------------------------------------
+
+    def gets(self, bint shouldDecode=True):
+        """Return the next complete reply, or ``notEnoughData`` if it has not all arrived."""
+        cdef object reply
+        if self._failure is not None:
+            self._raise_failure()
+        if self._len < self._need:
+            return self._not_enough
+        try:
+            reply = self._parse(shouldDecode and self._encoding is not None)
+        except _Malformed as exc:
+            self._fail(str(exc))
+        if reply is INCOMPLETE:
+            return self._not_enough
+        if self._pos == self._len:
+            self._release()
+        if self._deferred is not None:
+            exc = self._deferred
+            self._deferred = None
+            raise exc
+        return reply
+
+    # -- internals -----------------------------------------------------------------------
+
+    @cython.final
+    cdef void _release(self) noexcept:
+        """Everything buffered was consumed: start over, freeing a buffer past maxbuf."""
+        self._pos = self._len = self._need = self._scan = 0
+        if self._maxbuf and self._cap > self._maxbuf:
+            PyMem_Free(self._buf)
+            self._buf = NULL
+            self._cap = 0
+
+    @cython.final
+    cdef int _fail(self, str message) except -1:
+        self._failure = message
+        self._root = self._key = self._deferred = None
+        self._depth = 0
+        PyMem_Free(self._buf)
+        self._buf = NULL
+        self._cap = self._len = self._pos = self._need = self._scan = 0
+        self._raise_failure()
+
+    @cython.final
+    cdef int _raise_failure(self) except -1:
+        message = self._failure
+        raise type(self._protocol_error(message))(message)
+
+    @cython.final
+    cdef object _string(self, const char *s, Py_ssize_t n, bint decode):
+        if not decode:
+            return PyBytes_FromStringAndSize(s, n)
+        try:
+            return PyUnicode_Decode(s, n, self._enc, self._errs)
+        except Exception as exc:  # kept until the reply is complete: the stream stays in sync
+            if self._deferred is None:
+                self._deferred = exc
+            return None
+
+    @cython.final
+    cdef object _error(self, const char *s, Py_ssize_t n):
+        try:
+            return self._reply_error(PyUnicode_DecodeUTF8(s, n, "replace"))
+        except Exception as exc:
+            if self._deferred is None:
+                self._deferred = exc
+            return None
+
+    @cython.final
+    cdef Py_ssize_t _line_end(self, Py_ssize_t start, Py_ssize_t limit, str what) except -2:
+        """Index of the CRLF ending the line at ``start``; -1 if it has not arrived."""
+        cdef const char *buf = self._buf
+        cdef Py_ssize_t end = self._len
+        cdef Py_ssize_t i = start
+        cdef const char *p
+        if self._scan > start:  # resume a long line where the last search stopped
+            i = self._scan
+        while True:
+            p = <const char *>memchr(buf + i, c'\r', end - i - 1) if end - i > 1 else NULL
+            if p == NULL:
+                if end - start > limit:
+                    raise _Malformed(f"{what} line longer than {limit} bytes")
+                self._scan = end - 1 if end - 1 > start else start
+                self._need = end + 1
+                return -1
+            i = p - buf
+            if buf[i + 1] == c'\n':
+                break
+            i += 1
+        if i - start > limit:
+            raise _Malformed(f"{what} line longer than {limit} bytes")
+        self._scan = 0
+        return i
+
+    @cython.final
+    cdef long long _length(self, Py_ssize_t start, Py_ssize_t eol, str what) except? -2:
+        """A length field: digits, or -1 (null). Larger than 10**18 saturates to LLONG_MAX."""
+        cdef const char *s = self._buf + start
+        cdef Py_ssize_t n = eol - start
+        cdef Py_ssize_t i
+        cdef long long value = 0
+        if n == 2 and s[0] == c'-' and s[1] == c'1':
+            return -1
+        if n == 0:
+            raise _Malformed(f"Bad {what} length {PyBytes_FromStringAndSize(s, n)!r}")
+        for i in range(n):
+            if not (c'0' <= s[i] <= c'9'):
+                raise _Malformed(f"Bad {what} length {PyBytes_FromStringAndSize(s, n)!r}")
+            if value < 1000000000000000000LL:
+                value = value * 10 + (s[i] - c'0')
+            else:
+                value = 9223372036854775807LL
+        return value
+
+    @cython.final
+    cdef object _too_long(self, Py_ssize_t start, Py_ssize_t eol):
+        """The exact value of an oversized length field, for the error message."""
+        return int(PyBytes_FromStringAndSize(self._buf + start, eol - start))
+
+    @cython.final
+    cdef object _integer(self, const char *s, Py_ssize_t n):
+        cdef Py_ssize_t i = 0
+        cdef bint negative = False
+        cdef unsigned long long value = 0
+        cdef unsigned long long limit
+        if n > 0 and s[0] == c'-':
+            negative = True
+            i = 1
+        if i == n:
+            raise _Malformed(f"Bad integer value {PyBytes_FromStringAndSize(s, n)!r}")
+        limit = 9223372036854775808ULL if negative else 9223372036854775807ULL
+        while i < n:
+            if not (c'0' <= s[i] <= c'9'):
+                raise _Malformed(f"Bad integer value {PyBytes_FromStringAndSize(s, n)!r}")
+            if value > (limit - <unsigned long long>(s[i] - c'0')) // 10:
+                raise _Malformed(
+                    f"Integer value out of range {PyBytes_FromStringAndSize(s, n)!r}"
+                )
+            value = value * 10 + <unsigned long long>(s[i] - c'0')
+            i += 1
+        if negative:
+            return -<long long>(value - 1) - 1
+        return <long long>value
+
+    @cython.final
+    cdef object _double(self, const char *s, Py_ssize_t n):
+        cdef char text[330]
+        cdef char *endp
+        cdef double value
+        cdef Py_ssize_t i = 0, digits = 0
+        if n < 0 or n >= 330:
+            raise _Malformed(f"Bad double value {PyBytes_FromStringAndSize(s, n)!r}")
+        for i in range(n):
+            text[i] = s[i] | 0x20 if c'A' <= s[i] <= c'Z' else s[i]
+        text[n] = 0
+        if n == 3 and text[0] == c'i' and text[1] == c'n' and text[2] == c'f':
+            return INFINITY
+        if n == 4 and text[0] == c'-' and text[1] == c'i' and text[2] == c'n' and text[3] == c'f':
+            return -INFINITY
+        if (n == 3 and text[0] == c'n' and text[1] == c'a' and text[2] == c'n') or (
+            n == 4 and text[0] == c'-' and text[1] == c'n' and text[2] == c'a' and text[3] == c'n'
+        ):
+            return NAN
+        # Grammar (as the pure twin's regex): -?(D+.?D*|.D+)([eE][-+]?D+)?
+        i = 1 if n > 0 and s[0] == c'-' else 0
+        while i < n and c'0' <= s[i] <= c'9':
+            i += 1
+            digits += 1
+        if i < n and s[i] == c'.':
+            i += 1
+            while i < n and c'0' <= s[i] <= c'9':
+                i += 1
+                digits += 1
+        if digits and i < n and (s[i] == c'e' or s[i] == c'E'):
+            i += 1
+            if i < n and (s[i] == c'-' or s[i] == c'+'):
+                i += 1
+            if i == n or not (c'0' <= s[i] <= c'9'):
+                digits = 0
+            while i < n and c'0' <= s[i] <= c'9':
+                i += 1
+        if not digits or i != n:
+            raise _Malformed(f"Bad double value {PyBytes_FromStringAndSize(s, n)!r}")
+        value = PyOS_string_to_double(text, &endp, NULL)
+        if endp != text + n or not isfinite(value):
+            raise _Malformed(f"Bad double value {PyBytes_FromStringAndSize(s, n)!r}")
+        return value
+
+    @cython.final
+    cdef int _push(self, PyObject *obj, Py_ssize_t remaining, int kind) except -1:
+        cdef Frame *grown
+        cdef Py_ssize_t want
+        if self._depth == self._stack_cap:
+            want = self._stack_cap * 2 if self._stack_cap else 16
+            grown = <Frame *>PyMem_Realloc(self._stack, want * sizeof(Frame))
+            if grown == NULL:
+                raise MemoryError()
+            self._stack = grown
+            self._stack_cap = want
+        self._stack[self._depth].obj = obj
+        self._stack[self._depth].remaining = remaining
+        self._stack[self._depth].idx = 0
+        self._stack[self._depth].kind = kind
+        self._depth += 1
+        return 0
+
+    @cython.final
+    cdef int _attach(self, object value) except -1:
+        """Store ``value`` as the next item of the innermost open aggregate."""
+        cdef Frame *frame = &self._stack[self._depth - 1]
+        if frame.kind == K_LIST:
+            Py_INCREF(value)
+            PyList_SET_ITEM(<object>frame.obj, frame.idx, value)
+            frame.idx += 1
+        elif frame.kind == K_APPEND:
+            PyList_Append(<object>frame.obj, value)
+        elif frame.kind == K_MAP:
+            if frame.remaining & 1 == 0:
+                self._key = value
+            else:
+                PyDict_SetItem(<object>frame.obj, self._key, value)
+                self._key = None
+        frame.remaining -= 1
+        return 0
+
+    @cython.final
+    cdef object _parse(self, bint decode):
+        cdef const char *buf
+        cdef Py_ssize_t pos = self._pos
+        cdef Py_ssize_t end = self._len
+        cdef Py_ssize_t eol, start, stop, limit, size
+        cdef long long count
+        cdef unsigned char kind
+        cdef int parent, frame_kind
+        cdef object value, container
+        while True:
+            self._pos = pos  # replies resume from here: everything before it is parsed
+            buf = self._buf
+            if pos >= end:
+                self._need = end + 1
+                return INCOMPLETE
+            kind = <unsigned char>buf[pos]
+            if kind == c'$' or kind == c'=' or kind == c'!':
+                eol = self._line_end(pos + 1, MAX_HEADER_LINE, "Bulk length")
+                if eol < 0:
+                    return INCOMPLETE
+                count = self._length(pos + 1, eol, "bulk string")
+                if count < 0:
+                    if kind != c'$':
+                        raise _Malformed(f"Bad bulk string length -1 for {chr(kind)!r}")
+                    value = None
+                    pos = eol + 2
+                else:
+                    if count > self._max_bulk_len:
+                        raise _Malformed(
+                            f"Bulk string length {self._too_long(pos + 1, eol)} "
+                            f"exceeds max_bulk_len {self._max_bulk_len}"
+                        )
+                    start = eol + 2
+                    stop = start + <Py_ssize_t>count
+                    if stop + 2 > end:
+                        self._need = stop + 2
+                        return INCOMPLETE
+                    if buf[stop] != c'\r' or buf[stop + 1] != c'\n':
+                        raise _Malformed(
+                            f"Bulk string of length {count} not followed by CRLF: "
+                            f"{PyBytes_FromStringAndSize(buf + stop, 2)!r}"
+                        )
+                    if kind == c'$':
+                        value = self._string(buf + start, count, decode)
+                    elif kind == c'!':
+                        value = self._error(buf + start, count)
+                    else:
+                        if count < 4 or buf[start + 3] != c':':
+                            raise _Malformed(
+                                "Verbatim string 4 bytes of content type are missing "
+                                "or incorrectly encoded: "
+                                f"{PyBytes_FromStringAndSize(buf + start, min(count, 4))!r}"
+                            )
+                        value = self._string(buf + start + 4, count - 4, decode)
+                    pos = stop + 2
+            elif kind == c'*' or kind == c'%' or kind == c'~' or kind == c'>' or kind == c'|':
+                eol = self._line_end(pos + 1, MAX_HEADER_LINE, "Aggregate length")
+                if eol < 0:
+                    return INCOMPLETE
+                count = self._length(pos + 1, eol, "multi-bulk")
+                if count > MAX_ELEMENTS:
+                    raise _Malformed(
+                        f"Multi-bulk length out of range: {self._too_long(pos + 1, eol)}"
+                    )
+                if self._depth >= self._max_depth:
+                    raise _Malformed(f"Max nesting depth {self._max_depth} exceeded")
+                pos = eol + 2
+                parent = self._stack[self._depth - 1].kind if self._depth else K_LIST
+                size = <Py_ssize_t>(count * 2 if kind == c'%' or kind == c'|' else count)
+                if count == -1:
+                    value = None
+                elif kind == c'|' or parent == K_ATTR or parent == K_SKIP:
+                    # attribute data is parsed and dropped
+                    if kind == c'|':
+                        if size:
+                            self._push(NULL, size, K_ATTR)
+                        continue
+                    value = None
+                    if size:
+                        self._attach(None)
+                        self._push(NULL, size, K_SKIP)
+                        continue
+                elif parent == K_MAP and self._stack[self._depth - 1].remaining & 1 == 0:
+                    raise _Malformed(f"Unhashable map key: aggregate type {chr(kind)!r}")
+                else:
+                    if kind == c'%':
+                        container = {}
+                        frame_kind = K_MAP
+                    elif kind == c'>':
+                        container = PushNotification()
+                        frame_kind = K_APPEND
+                    elif size * 3 <= end - pos:  # every item takes >= 3 bytes: presize safely
+                        container = PyList_New(size)
+                        frame_kind = K_LIST
+                    else:  # never allocate by a count the bytes do not back
+                        container = []
+                        frame_kind = K_APPEND
+                    if size == 0:
+                        value = container
+                    else:
+                        if self._depth:
+                            self._attach(container)
+                        else:
+                            self._root = container
+                        self._push(<PyObject *>container, size, frame_kind)
+                        continue
+            else:
+                if kind == c'+' or kind == c'-' or kind == c'(':
+                    limit = self._max_bulk_len
+                elif kind == c',':
+                    limit = MAX_DOUBLE_LINE
+                else:
+                    limit = MAX_HEADER_LINE
+                    if not (kind == c':' or kind == c'#' or kind == c'_'):
+                        raise _Malformed(
+                            f"Protocol error, got {_describe_byte(kind)} as reply type byte"
+                        )
+                eol = self._line_end(pos + 1, limit, "Reply")
+                if eol < 0:
+                    return INCOMPLETE
+                start = pos + 1
+                size = eol - start
+                if kind == c':':
+                    value = self._integer(buf + start, size)
+                elif kind == c'+' or kind == c'-':
+                    if (
+                        memchr(buf + start, c'\r', size) != NULL
+                        or memchr(buf + start, c'\n', size) != NULL
+                    ):
+                        raise _Malformed(
+                            "Bad simple string value "
+                            f"{PyBytes_FromStringAndSize(buf + start, size)!r}"
+                        )
+                    if kind == c'+':
+                        value = self._string(buf + start, size, decode)
+                    else:
+                        value = self._error(buf + start, size)
+                elif kind == c',':
+                    value = self._double(buf + start, size)
+                elif kind == c'#':
+                    if size == 1 and (buf[start] == c't' or buf[start] == c'T'):
+                        value = True
+                    elif size == 1 and (buf[start] == c'f' or buf[start] == c'F'):
+                        value = False
+                    else:
+                        raise _Malformed(
+                            f"Bad bool value {PyBytes_FromStringAndSize(buf + start, size)!r}"
+                        )
+                elif kind == c'_':
+                    if size:
+                        raise _Malformed(
+                            f"Bad nil value {PyBytes_FromStringAndSize(buf + start, size)!r}"
+                        )
+                    value = None
+                else:  # ( bignum: digits, returned as a string like hiredis does
+                    self._integer_text(buf + start, size)
+                    value = self._string(buf + start, size, decode)
+                pos = eol + 2
+            # A complete value: attach it, then close every aggregate it completes.
+            if self._depth == 0:
+                self._pos = pos
+                self._need = 0
+                return value
+            self._attach(value)
+            frame_kind = K_LIST
+            while self._depth and self._stack[self._depth - 1].remaining == 0:
+                self._depth -= 1
+                frame_kind = self._stack[self._depth].kind
+                if frame_kind == K_ATTR:  # attributes are metadata: the reply still follows
+                    break
+            if self._depth == 0 and frame_kind != K_ATTR:
+                self._pos = pos
+                self._need = 0
+                value = self._root
+                self._root = None
+                return value
+
+    @cython.final
+    cdef int _integer_text(self, const char *s, Py_ssize_t n) except -1:
+        cdef Py_ssize_t i = 1 if n > 0 and s[0] == c'-' else 0
+        if i == n:
+            raise _Malformed(f"Bad bignum value {PyBytes_FromStringAndSize(s, n)!r}")
+        while i < n:
+            if not (c'0' <= s[i] <= c'9'):
+                raise _Malformed(f"Bad bignum value {PyBytes_FromStringAndSize(s, n)!r}")
+            i += 1
+        return 0
