@@ -51,7 +51,35 @@ cdef struct Frame:
     Py_ssize_t idx         # next slot of a presized list
     int kind
 
-cdef object INCOMPLETE = object()
+cdef object INCOMPLETE = object()  # _parse/_item: the buffer ends inside the item
+cdef object OPENED = object()  # _item: an aggregate was opened, its items follow
+
+
+cdef inline Py_ssize_t _plain_line(const char *buf, Py_ssize_t i, Py_ssize_t end) noexcept:
+    """Index of the CRLF ending a short (< 64 bytes) simple string at ``buf[i:]``; -1 for
+    anything else (the general path decides)."""
+    cdef Py_ssize_t limit = i + 64
+    while i < end and i < limit and buf[i] != c'\r' and buf[i] != c'\n':
+        i += 1
+    if i + 1 >= end or buf[i] != c'\r' or buf[i + 1] != c'\n':
+        return -1
+    return i
+
+
+cdef inline Py_ssize_t _plain_number(
+    const char *buf, Py_ssize_t i, Py_ssize_t end, long long *out
+) noexcept:
+    """Index of the CR after a plain (unsigned, at most 18 digits) complete number at
+    ``buf[i:]``, its value in ``out``; -1 for anything else (the general path decides)."""
+    cdef Py_ssize_t start = i
+    cdef long long value = 0
+    while i < end and c'0' <= buf[i] <= c'9':
+        value = value * 10 + (buf[i] - c'0')
+        i += 1
+    if i == start or i - start > 18 or i + 1 >= end or buf[i] != c'\r' or buf[i + 1] != c'\n':
+        return -1
+    out[0] = value
+    return i
 
 
 class _Malformed(Exception):
@@ -81,7 +109,7 @@ cdef class Reader:
     """
 
     cdef char *_buf
-    cdef Py_ssize_t _cap, _len, _pos, _need, _scan
+    cdef Py_ssize_t _cap, _len, _pos, _need, _scan, _next
     cdef Frame *_stack
     cdef Py_ssize_t _depth, _stack_cap
     cdef Py_ssize_t _max_depth, _max_bulk_len, _maxbuf
@@ -437,181 +465,247 @@ cdef class Reader:
 
     @cython.final
     cdef object _parse(self, bint decode):
-        cdef const char *buf
+        """Parse one reply; INCOMPLETE if the buffer ends first. Plain bulk strings and
+        integers take an inline fast path; everything else goes through ``_item``."""
+        cdef const char *buf = self._buf
         cdef Py_ssize_t pos = self._pos
         cdef Py_ssize_t end = self._len
-        cdef Py_ssize_t eol, start, stop, limit, size
+        cdef Py_ssize_t eol, stop
         cdef long long count
-        cdef unsigned char kind
-        cdef int parent, frame_kind
-        cdef object value, container
+        cdef char kind
+        cdef int frame_kind
+        cdef Frame *frame
+        cdef object value
         while True:
             self._pos = pos  # replies resume from here: everything before it is parsed
-            buf = self._buf
             if pos >= end:
                 self._need = end + 1
                 return INCOMPLETE
-            kind = <unsigned char>buf[pos]
-            if kind == c'$' or kind == c'=' or kind == c'!':
-                eol = self._line_end(pos + 1, MAX_HEADER_LINE, "Bulk length")
-                if eol < 0:
-                    return INCOMPLETE
-                count = self._length(pos + 1, eol, "bulk string")
-                if count < 0:
-                    if kind != c'$':
-                        raise _Malformed(f"Bad bulk string length -1 for {chr(kind)!r}")
-                    value = None
-                    pos = eol + 2
-                else:
-                    if count > self._max_bulk_len:
-                        raise _Malformed(
-                            f"Bulk string length {self._too_long(pos + 1, eol)} "
-                            f"exceeds max_bulk_len {self._max_bulk_len}"
-                        )
-                    start = eol + 2
-                    stop = start + <Py_ssize_t>count
-                    if stop + 2 > end:
-                        self._need = stop + 2
-                        return INCOMPLETE
-                    if buf[stop] != c'\r' or buf[stop + 1] != c'\n':
-                        raise _Malformed(
-                            f"Bulk string of length {count} not followed by CRLF: "
-                            f"{PyBytes_FromStringAndSize(buf + stop, 2)!r}"
-                        )
-                    if kind == c'$':
-                        value = self._string(buf + start, count, decode)
-                    elif kind == c'!':
-                        value = self._error(buf + start, count)
+            kind = buf[pos]
+            eol = -1
+            if kind == c'$' or kind == c':':
+                eol = _plain_number(buf, pos + 1, end, &count)
+            if eol >= 0 and kind == c'$' and count <= self._max_bulk_len:
+                stop = eol + 2 + <Py_ssize_t>count
+                if stop + 2 <= end and buf[stop] == c'\r' and buf[stop + 1] == c'\n':
+                    if decode:
+                        value = self._string(buf + eol + 2, count, True)
                     else:
-                        if count < 4 or buf[start + 3] != c':':
-                            raise _Malformed(
-                                "Verbatim string 4 bytes of content type are missing "
-                                "or incorrectly encoded: "
-                                f"{PyBytes_FromStringAndSize(buf + start, min(count, 4))!r}"
-                            )
-                        value = self._string(buf + start + 4, count - 4, decode)
+                        value = PyBytes_FromStringAndSize(buf + eol + 2, count)
                     pos = stop + 2
-            elif kind == c'*' or kind == c'%' or kind == c'~' or kind == c'>' or kind == c'|':
-                eol = self._line_end(pos + 1, MAX_HEADER_LINE, "Aggregate length")
-                if eol < 0:
-                    return INCOMPLETE
-                count = self._length(pos + 1, eol, "multi-bulk")
-                if count > MAX_ELEMENTS:
-                    raise _Malformed(
-                        f"Multi-bulk length out of range: {self._too_long(pos + 1, eol)}"
-                    )
-                if self._depth >= self._max_depth:
-                    raise _Malformed(f"Max nesting depth {self._max_depth} exceeded")
-                pos = eol + 2
-                parent = self._stack[self._depth - 1].kind if self._depth else K_LIST
-                size = <Py_ssize_t>(count * 2 if kind == c'%' or kind == c'|' else count)
-                if count == -1:
-                    value = None
-                elif kind == c'|' or parent == K_ATTR or parent == K_SKIP:
-                    # attribute data is parsed and dropped
-                    if kind == c'|':
-                        if size:
-                            self._push(NULL, size, K_ATTR)
-                        continue
-                    value = None
-                    if size:
-                        self._attach(None)
-                        self._push(NULL, size, K_SKIP)
-                        continue
-                elif parent == K_MAP and self._stack[self._depth - 1].remaining & 1 == 0:
-                    raise _Malformed(f"Unhashable map key: aggregate type {chr(kind)!r}")
                 else:
-                    if kind == c'%':
-                        container = {}
-                        frame_kind = K_MAP
-                    elif kind == c'>':
-                        container = PushNotification()
-                        frame_kind = K_APPEND
-                    elif size * 3 <= end - pos:  # every item takes >= 3 bytes: presize safely
-                        container = PyList_New(size)
-                        frame_kind = K_LIST
-                    else:  # never allocate by a count the bytes do not back
-                        container = []
-                        frame_kind = K_APPEND
-                    if size == 0:
-                        value = container
-                    else:
-                        if self._depth:
-                            self._attach(container)
-                        else:
-                            self._root = container
-                        self._push(<PyObject *>container, size, frame_kind)
-                        continue
+                    eol = -1
+            elif eol >= 0 and kind == c':':
+                value = count
+                pos = eol + 2
+            elif kind == c'+':
+                eol = _plain_line(buf, pos + 1, end)
+                if eol >= 0:
+                    value = self._string(buf + pos + 1, eol - pos - 1, decode)
+                    pos = eol + 2
             else:
-                if kind == c'+' or kind == c'-' or kind == c'(':
-                    limit = self._max_bulk_len
-                elif kind == c',':
-                    limit = MAX_DOUBLE_LINE
-                else:
-                    limit = MAX_HEADER_LINE
-                    if not (kind == c':' or kind == c'#' or kind == c'_'):
-                        raise _Malformed(
-                            f"Protocol error, got {_describe_byte(kind)} as reply type byte"
-                        )
-                eol = self._line_end(pos + 1, limit, "Reply")
-                if eol < 0:
+                eol = -1
+            if eol < 0:
+                value = self._item(pos, end, decode)
+                if value is INCOMPLETE:
                     return INCOMPLETE
-                start = pos + 1
-                size = eol - start
-                if kind == c':':
-                    value = self._integer(buf + start, size)
-                elif kind == c'+' or kind == c'-':
-                    if (
-                        memchr(buf + start, c'\r', size) != NULL
-                        or memchr(buf + start, c'\n', size) != NULL
-                    ):
-                        raise _Malformed(
-                            "Bad simple string value "
-                            f"{PyBytes_FromStringAndSize(buf + start, size)!r}"
-                        )
-                    if kind == c'+':
-                        value = self._string(buf + start, size, decode)
-                    else:
-                        value = self._error(buf + start, size)
-                elif kind == c',':
-                    value = self._double(buf + start, size)
-                elif kind == c'#':
-                    if size == 1 and (buf[start] == c't' or buf[start] == c'T'):
-                        value = True
-                    elif size == 1 and (buf[start] == c'f' or buf[start] == c'F'):
-                        value = False
-                    else:
-                        raise _Malformed(
-                            f"Bad bool value {PyBytes_FromStringAndSize(buf + start, size)!r}"
-                        )
-                elif kind == c'_':
-                    if size:
-                        raise _Malformed(
-                            f"Bad nil value {PyBytes_FromStringAndSize(buf + start, size)!r}"
-                        )
-                    value = None
-                else:  # ( bignum: digits, returned as a string like hiredis does
-                    self._integer_text(buf + start, size)
-                    value = self._string(buf + start, size, decode)
-                pos = eol + 2
+                pos = self._next
+                if value is OPENED:
+                    continue
             # A complete value: attach it, then close every aggregate it completes.
             if self._depth == 0:
                 self._pos = pos
                 self._need = 0
                 return value
-            self._attach(value)
-            frame_kind = K_LIST
-            while self._depth and self._stack[self._depth - 1].remaining == 0:
+            frame = &self._stack[self._depth - 1]
+            frame_kind = frame.kind
+            if frame_kind == K_LIST:
+                Py_INCREF(value)
+                PyList_SET_ITEM(<object>frame.obj, frame.idx, value)
+                frame.idx += 1
+            elif frame_kind == K_MAP:
+                if frame.remaining & 1 == 0:
+                    self._key = value
+                else:
+                    PyDict_SetItem(<object>frame.obj, self._key, value)
+                    self._key = None
+            elif frame_kind == K_APPEND:
+                PyList_Append(<object>frame.obj, value)
+            frame.remaining -= 1
+            if frame.remaining:
+                continue
+            while True:
                 self._depth -= 1
-                frame_kind = self._stack[self._depth].kind
                 if frame_kind == K_ATTR:  # attributes are metadata: the reply still follows
                     break
-            if self._depth == 0 and frame_kind != K_ATTR:
-                self._pos = pos
-                self._need = 0
-                value = self._root
-                self._root = None
-                return value
+                if self._depth == 0:
+                    self._pos = pos
+                    self._need = 0
+                    value = self._root
+                    self._root = None
+                    return value
+                frame = &self._stack[self._depth - 1]
+                frame_kind = frame.kind
+                if frame.remaining:
+                    break
+
+    @cython.final
+    cdef object _item(self, Py_ssize_t pos, Py_ssize_t end, bint decode):
+        """The general path for one item at ``pos``: its value (next position in ``_next``),
+        OPENED when it opened an aggregate or attribute, or INCOMPLETE."""
+        cdef const char *buf = self._buf
+        cdef Py_ssize_t eol, start, stop, limit, size
+        cdef long long count
+        cdef unsigned char kind = <unsigned char>buf[pos]
+        cdef int parent, frame_kind
+        cdef object value, container
+        if kind == c'$' or kind == c'=' or kind == c'!':
+            eol = self._line_end(pos + 1, MAX_HEADER_LINE, "Bulk length")
+            if eol < 0:
+                return INCOMPLETE
+            count = self._length(pos + 1, eol, "bulk string")
+            if count < 0:
+                if kind != c'$':
+                    raise _Malformed(f"Bad bulk string length -1 for {chr(kind)!r}")
+                value = None
+                pos = eol + 2
+            else:
+                if count > self._max_bulk_len:
+                    raise _Malformed(
+                        f"Bulk string length {self._too_long(pos + 1, eol)} "
+                        f"exceeds max_bulk_len {self._max_bulk_len}"
+                    )
+                start = eol + 2
+                stop = start + <Py_ssize_t>count
+                if stop + 2 > end:
+                    self._need = stop + 2
+                    return INCOMPLETE
+                if buf[stop] != c'\r' or buf[stop + 1] != c'\n':
+                    raise _Malformed(
+                        f"Bulk string of length {count} not followed by CRLF: "
+                        f"{PyBytes_FromStringAndSize(buf + stop, 2)!r}"
+                    )
+                if kind == c'$':
+                    value = self._string(buf + start, count, decode)
+                elif kind == c'!':
+                    value = self._error(buf + start, count)
+                else:
+                    if count < 4 or buf[start + 3] != c':':
+                        raise _Malformed(
+                            "Verbatim string 4 bytes of content type are missing "
+                            "or incorrectly encoded: "
+                            f"{PyBytes_FromStringAndSize(buf + start, min(count, 4))!r}"
+                        )
+                    value = self._string(buf + start + 4, count - 4, decode)
+                pos = stop + 2
+        elif kind == c'*' or kind == c'%' or kind == c'~' or kind == c'>' or kind == c'|':
+            eol = self._line_end(pos + 1, MAX_HEADER_LINE, "Aggregate length")
+            if eol < 0:
+                return INCOMPLETE
+            count = self._length(pos + 1, eol, "multi-bulk")
+            if count > MAX_ELEMENTS:
+                raise _Malformed(
+                    f"Multi-bulk length out of range: {self._too_long(pos + 1, eol)}"
+                )
+            if self._depth >= self._max_depth:
+                raise _Malformed(f"Max nesting depth {self._max_depth} exceeded")
+            pos = eol + 2
+            parent = self._stack[self._depth - 1].kind if self._depth else K_LIST
+            size = <Py_ssize_t>(count * 2 if kind == c'%' or kind == c'|' else count)
+            if count == -1:
+                value = None
+            elif kind == c'|' or parent == K_ATTR or parent == K_SKIP:
+                # attribute data is parsed and dropped
+                if kind == c'|':
+                    if size:
+                        self._push(NULL, size, K_ATTR)
+                    self._next = pos
+                    return OPENED
+                value = None
+                if size:
+                    self._attach(None)
+                    self._push(NULL, size, K_SKIP)
+                    self._next = pos
+                    return OPENED
+            elif parent == K_MAP and self._stack[self._depth - 1].remaining & 1 == 0:
+                raise _Malformed(f"Unhashable map key: aggregate type {chr(kind)!r}")
+            else:
+                if kind == c'%':
+                    container = {}
+                    frame_kind = K_MAP
+                elif kind == c'>':
+                    container = PushNotification()
+                    frame_kind = K_APPEND
+                elif size * 3 <= end - pos:  # every item takes >= 3 bytes: presize safely
+                    container = PyList_New(size)
+                    frame_kind = K_LIST
+                else:  # never allocate by a count the bytes do not back
+                    container = []
+                    frame_kind = K_APPEND
+                if size == 0:
+                    value = container
+                else:
+                    if self._depth:
+                        self._attach(container)
+                    else:
+                        self._root = container
+                    self._push(<PyObject *>container, size, frame_kind)
+                    self._next = pos
+                    return OPENED
+        else:
+            if kind == c'+' or kind == c'-' or kind == c'(':
+                limit = self._max_bulk_len
+            elif kind == c',':
+                limit = MAX_DOUBLE_LINE
+            else:
+                limit = MAX_HEADER_LINE
+                if not (kind == c':' or kind == c'#' or kind == c'_'):
+                    raise _Malformed(
+                        f"Protocol error, got {_describe_byte(kind)} as reply type byte"
+                    )
+            eol = self._line_end(pos + 1, limit, "Reply")
+            if eol < 0:
+                return INCOMPLETE
+            start = pos + 1
+            size = eol - start
+            if kind == c':':
+                value = self._integer(buf + start, size)
+            elif kind == c'+' or kind == c'-':
+                if (
+                    memchr(buf + start, c'\r', size) != NULL
+                    or memchr(buf + start, c'\n', size) != NULL
+                ):
+                    raise _Malformed(
+                        "Bad simple string value "
+                        f"{PyBytes_FromStringAndSize(buf + start, size)!r}"
+                    )
+                if kind == c'+':
+                    value = self._string(buf + start, size, decode)
+                else:
+                    value = self._error(buf + start, size)
+            elif kind == c',':
+                value = self._double(buf + start, size)
+            elif kind == c'#':
+                if size == 1 and (buf[start] == c't' or buf[start] == c'T'):
+                    value = True
+                elif size == 1 and (buf[start] == c'f' or buf[start] == c'F'):
+                    value = False
+                else:
+                    raise _Malformed(
+                        f"Bad bool value {PyBytes_FromStringAndSize(buf + start, size)!r}"
+                    )
+            elif kind == c'_':
+                if size:
+                    raise _Malformed(
+                        f"Bad nil value {PyBytes_FromStringAndSize(buf + start, size)!r}"
+                    )
+                value = None
+            else:  # ( bignum: digits, returned as a string like hiredis does
+                self._integer_text(buf + start, size)
+                value = self._string(buf + start, size, decode)
+            pos = eol + 2
+        self._next = pos
+        return value
 
     @cython.final
     cdef int _integer_text(self, const char *s, Py_ssize_t n) except -1:
