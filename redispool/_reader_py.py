@@ -29,11 +29,14 @@ MAX_DOUBLE_LINE = 326  # hiredis refuses doubles this long
 
 _INT_RE = re.compile(rb"-?[0-9]+\Z")
 _DOUBLE_RE = re.compile(rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+_BULK_RUN = re.compile(rb"(?:\$[0-9]{1,18}\r\n[^\r\n]*\r\n)+")
 _SPECIAL_DOUBLES = {b"inf": math.inf, b"-inf": -math.inf, b"nan": math.nan, b"-nan": math.nan}
 
 # Frame kinds on the aggregate stack; _ATTR and _SKIP (aggregates inside an attribute)
 # hold no container: attribute data is parsed and dropped.
-_LIST, _MAP, _ATTR, _SKIP = 0, 1, 2, 3
+_ROOT, _LIST, _MAP, _ATTR, _SKIP = -1, 0, 1, 2, 3
+_NO_FRAME: tuple[int, Any, int, Any] = (_ROOT, None, 0, None)
+_NONE: Any = object()  # "no value yet": None is a valid reply
 
 _SCALARS = frozenset(b"+-:,#_(")
 _BLOBS = frozenset(b"$=!")
@@ -98,7 +101,8 @@ class Reader:
         self._chunks: list[bytes] = []  # fed but not yet joined into _data
         self._pending = 0  # total length of _chunks
         self._need = 0  # len(_data) + _pending must reach this before parsing resumes
-        self._stack: list[list[Any]] = []  # [kind, container, remaining, key]
+        self._top: tuple[int, Any, int, Any] = _NO_FRAME  # innermost open aggregate
+        self._stack: list[list[Any]] = []  # its parents: [kind, container, remaining, key]
         self._failure: str | None = None  # protocol error message; the reader is dead
         self._deferred: BaseException | None = None  # decode/replyError failure in a reply
 
@@ -159,11 +163,45 @@ class Reader:
         """Return the next complete reply, or ``notEnoughData`` if it has not all arrived."""
         if self._failure is not None:
             self._raise_failure()
-        if len(self._data) + self._pending < self._need:
-            return self._not_enough
         if self._chunks:
+            if len(self._data) + self._pending < self._need:
+                return self._not_enough
             self._join()
         encoding = self._encoding if shouldDecode else None
+        if self._top is _NO_FRAME:  # fast path: a plain top-level bulk string or integer
+            data = self._data
+            pos = self._pos
+            kind = data[pos] if pos < len(data) else 0
+            if kind == 43:  # +
+                eol = data.find(b"\r\n", pos)
+                if 0 < eol <= pos + 64:
+                    text = data[pos + 1 : eol]
+                    if 13 not in text and 10 not in text:
+                        self._pos = eol + 2
+                        if encoding is None:
+                            return text
+                        reply = self._string(text, encoding)
+                        if self._deferred is not None:
+                            self._raise_deferred()
+                        return reply
+            elif kind == 36 or kind == 58:  # $ :
+                eol = data.find(b"\r\n", pos)
+                if 0 < eol <= pos + 19:
+                    text = data[pos + 1 : eol]
+                    if text.isdigit():
+                        if kind == 58:
+                            self._pos = eol + 2
+                            return int(text)
+                        stop = eol + 2 + int(text)
+                        if stop + 2 <= len(data) and data[stop] == 13 and data[stop + 1] == 10:
+                            if stop - eol - 2 <= self._max_bulk_len:
+                                self._pos = stop + 2
+                                if encoding is None:
+                                    return data[eol + 2 : stop]
+                                reply = self._string(data[eol + 2 : stop], encoding)
+                                if self._deferred is not None:
+                                    self._raise_deferred()
+                                return reply
         try:
             reply = self._parse(encoding)
         except _Incomplete:
@@ -172,11 +210,15 @@ class Reader:
             self._fail(str(exc))
         if self._pos == len(self._data):
             self._release()
-        deferred = self._deferred
-        if deferred is not None:
-            self._deferred = None
-            raise deferred
+        if self._deferred is not None:
+            self._raise_deferred()
         return reply
+
+    def _raise_deferred(self) -> None:
+        deferred = self._deferred
+        assert deferred is not None
+        self._deferred = None
+        raise deferred
 
     # -- internals -----------------------------------------------------------------------
 
@@ -200,6 +242,7 @@ class Reader:
         self._pos = self._pending = self._need = 0
         self._chunks.clear()
         self._stack.clear()
+        self._top = _NO_FRAME
         self._deferred = None
         self._raise_failure()
 
@@ -247,153 +290,231 @@ class Reader:
             return -1
         raise _Malformed(f"Bad {what} length {text!r}")
 
+    def _bulk_run(
+        self, data: bytes, pos: int, most: int, encoding: str | None
+    ) -> tuple[list[Any], int] | None:
+        """Up to ``most`` consecutive plain bulk strings at ``pos`` (no CR/LF inside,
+        canonical lengths) and the position after them, or None to leave them to the
+        item-by-item path."""
+        match = _BULK_RUN.match(data, pos)
+        if match is None or match.end() - pos > self._max_bulk_len:
+            return None
+        parts = data[pos : match.end() - 2].split(b"\r\n", 2 * most)
+        if len(parts) > 2 * most:
+            del parts[2 * most :]
+        items = parts[1::2]
+        if parts[0::2] != list(map(b"$%d".__mod__, map(len, items))):
+            return None  # a content held CRLF, or a length was not canonical
+        stop = pos + sum(map(len, parts)) + 2 * len(parts)
+        if encoding is not None:
+            try:
+                items = [item.decode(encoding, self._errors) for item in items]
+            except Exception:  # the item-by-item path defers the error properly
+                return None
+        return items, stop
+
+    def _scalar(self, data: bytes, pos: int, end: int, encoding: str | None) -> tuple[Any, int]:
+        """The general path for one non-aggregate item: its value and the next position."""
+        kind = data[pos]
+        if kind == 36 or kind == 61 or kind == 33:  # $ = !
+            eol = self._line_end(data, pos + 1, MAX_HEADER_LINE, "Bulk length")
+            size = self._length(data[pos + 1 : eol], "bulk string")
+            if size < 0:
+                if kind != 36:
+                    raise _Malformed(f"Bad bulk string length {size} for {chr(kind)!r}")
+                return None, eol + 2
+            if size > self._max_bulk_len:
+                raise _Malformed(
+                    f"Bulk string length {size} exceeds max_bulk_len {self._max_bulk_len}"
+                )
+            start = eol + 2
+            stop = start + size
+            if stop + 2 > end:
+                self._need = stop + 2
+                raise _Incomplete
+            if data[stop : stop + 2] != b"\r\n":
+                raise _Malformed(
+                    f"Bulk string of length {size} not followed by CRLF: "
+                    f"{data[stop : stop + 2]!r}"
+                )
+            if kind == 36:
+                return self._string(data[start:stop], encoding), stop + 2
+            if kind == 33:
+                return self._error(data[start:stop]), stop + 2
+            if size < 4 or data[start + 3] != 58:  # ':'
+                raise _Malformed(
+                    "Verbatim string 4 bytes of content type are missing "
+                    f"or incorrectly encoded: {data[start : start + min(size, 4)]!r}"
+                )
+            return self._string(data[start + 4 : stop], encoding), stop + 2
+        limit = MAX_HEADER_LINE
+        if kind == 43 or kind == 45 or kind == 40:  # + - (
+            limit = self._max_bulk_len
+        elif kind == 44:  # ,
+            limit = MAX_DOUBLE_LINE
+        elif kind not in _SCALARS:
+            raise _Malformed(f"Protocol error, got {_describe_byte(kind)} as reply type byte")
+        eol = self._line_end(data, pos + 1, limit, "Reply")
+        text = data[pos + 1 : eol]
+        value: Any
+        if kind == 58:  # :
+            if not text.isdigit() and _INT_RE.match(text) is None:
+                raise _Malformed(f"Bad integer value {text!r}")
+            value = int(text)
+            if not -(2**63) <= value < 2**63:
+                raise _Malformed(f"Integer value out of range {text!r}")
+        elif kind == 43 or kind == 45:  # + -
+            if 13 in text or 10 in text:
+                raise _Malformed(f"Bad simple string value {text!r}")
+            value = self._string(text, encoding) if kind == 43 else self._error(text)
+        elif kind == 44:  # ,
+            value = _SPECIAL_DOUBLES.get(text.lower())
+            if value is None:
+                if _DOUBLE_RE.match(text) is None:
+                    raise _Malformed(f"Bad double value {text!r}")
+                value = float(text)
+                if not math.isfinite(value):
+                    raise _Malformed(f"Bad double value {text!r}")
+        elif kind == 35:  # #
+            if text in (b"t", b"T"):
+                value = True
+            elif text in (b"f", b"F"):
+                value = False
+            else:
+                raise _Malformed(f"Bad bool value {text!r}")
+        elif kind == 95:  # _
+            if text:
+                raise _Malformed(f"Bad nil value {text!r}")
+            value = None
+        else:  # ( bignum: digits, returned as a string like hiredis does
+            if _INT_RE.match(text) is None:
+                raise _Malformed(f"Bad bignum value {text!r}")
+            value = self._string(text, encoding)
+        return value, eol + 2
+
     def _parse(self, encoding: str | None) -> Any:  # noqa: C901 - one dispatch loop, by design
+        """Parse one reply. The innermost open aggregate lives in locals (kind, container,
+        remaining, pending map key); its parents are saved on ``_stack``."""
         data = self._data
         pos = self._pos
         end = len(data)
-        stack = self._stack
+        find = data.find
         max_bulk_len = self._max_bulk_len
+        stack = self._stack
+        fkind, cont, rem, key = self._top
+        append = cont.append if fkind == _LIST else None
+        LIST, MAP, ROOT, NONE = _LIST, _MAP, _ROOT, _NONE  # noqa: N806 - locals are faster
         value: Any
-        while True:
-            self._pos = pos  # replies resume from here: everything before it is parsed
-            if pos >= end:
-                self._need = end + 1
-                raise _Incomplete
-            kind = data[pos]
-            if kind == 36 or kind == 61 or kind == 33:  # $ = !
-                eol = data.find(b"\r\n", pos + 1)
-                if eol < 0 or eol - pos > MAX_HEADER_LINE:
-                    eol = self._line_end(data, pos + 1, MAX_HEADER_LINE, "Bulk length")
-                size = self._length(data[pos + 1 : eol], "bulk string")
-                if size < 0:
-                    if kind != 36:
-                        raise _Malformed(f"Bad bulk string length {size} for {chr(kind)!r}")
-                    value = None
-                    pos = eol + 2
-                else:
-                    if size > max_bulk_len:
-                        raise _Malformed(
-                            f"Bulk string length {size} exceeds max_bulk_len {max_bulk_len}"
-                        )
-                    start = eol + 2
-                    stop = start + size
-                    if stop + 2 > end:
-                        self._need = stop + 2
-                        raise _Incomplete
-                    if data[stop : stop + 2] != b"\r\n":
-                        raise _Malformed(
-                            f"Bulk string of length {size} not followed by CRLF: "
-                            f"{data[stop : stop + 2]!r}"
-                        )
-                    if kind == 36:
-                        value = self._string(data[start:stop], encoding)
-                    elif kind == 33:
-                        value = self._error(data[start:stop])
-                    else:
-                        if size < 4 or data[start + 3] != 58:  # ':'
-                            raise _Malformed(
-                                "Verbatim string 4 bytes of content type are missing "
-                                f"or incorrectly encoded: {data[start : start + min(size, 4)]!r}"
-                            )
-                        value = self._string(data[start + 4 : stop], encoding)
-                    pos = stop + 2
-            elif kind in _SCALARS:
-                limit = MAX_HEADER_LINE
-                if kind == 43 or kind == 45 or kind == 40:  # + - (
-                    limit = max_bulk_len
-                elif kind == 44:  # ,
-                    limit = MAX_DOUBLE_LINE
-                eol = self._line_end(data, pos + 1, limit, "Reply")
-                text = data[pos + 1 : eol]
-                if kind == 58:  # :
-                    if not text.isdigit() and _INT_RE.match(text) is None:
-                        raise _Malformed(f"Bad integer value {text!r}")
-                    value = int(text)
-                    if not -(2**63) <= value < 2**63:
-                        raise _Malformed(f"Integer value out of range {text!r}")
-                elif kind == 43 or kind == 45:  # + -
-                    if 13 in text or 10 in text:
-                        raise _Malformed(f"Bad simple string value {text!r}")
-                    value = self._string(text, encoding) if kind == 43 else self._error(text)
-                elif kind == 44:  # ,
-                    value = _SPECIAL_DOUBLES.get(text.lower())
-                    if value is None:
-                        if _DOUBLE_RE.match(text) is None:
-                            raise _Malformed(f"Bad double value {text!r}")
-                        value = float(text)
-                        if not math.isfinite(value):
-                            raise _Malformed(f"Bad double value {text!r}")
-                elif kind == 35:  # #
-                    if text in (b"t", b"T"):
-                        value = True
-                    elif text in (b"f", b"F"):
-                        value = False
-                    else:
-                        raise _Malformed(f"Bad bool value {text!r}")
-                elif kind == 95:  # _
-                    if text:
-                        raise _Malformed(f"Bad nil value {text!r}")
-                    value = None
-                else:  # ( bignum
-                    if _INT_RE.match(text) is None:
-                        raise _Malformed(f"Bad bignum value {text!r}")
-                    value = self._string(text, encoding)
-                pos = eol + 2
-            elif kind in _AGGREGATES:
-                eol = self._line_end(data, pos + 1, MAX_HEADER_LINE, "Aggregate length")
-                count = self._length(data[pos + 1 : eol], "multi-bulk")
-                if count > MAX_ELEMENTS:
-                    raise _Malformed(f"Multi-bulk length out of range: {count}")
-                if len(stack) >= self._max_depth:
-                    raise _Malformed(f"Max nesting depth {self._max_depth} exceeded")
-                pos = eol + 2
-                parent = stack[-1][0] if stack else _LIST
-                if count == -1:
-                    value = None
-                elif kind == 124 or parent >= _ATTR:  # attribute data is parsed and dropped
-                    size = count * 2 if kind == 37 or kind == 124 else count
-                    if kind == 124:
-                        if size:
-                            stack.append([_ATTR, None, size, None])
-                        continue
-                    value = None
-                    if size:
-                        stack.append([_SKIP, None, size, None])
-                        continue
-                elif parent == _MAP and stack[-1][2] % 2 == 0:
-                    raise _Malformed(f"Unhashable map key: aggregate type {chr(kind)!r}")
-                elif kind == 37:  # %
-                    value = {}
-                    if count:
-                        stack.append([_MAP, value, count * 2, None])
-                        continue
-                else:
-                    value = PushNotification() if kind == 62 else []
-                    if count:
-                        stack.append([_LIST, value, count, None])
-                        continue
-            else:
-                raise _Malformed(f"Protocol error, got {_describe_byte(kind)} as reply type byte")
-            # Attach the finished value to its parent; close every parent it completes.
+        try:
             while True:
-                if not stack:
-                    self._pos = pos
-                    self._need = 0
-                    return value
-                frame = stack[-1]
-                kind = frame[0]
-                if kind == _LIST:
-                    frame[1].append(value)
-                elif kind == _MAP:
-                    if frame[2] % 2 == 0:
-                        frame[3] = value
+                if pos >= end:
+                    self._need = end + 1
+                    raise _Incomplete
+                kind = data[pos]
+                value = NONE  # set by a fast path below
+                if kind == 36:  # $: a plain bulk string, fully buffered
+                    eol = find(b"\r\n", pos)
+                    if 0 < eol <= pos + 20:
+                        text = data[pos + 1 : eol]
+                        if text.isdigit():
+                            stop = eol + 2 + int(text)
+                            if stop + 2 <= end and data[stop] == 13 and data[stop + 1] == 10:
+                                if stop - eol - 2 <= max_bulk_len:
+                                    value = data[eol + 2 : stop]
+                                    if encoding is not None:
+                                        value = self._string(value, encoding)
+                                    pos = stop + 2
+                elif kind == 58:  # :
+                    eol = find(b"\r\n", pos)
+                    if 0 < eol <= pos + 19:  # at most 18 digits: always in int64 range
+                        text = data[pos + 1 : eol]
+                        if text.isdigit():
+                            value = int(text)
+                            pos = eol + 2
+                elif kind == 43:  # +
+                    eol = find(b"\r\n", pos)
+                    if 0 < eol <= pos + 64:
+                        text = data[pos + 1 : eol]
+                        if 13 not in text and 10 not in text:
+                            value = text if encoding is None else self._string(text, encoding)
+                            pos = eol + 2
+                elif kind in _AGGREGATES:
+                    eol = self._line_end(data, pos + 1, MAX_HEADER_LINE, "Aggregate length")
+                    count = self._length(data[pos + 1 : eol], "multi-bulk")
+                    if count > MAX_ELEMENTS:
+                        raise _Malformed(f"Multi-bulk length out of range: {count}")
+                    if len(stack) >= self._max_depth:
+                        raise _Malformed(f"Max nesting depth {self._max_depth} exceeded")
+                    pos = eol + 2
+                    size = count * 2 if kind == 37 or kind == 124 else count
+                    new_kind = _LIST
+                    new: Any = None
+                    if count == -1:
+                        value = None
+                    elif kind == 124 or fkind >= _ATTR:  # attribute data is parsed and dropped
+                        if kind == 124:
+                            new_kind = _ATTR
+                            if not size:
+                                continue
+                        else:
+                            new_kind = _SKIP
+                            if not size:
+                                value = None
+                    elif fkind == _MAP and rem % 2 == 0:
+                        raise _Malformed(f"Unhashable map key: aggregate type {chr(kind)!r}")
+                    elif kind == 37:  # %
+                        new_kind = _MAP
+                        new = {}
                     else:
-                        frame[1][frame[3]] = value
-                        frame[3] = None
-                frame[2] -= 1
-                if frame[2]:
-                    break
-                stack.pop()
-                if kind == _ATTR:  # attributes are metadata: the reply still follows
-                    break
-                value = frame[1]
+                        new = PushNotification() if kind == 62 else []
+                    if value is NONE:
+                        if not size:
+                            value = new
+                        else:
+                            stack.append([fkind, cont, rem, key])
+                            fkind, cont, rem, key = new_kind, new, size, None
+                            append = cont.append if fkind == _LIST else None
+                            if rem > 2 and fkind <= MAP and pos < end and data[pos] == 36:
+                                # A run of plain bulk strings, matched and split at C speed;
+                                # the last item takes the general path, which closes the frame.
+                                run = self._bulk_run(data, pos, rem - 1, encoding)
+                                if run is not None:
+                                    items, pos = run
+                                    rem -= len(items)
+                                    if fkind == LIST:
+                                        cont.extend(items)
+                                    else:
+                                        pairs = len(items) // 2 * 2
+                                        cont.update(zip(items[0:pairs:2], items[1:pairs:2]))
+                                        if pairs < len(items):
+                                            key = items[-1]
+                            continue
+                if value is NONE:
+                    value, pos = self._scalar(data, pos, end, encoding)
+                # Attach the finished value to its parent; close every parent it completes.
+                while True:
+                    if fkind == LIST:
+                        append(value)  # type: ignore[misc]
+                    elif fkind == MAP:
+                        if rem % 2 == 0:
+                            key = value
+                        else:
+                            cont[key] = value
+                    elif fkind == ROOT:
+                        self._pos = pos
+                        self._need = 0
+                        self._top = _NO_FRAME
+                        return value
+                    rem -= 1
+                    if rem:
+                        break
+                    closed = fkind
+                    value = cont
+                    fkind, cont, rem, key = stack.pop()
+                    append = cont.append if fkind == _LIST else None
+                    if closed == _ATTR:  # attributes are metadata: the reply still follows
+                        break
+        except _Incomplete:
+            self._pos = pos
+            self._top = (fkind, cont, rem, key)
+            raise
