@@ -30,6 +30,13 @@ MAX_DOUBLE_LINE = 326  # hiredis refuses doubles this long
 _INT_RE = re.compile(rb"-?[0-9]+\Z")
 _DOUBLE_RE = re.compile(rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
 _BULK_RUN = re.compile(rb"(?:\$[0-9]{1,18}\r\n[^\r\n]*\r\n)+")
+# Runs of plain top-level replies that _enqueue parses at once, by type byte.
+_RUNS = {
+    36: _BULK_RUN,
+    58: re.compile(rb"(?::[0-9]{1,18}\r\n){2,}"),
+    43: re.compile(rb"(?:\+[^\r\n]{0,64}\r\n){2,}"),
+}
+_SEPARATORS = {58: b"\r\n:", 43: b"\r\n+"}
 _SPECIAL_DOUBLES = {b"inf": math.inf, b"-inf": -math.inf, b"nan": math.nan, b"-nan": math.nan}
 
 # Frame kinds on the aggregate stack; _ATTR and _SKIP (aggregates inside an attribute)
@@ -101,6 +108,8 @@ class Reader:
         self._chunks: list[bytes] = []  # fed but not yet joined into _data
         self._pending = 0  # total length of _chunks
         self._need = 0  # len(_data) + _pending must reach this before parsing resumes
+        self._queue: list[Any] = []  # plain top-level replies parsed ahead (_enqueue)
+        self._queue_at = 0
         self._top: tuple[int, Any, int, Any] = _NO_FRAME  # innermost open aggregate
         self._stack: list[list[Any]] = []  # its parents: [kind, container, remaining, key]
         self._failure: str | None = None  # protocol error message; the reader is dead
@@ -155,7 +164,7 @@ class Reader:
 
     def has_data(self) -> bool:
         """Whether unconsumed input is buffered."""
-        return self._pos < len(self._data) or self._pending > 0
+        return bool(self._queue) or self._pos < len(self._data) or self._pending > 0
 
     # -- output --------------------------------------------------------------------------
 
@@ -168,10 +177,14 @@ class Reader:
                 return self._not_enough
             self._join()
         encoding = self._encoding if shouldDecode else None
+        if self._queue:
+            return self._dequeue(encoding)
         if self._top is _NO_FRAME:  # fast path: a plain top-level bulk string or integer
             data = self._data
             pos = self._pos
             kind = data[pos] if pos < len(data) else 0
+            if kind in _RUNS and self._enqueue(data, pos, kind):
+                return self._dequeue(encoding)
             if kind == 43:  # +
                 eol = data.find(b"\r\n", pos)
                 if 0 < eol <= pos + 64:
@@ -212,6 +225,41 @@ class Reader:
             self._release()
         if self._deferred is not None:
             self._raise_deferred()
+        return reply
+
+    def _enqueue(self, data: bytes, pos: int, kind: int) -> bool:
+        """Parse a run of plain top-level replies of one kind (a pipeline's GETs or INCRs)
+        at C speed into ``_queue``; False if there is no run of at least two."""
+        match = _RUNS[kind].match(data, pos)
+        if match is None:
+            return False
+        end = match.end()
+        if kind == 36:  # $
+            items = self._bulk_run(data, pos, (end - pos) // 2, None)
+            if items is None or items[1] != end or len(items[0]) < 2:
+                return False
+            self._queue = items[0]
+        else:
+            parts = data[pos + 1 : end - 2].split(_SEPARATORS[kind])
+            if len(parts) < 2:
+                return False
+            self._queue = list(map(int, parts)) if kind == 58 else parts
+        self._queue_at = 0
+        self._pos = end
+        return True
+
+    def _dequeue(self, encoding: str | None) -> Any:
+        queue = self._queue
+        at = self._queue_at
+        reply = queue[at]
+        if at + 1 == len(queue):
+            self._queue = []
+        else:
+            self._queue_at = at + 1
+        if encoding is not None and type(reply) is bytes:
+            reply = self._string(reply, encoding)
+            if self._deferred is not None:
+                self._raise_deferred()
         return reply
 
     def _raise_deferred(self) -> None:
@@ -439,8 +487,13 @@ class Reader:
                             value = text if encoding is None else self._string(text, encoding)
                             pos = eol + 2
                 elif kind in _AGGREGATES:
-                    eol = self._line_end(data, pos + 1, MAX_HEADER_LINE, "Aggregate length")
-                    count = self._length(data[pos + 1 : eol], "multi-bulk")
+                    eol = find(b"\r\n", pos)
+                    text = data[pos + 1 : eol]
+                    if 0 < eol <= pos + 11 and text.isdigit():  # at most 10 digits
+                        count = int(text)
+                    else:
+                        eol = self._line_end(data, pos + 1, MAX_HEADER_LINE, "Aggregate length")
+                        count = self._length(data[pos + 1 : eol], "multi-bulk")
                     if count > MAX_ELEMENTS:
                         raise _Malformed(f"Multi-bulk length out of range: {count}")
                     if len(stack) >= self._max_depth:
