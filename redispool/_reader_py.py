@@ -29,14 +29,17 @@ MAX_DOUBLE_LINE = 326  # hiredis refuses doubles this long
 
 _INT_RE = re.compile(rb"-?[0-9]+\Z")
 _DOUBLE_RE = re.compile(rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
-_BULK_RUN = re.compile(rb"(?:\$[0-9]{1,18}\r\n[^\r\n]*\r\n)+")
-# Runs of plain top-level replies that _enqueue parses at once, by type byte.
+# Plain bulk strings of at most 9999 bytes: a large value is cheaper one at a time.
+_BULK_RUN = re.compile(rb"(?:\$[0-9]{1,4}\r\n[^\r\n]{0,9999}\r\n)+")
+# Runs of plain scalars that Reader._run parses at once, by type byte.
 _RUNS = {
     36: _BULK_RUN,
-    58: re.compile(rb"(?::[0-9]{1,18}\r\n){2,}"),
-    43: re.compile(rb"(?:\+[^\r\n]{0,64}\r\n){2,}"),
+    58: re.compile(rb"(?::[0-9]{1,18}\r\n)+"),
+    43: re.compile(rb"(?:\+[^\r\n]{0,64}\r\n)+"),
+    44: re.compile(rb"(?:,-?[0-9.]{1,24}(?:[eE][-+]?[0-9]{1,3})?\r\n)+"),
 }
-_SEPARATORS = {58: b"\r\n:", 43: b"\r\n+"}
+_SEPARATORS = {58: b"\r\n:", 43: b"\r\n+", 44: b"\r\n,"}
+_DECIMAL_CHARS = b"0123456789.eE+-"  # with no leading '+', float() then parses _DOUBLE_RE
 _SPECIAL_DOUBLES = {b"inf": math.inf, b"-inf": -math.inf, b"nan": math.nan, b"-nan": math.nan}
 
 # Frame kinds on the aggregate stack; _ATTR and _SKIP (aggregates inside an attribute)
@@ -179,12 +182,26 @@ class Reader:
         encoding = self._encoding if shouldDecode else None
         if self._queue:
             return self._dequeue(encoding)
-        if self._top is _NO_FRAME:  # fast path: a plain top-level bulk string or integer
+        if self._top is _NO_FRAME:  # fast paths for plain top-level replies
             data = self._data
             pos = self._pos
             kind = data[pos] if pos < len(data) else 0
             if kind in _RUNS and self._enqueue(data, pos, kind):
                 return self._dequeue(encoding)
+            if kind == 42 or kind == 62 or kind == 37:  # * > %: small, of plain bulks only
+                eol = data.find(b"\r\n", pos)
+                text = data[pos + 1 : eol]
+                if 0 < eol <= pos + 11 and text.isdigit() and eol + 2 < len(data):
+                    size = int(text) * (2 if kind == 37 else 1)
+                    if 0 < size <= 16 and data[eol + 2] == 36:  # larger: _parse's runs
+                        run = self._run(data, eol + 2, 36, size, encoding)
+                        if run is not None and len(run[0]) == size:
+                            items, self._pos = run
+                            if kind == 42:
+                                return items
+                            if kind == 62:
+                                return PushNotification(items)
+                            return dict(zip(items[0::2], items[1::2]))
             if kind == 43:  # +
                 eol = data.find(b"\r\n", pos)
                 if 0 < eol <= pos + 64:
@@ -229,23 +246,12 @@ class Reader:
 
     def _enqueue(self, data: bytes, pos: int, kind: int) -> bool:
         """Parse a run of plain top-level replies of one kind (a pipeline's GETs or INCRs)
-        at C speed into ``_queue``; False if there is no run of at least two."""
-        match = _RUNS[kind].match(data, pos)
-        if match is None:
+        ahead into ``_queue``, undecoded; False if there is no run of at least two."""
+        run = self._run(data, pos, kind, len(data), None)
+        if run is None or len(run[0]) < 2:
             return False
-        end = match.end()
-        if kind == 36:  # $
-            items = self._bulk_run(data, pos, (end - pos) // 2, None)
-            if items is None or items[1] != end or len(items[0]) < 2:
-                return False
-            self._queue = items[0]
-        else:
-            parts = data[pos + 1 : end - 2].split(_SEPARATORS[kind])
-            if len(parts) < 2:
-                return False
-            self._queue = list(map(int, parts)) if kind == 58 else parts
+        self._queue, self._pos = run
         self._queue_at = 0
-        self._pos = end
         return True
 
     def _dequeue(self, encoding: str | None) -> Any:
@@ -338,28 +344,71 @@ class Reader:
             return -1
         raise _Malformed(f"Bad {what} length {text!r}")
 
-    def _bulk_run(
-        self, data: bytes, pos: int, most: int, encoding: str | None
+    def _run(
+        self, data: bytes, pos: int, kind: int, most: int, encoding: str | None
     ) -> tuple[list[Any], int] | None:
-        """Up to ``most`` consecutive plain bulk strings at ``pos`` (no CR/LF inside,
-        canonical lengths) and the position after them, or None to leave them to the
-        item-by-item path."""
-        match = _BULK_RUN.match(data, pos)
+        """Up to ``most`` consecutive plain scalars of one type at ``pos`` (bulk or simple
+        strings, integers, doubles), matched and converted at C speed, and the position
+        after them; None leaves them to the item-by-item path, which reports any error."""
+        match = _RUNS[kind].match(data, pos)
         if match is None or match.end() - pos > self._max_bulk_len:
             return None
-        parts = data[pos : match.end() - 2].split(b"\r\n", 2 * most)
-        if len(parts) > 2 * most:
+        if kind == 36:  # $: headers and contents alternate; lengths must agree
+            parts = data[pos : match.end() - 2].split(b"\r\n", 2 * most)
             del parts[2 * most :]
-        items = parts[1::2]
-        if parts[0::2] != list(map(b"$%d".__mod__, map(len, items))):
-            return None  # a content held CRLF, or a length was not canonical
-        stop = pos + sum(map(len, parts)) + 2 * len(parts)
-        if encoding is not None:
+            items: list[Any] = parts[1::2]
+            if parts[0::2] != list(map(b"$%d".__mod__, map(len, items))):
+                return None  # a content held CRLF, or a length was not canonical
+            stop = pos + sum(map(len, parts)) + 2 * len(parts)
+        else:
+            items = data[pos + 1 : match.end() - 2].split(_SEPARATORS[kind], most)
+            if len(items) > most:
+                del items[most:]
+                items[-1] = items[-1].partition(b"\r\n")[0]
+            stop = pos + sum(map(len, items)) + 3 * len(items)
+            if kind == 58:  # :
+                items = list(map(int, items))
+            elif kind == 44:  # ,
+                try:
+                    items = list(map(float, items))
+                except ValueError:
+                    return None
+                if not all(map(math.isfinite, items)):
+                    return None
+        if encoding is not None and (kind == 36 or kind == 43):
             try:
                 items = [item.decode(encoding, self._errors) for item in items]
             except Exception:  # the item-by-item path defers the error properly
                 return None
         return items, stop
+
+    def _extend(
+        self,
+        fkind: int,
+        cont: Any,
+        rem: int,
+        key: Any,
+        data: bytes,
+        pos: int,
+        encoding: str | None,
+    ) -> tuple[int, int, Any]:
+        """Attach a run of plain scalars at ``pos`` to the open array or map in one go,
+        all but its last item (whose general path closes the aggregate). Returns the new
+        position, remaining count and pending map key."""
+        run = self._run(data, pos, data[pos], rem - 1, encoding)
+        if run is None:
+            return pos, rem, key
+        items, pos = run
+        if fkind == _LIST:
+            cont.extend(items)
+        else:
+            if rem % 2:  # the run starts with the value of the pending key
+                cont[key] = items[0]
+                items = items[1:]
+            pairs = len(items) // 2 * 2
+            cont.update(zip(items[0:pairs:2], items[1:pairs:2]))
+            key = items[-1] if pairs < len(items) else None
+        return pos, rem - len(run[0]), key
 
     def _scalar(self, data: bytes, pos: int, end: int, encoding: str | None) -> tuple[Any, int]:
         """The general path for one non-aggregate item: its value and the next position."""
@@ -452,6 +501,8 @@ class Reader:
         fkind, cont, rem, key = self._top
         append = cont.append if fkind == _LIST else None
         LIST, MAP, ROOT, NONE = _LIST, _MAP, _ROOT, _NONE  # noqa: N806 - locals are faster
+        if rem > 8 and LIST <= fkind <= MAP and pos < end and data[pos] in _RUNS:  # resuming
+            pos, rem, key = self._extend(fkind, cont, rem, key, data, pos, encoding)
         value: Any
         try:
             while True:
@@ -486,6 +537,20 @@ class Reader:
                         if 13 not in text and 10 not in text:
                             value = text if encoding is None else self._string(text, encoding)
                             pos = eol + 2
+                elif kind == 44:  # ,
+                    eol = find(b"\r\n", pos)
+                    text = data[pos + 1 : eol]
+                    if 0 < eol <= pos + 32 and not text.translate(None, _DECIMAL_CHARS):
+                        if text[0] != 43:  # float() takes a leading '+', RESP3 does not
+                            try:
+                                value = float(text)
+                            except ValueError:
+                                pass
+                            else:
+                                if value - value == 0.0:  # finite; overflow takes the slow path
+                                    pos = eol + 2
+                                else:
+                                    value = NONE
                 elif kind in _AGGREGATES:
                     eol = find(b"\r\n", pos)
                     text = data[pos + 1 : eol]
@@ -527,20 +592,8 @@ class Reader:
                             stack.append([fkind, cont, rem, key])
                             fkind, cont, rem, key = new_kind, new, size, None
                             append = cont.append if fkind == _LIST else None
-                            if rem > 2 and fkind <= MAP and pos < end and data[pos] == 36:
-                                # A run of plain bulk strings, matched and split at C speed;
-                                # the last item takes the general path, which closes the frame.
-                                run = self._bulk_run(data, pos, rem - 1, encoding)
-                                if run is not None:
-                                    items, pos = run
-                                    rem -= len(items)
-                                    if fkind == LIST:
-                                        cont.extend(items)
-                                    else:
-                                        pairs = len(items) // 2 * 2
-                                        cont.update(zip(items[0:pairs:2], items[1:pairs:2]))
-                                        if pairs < len(items):
-                                            key = items[-1]
+                            if rem > 8 and fkind <= MAP and pos < end and data[pos] in _RUNS:
+                                pos, rem, key = self._extend(fkind, cont, rem, key, data, pos, encoding)
                             continue
                 if value is NONE:
                     value, pos = self._scalar(data, pos, end, encoding)
