@@ -18,10 +18,11 @@ from typing import Any
 from .errors import ProtocolError, ReplyError
 from .push import PushNotification
 
-__all__ = ("DEFAULT_MAX_BULK_LEN", "DEFAULT_MAX_DEPTH", "Reader")
+__all__ = ("DEFAULT_MAX_BULK_LEN", "DEFAULT_MAX_DEPTH", "MAX_BULK_LEN_LIMIT", "Reader")
 
 DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024  # Redis's own proto-max-bulk-len
 DEFAULT_MAX_DEPTH = 1024  # hiredis's maxdepth
+MAX_BULK_LEN_LIMIT = 2**62  # keeps offset arithmetic far from Py_ssize_t overflow
 DEFAULT_MAXBUF = 16 * 1024  # hiredis's REDIS_READER_MAX_BUF
 MAX_ELEMENTS = 2**32 - 1  # hiredis's maxelements
 MAX_HEADER_LINE = 64  # a length/integer line longer than this cannot be valid
@@ -93,8 +94,8 @@ class Reader:
     ) -> None:
         if not callable(protocolError) or not callable(replyError):
             raise TypeError("Expected a callable")
-        if max_bulk_len < 0:
-            raise ValueError("max_bulk_len must be >= 0")
+        if not 0 <= max_bulk_len <= MAX_BULK_LEN_LIMIT:
+            raise ValueError(f"max_bulk_len must be between 0 and {MAX_BULK_LEN_LIMIT}")
         if max_depth < 1:
             raise ValueError("max_depth must be >= 1")
         self._protocol_error = protocolError

@@ -29,10 +29,11 @@ from redispool.push import PushNotification
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception) except? -1.0
 
-__all__ = ("DEFAULT_MAX_BULK_LEN", "DEFAULT_MAX_DEPTH", "Reader")
+__all__ = ("DEFAULT_MAX_BULK_LEN", "DEFAULT_MAX_DEPTH", "MAX_BULK_LEN_LIMIT", "Reader")
 
 DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 1024
+MAX_BULK_LEN_LIMIT = 2**62  # keeps offset arithmetic far from Py_ssize_t overflow
 cdef Py_ssize_t DEFAULT_MAXBUF = 16 * 1024
 cdef long long MAX_ELEMENTS = 4294967295LL
 cdef Py_ssize_t MAX_HEADER_LINE = 64
@@ -181,8 +182,8 @@ cdef class Reader:
     ):
         if not callable(protocolError) or not callable(replyError):
             raise TypeError("Expected a callable")
-        if max_bulk_len < 0:
-            raise ValueError("max_bulk_len must be >= 0")
+        if not 0 <= max_bulk_len <= MAX_BULK_LEN_LIMIT:
+            raise ValueError(f"max_bulk_len must be between 0 and {MAX_BULK_LEN_LIMIT}")
         if max_depth < 1:
             raise ValueError("max_depth must be >= 1")
         self._protocol_error = protocolError
@@ -200,6 +201,7 @@ cdef class Reader:
 
     # -- configuration -------------------------------------------------------------------
 
+    @cython.critical_section
     def set_encoding(self, encoding=None, errors=None):
         """Decode strings with ``encoding`` (None: return bytes); ``errors`` as in bytes.decode."""
         if encoding is not None:
@@ -215,6 +217,7 @@ cdef class Reader:
         self._enc = NULL if encoding is None else PyUnicode_AsUTF8(encoding)
         self._errs = PyUnicode_AsUTF8(errors)
 
+    @cython.critical_section
     def setmaxbuf(self, maxbuf):
         """An idle buffer larger than ``maxbuf`` is released (0: never; None: default)."""
         if maxbuf is None:
@@ -230,6 +233,7 @@ cdef class Reader:
 
     # -- input ---------------------------------------------------------------------------
 
+    @cython.critical_section
     def feed(self, buf, Py_ssize_t off=0, Py_ssize_t len=-1):
         """Append ``buf[off:off+len]`` (any bytes-like object or str) to the input."""
         cdef Py_buffer view
@@ -272,16 +276,19 @@ cdef class Reader:
         self._len += size
         return 0
 
+    @cython.critical_section
     def len(self):
         """Bytes held, including consumed bytes not yet released."""
         return self._len
 
+    @cython.critical_section
     def has_data(self):
         """Whether unconsumed input is buffered."""
         return self._pos < self._len
 
     # -- output --------------------------------------------------------------------------
 
+    @cython.critical_section
     def gets(self, bint shouldDecode=True):
         """Return the next complete reply, or ``notEnoughData`` if it has not all arrived."""
         cdef object reply
