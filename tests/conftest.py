@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
+
+from redispool.server import RedisServer
 
 NO_EXTENSIONS = bool(os.environ.get("REDISPOOL_NO_EXTENSIONS"))
 TWINS = ("c", "py")
@@ -33,3 +36,15 @@ def reader_mod(request: pytest.FixtureRequest) -> ModuleType:
 def pack_mod(request: pytest.FixtureRequest) -> ModuleType:
     """``redispool._pack_c`` or ``redispool._pack_py``."""
     return _twin(request, "pack")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One private redis-server for the whole session (free loopback port, temp dir)."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
