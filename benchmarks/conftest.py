@@ -3,14 +3,10 @@ measured in the same run (hiredis and redis-py's own parser)."""
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 REFERENCES = ("hiredis", "redis_py")
 

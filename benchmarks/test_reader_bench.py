@@ -11,9 +11,9 @@ from typing import Any
 
 import hiredis
 import pytest
-from workloads import SHAPES, reader_runner, redis_py_runner
 
 from redispool import _reader_c, _reader_py
+from redispool._workloads import SHAPES, reader_runner, redis_py_runner
 
 PARSERS = ["redispool_c", "redispool_py", "hiredis", "redis_py"]
 

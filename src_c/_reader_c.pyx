@@ -15,7 +15,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_SetItem
 from cpython.list cimport PyList_Append, PyList_New, PyList_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_AsUTF8, PyUnicode_Decode, PyUnicode_DecodeUTF8
 from libc.math cimport isfinite, INFINITY, NAN
@@ -27,7 +27,18 @@ from redispool.errors import ProtocolError, ReplyError
 from redispool.push import PushNotification
 
 cdef extern from "Python.h":
+    object PyType_GenericNew(PyTypeObject *type, PyObject *args, PyObject *kwds)
     double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception) except? -1.0
+
+cdef extern from *:
+    """
+    #ifndef REDISPOOL_CYTHON_VERSION
+    #define REDISPOOL_CYTHON_VERSION "unknown"
+    #endif
+    """
+    const char *REDISPOOL_CYTHON_VERSION  # set by setup.py: reported by `python -m redispool info`
+
+__cython_version__ = REDISPOOL_CYTHON_VERSION.decode()
 
 __all__ = ("DEFAULT_MAX_BULK_LEN", "DEFAULT_MAX_DEPTH", "MAX_BULK_LEN_LIMIT", "Reader")
 
@@ -214,7 +225,10 @@ cdef class Reader:
             errors = "strict"
         self._encoding = encoding
         self._errors = errors
-        self._enc = NULL if encoding is None else PyUnicode_AsUTF8(encoding)
+        if encoding is None:
+            self._enc = NULL
+        else:
+            self._enc = PyUnicode_AsUTF8(encoding)
         self._errs = PyUnicode_AsUTF8(errors)
 
     @cython.critical_section
@@ -691,7 +705,7 @@ cdef class Reader:
                     container = {}
                     frame_kind = K_MAP
                 elif kind == c'>':
-                    container = PushNotification()
+                    container = PyType_GenericNew(<PyTypeObject *>PushNotification, NULL, NULL)
                     frame_kind = K_APPEND
                 elif size * 3 <= end - pos:  # every item takes >= 3 bytes: presize safely
                     container = PyList_New(size)

@@ -1,4 +1,5 @@
-"""Byte streams the parser benchmarks read, and the parsers that read them.
+"""Byte streams the parser comparisons read (demo and benchmarks), and the runners that
+make each parser read them.
 
 Every parser reads the same bytes and must produce equal results (checked before timing),
 so the ratios in one run compare like with like.

@@ -1,0 +1,43 @@
+# Every target sets up what it needs: a venv with the build and test dependencies, the
+# compiled extensions built in place, and a redis-server (from Debian packages if missing).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS := $(VENV)/.deps-stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint bench build redis-server clean
+
+demo: build redis-server
+	$(PY) -m redispool demo
+
+test: build redis-server
+	$(PY) -m pytest tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	REDISPOOL_NO_EXTENSIONS=1 $(PY) -m pytest -q tests/test_impl.py
+
+lint: $(DEPS)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+bench: build redis-server
+	$(PY) -m pytest benchmarks -q --benchmark-only --benchmark-disable-gc
+
+build: $(DEPS)
+	REDISPOOL_REQUIRE_EXTENSIONS=1 $(PY) setup.py -q build_ext --inplace
+
+$(DEPS): pyproject.toml setup.py
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	REDISPOOL_NO_EXTENSIONS=1 $(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  echo "installing redis-server from Debian packages"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+
+clean:
+	rm -rf build dist *.egg-info src_c/*.c redispool/*.so .benchmarks
