@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import platform
 import sys
 from importlib import metadata
@@ -24,9 +25,8 @@ def info() -> None:
     print(f"redispool: {__version__}")
     print(f"implementation: {IMPLEMENTATION}")
     if IMPLEMENTATION == "cython":
-        from . import _reader_c
-
-        print(f"built with Cython: {getattr(_reader_c, '__cython_version__', 'unknown')}")
+        compiled = importlib.import_module("redispool._reader_c")
+        print(f"built with Cython: {compiled.__cython_version__}")
     print(f"redis-py: {redis.__version__}")
     print(f"hiredis: {_version('hiredis')}")
     print(f"python: {platform.python_implementation()} {platform.python_version()}")

@@ -55,6 +55,7 @@ def compare_parsers(rounds: int) -> None:
     }
     if IMPLEMENTATION == "cython":
         parsers["redispool (python)"] = lambda data, n: reader_runner(_reader_py.Reader, data)
+    hiredis: Any
     try:
         import hiredis
     except ImportError:
@@ -68,9 +69,7 @@ def compare_parsers(rounds: int) -> None:
         runs = {name: make(data, count) for name, make in parsers.items()}
         medians = {name: _median_us(run, rounds) for name, run in runs.items()}
         reference = medians.get("hiredis", medians["redis-py (python)"])
-        cells = "".join(
-            f"{f'{us:,.0f} µs ({reference / us:.2f}x)':>22}" for us in medians.values()
-        )
+        cells = "".join(f"{f'{us:,.0f} µs ({reference / us:.2f}x)':>22}" for us in medians.values())
         print(f"{shape:<20}{cells}")
     ref_name = "hiredis" if hiredis is not None else "redis-py"
     print(f"(median of {rounds} rounds; the ratio is speed relative to {ref_name})")

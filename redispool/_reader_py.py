@@ -202,7 +202,7 @@ class Reader:
                                 return items
                             if kind == 62:
                                 return PushNotification(items)
-                            return dict(zip(items[0::2], items[1::2]))
+                            return dict(zip(items[0::2], items[1::2], strict=False))
             if kind == 43:  # +
                 eol = data.find(b"\r\n", pos)
                 if 0 < eol <= pos + 64:
@@ -224,15 +224,19 @@ class Reader:
                             self._pos = eol + 2
                             return int(text)
                         stop = eol + 2 + int(text)
-                        if stop + 2 <= len(data) and data[stop] == 13 and data[stop + 1] == 10:
-                            if stop - eol - 2 <= self._max_bulk_len:
-                                self._pos = stop + 2
-                                if encoding is None:
-                                    return data[eol + 2 : stop]
-                                reply = self._string(data[eol + 2 : stop], encoding)
-                                if self._deferred is not None:
-                                    self._raise_deferred()
-                                return reply
+                        if (
+                            stop + 2 <= len(data)
+                            and data[stop] == 13
+                            and data[stop + 1] == 10
+                            and stop - eol - 2 <= self._max_bulk_len
+                        ):
+                            self._pos = stop + 2
+                            if encoding is None:
+                                return data[eol + 2 : stop]
+                            reply = self._string(data[eol + 2 : stop], encoding)
+                            if self._deferred is not None:
+                                self._raise_deferred()
+                            return reply
         try:
             reply = self._parse(encoding)
         except _Incomplete:
@@ -407,7 +411,7 @@ class Reader:
                 cont[key] = items[0]
                 items = items[1:]
             pairs = len(items) // 2 * 2
-            cont.update(zip(items[0:pairs:2], items[1:pairs:2]))
+            cont.update(zip(items[0:pairs:2], items[1:pairs:2], strict=False))
             key = items[-1] if pairs < len(items) else None
         return pos, rem - len(run[0]), key
 
@@ -432,8 +436,7 @@ class Reader:
                 raise _Incomplete
             if data[stop : stop + 2] != b"\r\n":
                 raise _Malformed(
-                    f"Bulk string of length {size} not followed by CRLF: "
-                    f"{data[stop : stop + 2]!r}"
+                    f"Bulk string of length {size} not followed by CRLF: {data[stop : stop + 2]!r}"
                 )
             if kind == 36:
                 return self._string(data[start:stop], encoding), stop + 2
@@ -490,7 +493,7 @@ class Reader:
             value = self._string(text, encoding)
         return value, eol + 2
 
-    def _parse(self, encoding: str | None) -> Any:  # noqa: C901 - one dispatch loop, by design
+    def _parse(self, encoding: str | None) -> Any:
         """Parse one reply. The innermost open aggregate lives in locals (kind, container,
         remaining, pending map key); its parents are saved on ``_stack``."""
         data = self._data
@@ -518,12 +521,16 @@ class Reader:
                         text = data[pos + 1 : eol]
                         if text.isdigit():
                             stop = eol + 2 + int(text)
-                            if stop + 2 <= end and data[stop] == 13 and data[stop + 1] == 10:
-                                if stop - eol - 2 <= max_bulk_len:
-                                    value = data[eol + 2 : stop]
-                                    if encoding is not None:
-                                        value = self._string(value, encoding)
-                                    pos = stop + 2
+                            if (
+                                stop + 2 <= end
+                                and data[stop] == 13
+                                and data[stop + 1] == 10
+                                and stop - eol - 2 <= max_bulk_len
+                            ):
+                                value = data[eol + 2 : stop]
+                                if encoding is not None:
+                                    value = self._string(value, encoding)
+                                pos = stop + 2
                 elif kind == 58:  # :
                     eol = find(b"\r\n", pos)
                     if 0 < eol <= pos + 19:  # at most 18 digits: always in int64 range
@@ -541,17 +548,21 @@ class Reader:
                 elif kind == 44:  # ,
                     eol = find(b"\r\n", pos)
                     text = data[pos + 1 : eol]
-                    if 0 < eol <= pos + 32 and not text.translate(None, _DECIMAL_CHARS):
-                        if text[0] != 43:  # float() takes a leading '+', RESP3 does not
-                            try:
-                                value = float(text)
-                            except ValueError:
-                                pass
+                    # float() also takes a leading '+', which RESP3 does not
+                    if (
+                        0 < eol <= pos + 32
+                        and not text.translate(None, _DECIMAL_CHARS)
+                        and text[0] != 43
+                    ):
+                        try:
+                            value = float(text)
+                        except ValueError:
+                            pass
+                        else:
+                            if value - value == 0.0:  # finite; overflow takes the slow path
+                                pos = eol + 2
                             else:
-                                if value - value == 0.0:  # finite; overflow takes the slow path
-                                    pos = eol + 2
-                                else:
-                                    value = NONE
+                                value = NONE
                 elif kind in _AGGREGATES:
                     eol = find(b"\r\n", pos)
                     text = data[pos + 1 : eol]
@@ -594,7 +605,9 @@ class Reader:
                             fkind, cont, rem, key = new_kind, new, size, None
                             append = cont.append if fkind == _LIST else None
                             if rem > 8 and fkind <= MAP and pos < end and data[pos] in _RUNS:
-                                pos, rem, key = self._extend(fkind, cont, rem, key, data, pos, encoding)
+                                pos, rem, key = self._extend(
+                                    fkind, cont, rem, key, data, pos, encoding
+                                )
                             continue
                 if value is NONE:
                     value, pos = self._scalar(data, pos, end, encoding)

@@ -78,7 +78,7 @@ def redis_py_runner(data: bytes, count: int, protocol: int = 3) -> Callable[[], 
     parser_class = _RESP3Parser if protocol == 3 else _RESP2Parser
 
     def run() -> list[Any]:
-        parser = parser_class(65536)
+        parser: Any = parser_class(65536)
         parser.on_connect(_FakeConnection(data))
         if protocol == 3:  # keep push messages as replies, as the Readers return them
             return [parser.read_response(push_request=True) for _ in range(count)]

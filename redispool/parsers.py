@@ -15,25 +15,17 @@ import socket
 from typing import Any
 
 from redis._parsers import _RESP3Parser
-from redis.exceptions import ConnectionError, InvalidResponse, TimeoutError
+from redis._parsers.socket import (  # the same objects in redis-py 5.0 through 8.x
+    NONBLOCKING_EXCEPTION_ERROR_NUMBERS,
+    NONBLOCKING_EXCEPTIONS,
+    SENTINEL,
+    SERVER_CLOSED_CONNECTION_ERROR,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import InvalidResponse
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ._impl import Reader
-
-try:  # redis-py >= 5.1 keeps these here
-    from redis._parsers.socket import (
-        NONBLOCKING_EXCEPTION_ERROR_NUMBERS,
-        NONBLOCKING_EXCEPTIONS,
-        SERVER_CLOSED_CONNECTION_ERROR,
-    )
-    from redis.utils import SENTINEL
-except ImportError:  # pragma: no cover - older layout
-    from redis.connection import (  # type: ignore[attr-defined,no-redef]
-        NONBLOCKING_EXCEPTION_ERROR_NUMBERS,
-        NONBLOCKING_EXCEPTIONS,
-        SENTINEL,
-        SERVER_CLOSED_CONNECTION_ERROR,
-    )
-
 from .push import PushNotification
 
 __all__ = ("Parser",)
@@ -127,13 +119,13 @@ class Parser(_RESP3Parser):
         reader = self._reader
         sock = self._sock
         if reader is None or sock is None:
-            raise ConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+            raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
         if reader.has_data():
             return True
         if not _readable(sock, timeout):
             return False
         if _closed(sock):
-            raise ConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+            raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
         return True
 
     def read_from_socket(self, timeout: Any = SENTINEL, raise_on_timeout: bool = True) -> bool:
@@ -142,19 +134,19 @@ class Parser(_RESP3Parser):
         reader = self._reader
         state = self._buffer
         if sock is None or reader is None or state is None:  # disconnected meanwhile
-            raise ConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+            raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
         custom_timeout = timeout is not SENTINEL
         try:
             if custom_timeout:
                 sock.settimeout(timeout)
             size = sock.recv_into(self._recv)
             if size == 0:
-                raise ConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+                raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
             reader.feed(self._recv, 0, size)
             return True
-        except socket.timeout:
+        except TimeoutError:  # socket.timeout
             if raise_on_timeout:
-                raise TimeoutError("Timeout reading from socket") from None
+                raise RedisTimeoutError("Timeout reading from socket") from None
             return False
         except NONBLOCKING_EXCEPTIONS as ex:
             allowed = NONBLOCKING_EXCEPTION_ERROR_NUMBERS.get(ex.__class__, -1)
@@ -162,8 +154,8 @@ class Parser(_RESP3Parser):
                 if not raise_on_timeout:
                     return False
                 if timeout == 0:
-                    raise TimeoutError("Timeout reading from socket") from None
-            raise ConnectionError(f"Error while reading from socket: {ex.args}") from None
+                    raise RedisTimeoutError("Timeout reading from socket") from None
+            raise RedisConnectionError(f"Error while reading from socket: {ex.args}") from None
         finally:
             if custom_timeout:
                 sock.settimeout(state.socket_timeout)
@@ -177,7 +169,7 @@ class Parser(_RESP3Parser):
         while True:
             reader = self._reader
             if reader is None:
-                raise ConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+                raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
             response = reader.gets(False) if disable_decoding else reader.gets()
             while response is NOT_ENOUGH_DATA:
                 self.read_from_socket(timeout=timeout)
@@ -185,13 +177,13 @@ class Parser(_RESP3Parser):
             kind = type(response)
             if kind is bytes or kind is int or kind is str:
                 return response
-            if isinstance(response, ConnectionError):
+            if isinstance(response, RedisConnectionError):
                 raise response
             if kind is PushNotification:
                 response = self.handle_push_response(response)
                 if push_request:
                     return response
                 continue  # the reply the caller waits for comes after the push
-            if kind is list and response and isinstance(response[0], ConnectionError):
+            if kind is list and response and isinstance(response[0], RedisConnectionError):
                 raise response[0]
             return response

@@ -162,7 +162,10 @@ def test_exception_hierarchy() -> None:
         (b",1.5e-3\r\n", 1.5e-3),
         (b"#t\r\n", True),
         (b"#f\r\n", False),
-        (b"(3492890328409238509324850943850943825024385\r\n", b"3492890328409238509324850943850943825024385"),
+        (
+            b"(3492890328409238509324850943850943825024385\r\n",
+            b"3492890328409238509324850943850943825024385",
+        ),
         (b"=15\r\ntxt:Some string\r\n", b"Some string"),
         (b"*0\r\n", []),
         (b"%0\r\n", {}),
@@ -309,7 +312,7 @@ def test_custom_protocol_error_class_and_callable(reader_mod: ModuleType) -> Non
         reader.gets()
     reader = reader_mod.Reader(protocolError=lambda msg: ValueError("ignored " + msg))
     reader.feed(b"?\r\n")
-    with pytest.raises(ValueError, match='^Protocol error, got "\\?" as reply type byte$'):
+    with pytest.raises(ValueError, match=r'^Protocol error, got "\?" as reply type byte$'):
         reader.gets()
 
 

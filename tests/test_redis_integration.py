@@ -152,7 +152,7 @@ def test_transactions(client: redis.Redis, decode: bool) -> None:
 
 def test_pipeline_of_many_commands(client: redis.Redis) -> None:
     with client.pipeline(transaction=False) as pipe:
-        for i in range(1000):
+        for _i in range(1000):
             pipe.incr("counter")
         assert pipe.execute() == list(range(1, 1001))
 
