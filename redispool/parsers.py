@@ -18,7 +18,7 @@ from redis._parsers import _RESP3Parser
 from redis._parsers.socket import (  # the same objects in redis-py 5.0 through 8.x
     NONBLOCKING_EXCEPTION_ERROR_NUMBERS,
     NONBLOCKING_EXCEPTIONS,
-    SENTINEL,  # type: ignore[attr-defined]
+    SENTINEL,
     SERVER_CLOSED_CONNECTION_ERROR,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
