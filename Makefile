@@ -30,7 +30,7 @@ build: $(DEPS)
 
 $(DEPS): pyproject.toml setup.py
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -U pip "setuptools>=64" wheel "Cython>=3.1,<4"
 	REDISPOOL_NO_EXTENSIONS=1 $(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
