@@ -35,14 +35,18 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:
             self._fallback(exc)
 
+    warned = False
+
     def _fallback(self, exc: Exception) -> None:
         if REQUIRE_EXTENSIONS:
             raise exc
-        print(
-            f"WARNING: redispool's compiled extensions were not built ({exc}); "
-            "installing the pure-Python implementation.",
-            file=sys.stderr,
-        )
+        if not OptionalBuildExt.warned:
+            OptionalBuildExt.warned = True
+            print(
+                f"WARNING: redispool's compiled extensions were not built ({exc}); "
+                "installing the pure-Python implementation.",
+                file=sys.stderr,
+            )
 
 
 def extensions() -> list:  # type: ignore[type-arg]
