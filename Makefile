@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench build redis-server clean
+.PHONY: demo test lint bench fuzz build redis-server clean
 
 demo: build redis-server
 	$(PY) -m redispool demo
@@ -21,6 +21,10 @@ lint: $(DEPS)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+fuzz: build
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_reader_differential.py tests/test_pack.py \
+	  -W ignore::hypothesis.errors.HypothesisWarning
 
 bench: build redis-server
 	$(PY) -m pytest benchmarks -q --benchmark-only --benchmark-disable-gc

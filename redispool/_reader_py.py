@@ -205,7 +205,7 @@ class Reader:
                             return dict(zip(items[0::2], items[1::2], strict=False))
             if kind == 43:  # +
                 eol = data.find(b"\r\n", pos)
-                if 0 < eol <= pos + 64:
+                if 0 < eol <= pos + min(64, self._max_bulk_len + 1):
                     text = data[pos + 1 : eol]
                     if 13 not in text and 10 not in text:
                         self._pos = eol + 2
@@ -332,7 +332,7 @@ class Reader:
         """Index of the CRLF ending the line that starts at ``start``."""
         eol = data.find(b"\r\n", start)
         if eol < 0:
-            if len(data) - start > limit:
+            if len(data) - start > limit + 1:  # + 1: the last byte may be the CR of CRLF
                 raise _Malformed(f"{what} line longer than {limit} bytes")
             self._need = len(data) + 1
             raise _Incomplete
@@ -540,7 +540,7 @@ class Reader:
                             pos = eol + 2
                 elif kind == 43:  # +
                     eol = find(b"\r\n", pos)
-                    if 0 < eol <= pos + 64:
+                    if 0 < eol <= pos + min(64, max_bulk_len + 1):
                         text = data[pos + 1 : eol]
                         if 13 not in text and 10 not in text:
                             value = text if encoding is None else self._string(text, encoding)
@@ -552,7 +552,7 @@ class Reader:
                     if (
                         0 < eol <= pos + 32
                         and not text.translate(None, _DECIMAL_CHARS)
-                        and text[0] != 43
+                        and text[:1] != b"+"
                     ):
                         try:
                             value = float(text)

@@ -382,7 +382,7 @@ cdef class Reader:
         while True:
             p = <const char *>memchr(buf + i, c'\r', end - i - 1) if end - i > 1 else NULL
             if p == NULL:
-                if end - start > limit:
+                if end - start > limit + 1:  # + 1: the last byte may be the CR of CRLF
                     raise _Malformed(f"{what} line longer than {limit} bytes")
                 self._scan = end - 1 if end - 1 > start else start
                 self._need = end + 1
@@ -566,6 +566,8 @@ cdef class Reader:
                 pos = eol + 2
             elif kind == c'+':
                 eol = _plain_line(buf, pos + 1, end)
+                if eol > pos + 1 + self._max_bulk_len:
+                    eol = -1
                 if eol >= 0:
                     value = self._string(buf + pos + 1, eol - pos - 1, decode)
                     pos = eol + 2

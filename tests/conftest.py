@@ -12,8 +12,16 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from redispool.server import RedisServer
+
+# `make test` runs a bounded number of random examples; `make fuzz` many more.
+settings.register_profile(
+    "default", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("fuzz", parent=settings.get_profile("default"), max_examples=20_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 NO_EXTENSIONS = bool(os.environ.get("REDISPOOL_NO_EXTENSIONS"))
 TWINS = ("c", "py")

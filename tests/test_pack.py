@@ -9,7 +9,7 @@ from typing import Any
 import hiredis
 import pytest
 import redis
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from redis._parsers import Encoder
 from redis.connection import PythonRespSerializer
@@ -35,7 +35,6 @@ def joined(chunks: list[Any]) -> bytes:
 # -- pack_command: hiredis.pack_command --------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
 @given(cmd=st.lists(hiredis_args, max_size=8).map(tuple))
 def test_pack_command_matches_hiredis(pack_mod: ModuleType, cmd: tuple[Any, ...]) -> None:
     assert pack_mod.pack_command(cmd) == hiredis.pack_command(cmd)
@@ -81,7 +80,6 @@ redis_args = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     name=st.sampled_from(["GET", "CONFIG GET", b"CLIENT LIST", b"SET", "é x"]),
     args=st.lists(redis_args, max_size=6),
@@ -90,7 +88,6 @@ def test_packer_matches_redis_py(pack_mod: ModuleType, name: Any, args: list[Any
     assert joined(pack_mod.Packer().pack(name, *args)) == redis_py_pack(name, *args)
 
 
-@settings(max_examples=100, deadline=None)
 @given(args=st.lists(st.text(max_size=10), min_size=1, max_size=4))
 def test_packer_honours_encoding(pack_mod: ModuleType, args: list[str]) -> None:
     packer = pack_mod.Packer(encoding="latin-1", errors="replace")
