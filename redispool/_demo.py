@@ -39,13 +39,16 @@ def run_commands(url: str) -> None:
         pool.disconnect()
 
 
-def _median_us(run: Callable[[], Any], rounds: int) -> float:
-    times = []
+def _medians_us(runs: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
+    """Median µs of each run, the runs interleaved round by round so that a noisy moment
+    on the machine hits every parser alike."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e6
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) * 1e6 for name, values in times.items()}
 
 
 def compare_parsers(rounds: int) -> None:
@@ -67,7 +70,7 @@ def compare_parsers(rounds: int) -> None:
     print(header)
     for shape, (data, count) in SHAPES.items():
         runs = {name: make(data, count) for name, make in parsers.items()}
-        medians = {name: _median_us(run, rounds) for name, run in runs.items()}
+        medians = _medians_us(runs, rounds)
         reference = medians.get("hiredis", medians["redis-py (python)"])
         cells = "".join(f"{f'{us:,.0f} µs ({reference / us:.2f}x)':>22}" for us in medians.values())
         print(f"{shape:<20}{cells}")

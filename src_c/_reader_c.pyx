@@ -576,6 +576,11 @@ cdef class Reader:
                 if eol >= 0:
                     value = self._double(buf + pos + 1, eol - pos - 1)
                     pos = eol + 2
+            elif (
+                kind == c'*' or kind == c'%' or kind == c'>' or kind == c'~'
+            ) and self._open_plain(pos, end):
+                pos = self._next
+                continue
             else:
                 eol = -1
             if eol < 0:
@@ -621,6 +626,50 @@ cdef class Reader:
                 frame_kind = frame.kind
                 if frame.remaining:
                     break
+
+    @cython.final
+    cdef int _open(self, char kind, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t end) except -1:
+        """Open a non-empty aggregate of ``size`` items whose first item is at ``pos``."""
+        cdef object container
+        cdef int frame_kind
+        if kind == c'%':
+            container = {}
+            frame_kind = K_MAP
+        elif kind == c'>':
+            container = PyType_GenericNew(<PyTypeObject *>PushNotification, NULL, NULL)
+            frame_kind = K_APPEND
+        elif size * 3 <= end - pos:  # every item takes >= 3 bytes: presize safely
+            container = PyList_New(size)
+            frame_kind = K_LIST
+        else:  # never allocate by a count the bytes do not back
+            container = []
+            frame_kind = K_APPEND
+        if self._depth:
+            self._attach(container)
+        else:
+            self._root = container
+        self._push(<PyObject *>container, size, frame_kind)
+        return 0
+
+    @cython.final
+    cdef bint _open_plain(self, Py_ssize_t pos, Py_ssize_t end) except -1:
+        """The fast path of ``_item`` for a plain aggregate header (a short count, no
+        attribute around it, not a map key): open it and return True, else False."""
+        cdef long long count
+        cdef Py_ssize_t eol = _plain_number(self._buf, pos + 1, end, &count)
+        cdef char kind = self._buf[pos]
+        cdef Frame *parent
+        if eol < 0 or count == 0 or count > MAX_ELEMENTS or self._depth >= self._max_depth:
+            return False
+        if self._depth:
+            parent = &self._stack[self._depth - 1]
+            if parent.kind == K_ATTR or parent.kind == K_SKIP:
+                return False
+            if parent.kind == K_MAP and parent.remaining & 1 == 0:
+                return False
+        self._open(kind, <Py_ssize_t>(count * 2 if kind == c'%' else count), eol + 2, end)
+        self._next = eol + 2
+        return True
 
     @cython.final
     cdef object _item(self, Py_ssize_t pos, Py_ssize_t end, bint decode):
@@ -702,29 +751,15 @@ cdef class Reader:
                     return OPENED
             elif parent == K_MAP and self._stack[self._depth - 1].remaining & 1 == 0:
                 raise _Malformed(f"Unhashable map key: aggregate type {chr(kind)!r}")
-            else:
-                if kind == c'%':
-                    container = {}
-                    frame_kind = K_MAP
-                elif kind == c'>':
-                    container = PyType_GenericNew(<PyTypeObject *>PushNotification, NULL, NULL)
-                    frame_kind = K_APPEND
-                elif size * 3 <= end - pos:  # every item takes >= 3 bytes: presize safely
-                    container = PyList_New(size)
-                    frame_kind = K_LIST
-                else:  # never allocate by a count the bytes do not back
-                    container = []
-                    frame_kind = K_APPEND
-                if size == 0:
-                    value = container
+            elif size == 0:
+                if kind == c'>':
+                    value = PyType_GenericNew(<PyTypeObject *>PushNotification, NULL, NULL)
                 else:
-                    if self._depth:
-                        self._attach(container)
-                    else:
-                        self._root = container
-                    self._push(<PyObject *>container, size, frame_kind)
-                    self._next = pos
-                    return OPENED
+                    value = {} if kind == c'%' else []
+            else:
+                self._open(kind, size, pos, end)
+                self._next = pos
+                return OPENED
         else:
             if kind == c'+' or kind == c'-' or kind == c'(':
                 limit = self._max_bulk_len
