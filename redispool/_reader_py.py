@@ -50,7 +50,6 @@ _NO_FRAME: tuple[int, Any, int, Any] = (_ROOT, None, 0, None)
 _NONE: Any = object()  # "no value yet": None is a valid reply
 
 _SCALARS = frozenset(b"+-:,#_(")
-_BLOBS = frozenset(b"$=!")
 _AGGREGATES = frozenset(b"*~>%|")
 
 

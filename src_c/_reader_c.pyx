@@ -595,23 +595,11 @@ cdef class Reader:
                 self._pos = pos
                 self._need = 0
                 return value
+            self._attach(value)
             frame = &self._stack[self._depth - 1]
-            frame_kind = frame.kind
-            if frame_kind == K_LIST:
-                Py_INCREF(value)
-                PyList_SET_ITEM(<object>frame.obj, frame.idx, value)
-                frame.idx += 1
-            elif frame_kind == K_MAP:
-                if frame.remaining & 1 == 0:
-                    self._key = value
-                else:
-                    PyDict_SetItem(<object>frame.obj, self._key, value)
-                    self._key = None
-            elif frame_kind == K_APPEND:
-                PyList_Append(<object>frame.obj, value)
-            frame.remaining -= 1
             if frame.remaining:
                 continue
+            frame_kind = frame.kind
             while True:
                 self._depth -= 1
                 if frame_kind == K_ATTR:  # attributes are metadata: the reply still follows
