@@ -256,40 +256,45 @@ def test_packer_honours_encoding(
         r.close()
 
 
-def test_read_resumes_after_timeout(reader_mod: ModuleType) -> None:
+@pytest.fixture
+def wired(reader_mod: ModuleType) -> Iterator[tuple[Parser, socket.socket]]:
+    """A connected RESP3 Parser reading from one end of a socket pair, and the other end."""
+    left, right = socket.socketpair()
+    conn = redis.Connection(parser_class=parser_for(reader_mod), protocol=3, socket_timeout=5)
+    conn._sock = left
+    conn._parser.on_connect(conn)
+    yield conn._parser, right
+    left.close()
+    right.close()
+
+
+def test_read_resumes_after_timeout(wired: tuple[Parser, socket.socket]) -> None:
     """A reply cut by a read timeout is completed by the next read: nothing is lost."""
-    left, right = socket.socketpair()
-    try:
-        conn = redis.Connection(parser_class=parser_for(reader_mod), socket_timeout=5)
-        conn._sock = left
-        conn._parser.on_connect(conn)
-        right.sendall(b"*2\r\n$5\r\nhel")
-        with pytest.raises(TimeoutError):
-            conn._parser.read_response(timeout=0.05)
-        right.sendall(b"lo\r\n:7\r\n")
-        assert conn._parser.read_response() == [b"hello", 7]
-    finally:
-        left.close()
-        right.close()
+    parser, peer = wired
+    peer.sendall(b"*2\r\n$5\r\nhel")
+    with pytest.raises(TimeoutError):
+        parser.read_response(timeout=0.05)
+    peer.sendall(b"lo\r\n:7\r\n")
+    assert parser.read_response() == [b"hello", 7]
 
 
-def test_push_messages_go_to_the_handler(reader_mod: ModuleType) -> None:
-    left, right = socket.socketpair()
-    try:
-        conn = redis.Connection(parser_class=parser_for(reader_mod), protocol=3)
-        conn._sock = left
-        parser = conn._parser
-        parser.on_connect(conn)
-        seen: list[Any] = []
-        parser.set_pubsub_push_handler(lambda msg: seen.append(msg) or msg)
-        right.sendall(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n+OK\r\n")
-        assert parser.read_response() == b"OK"
-        assert seen == [[b"message", b"ch", b"hi"]]
-        right.sendall(b">2\r\n$4\r\npong\r\n$0\r\n\r\n")
-        assert parser.read_response(push_request=True) == [b"pong", b""]
-    finally:
-        left.close()
-        right.close()
+def test_push_messages_go_to_the_handler(wired: tuple[Parser, socket.socket]) -> None:
+    parser, peer = wired
+    seen: list[Any] = []
+    parser.set_pubsub_push_handler(lambda msg: seen.append(msg) or msg)
+    peer.sendall(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n+OK\r\n")
+    assert parser.read_response() == b"OK"
+    assert seen == [[b"message", b"ch", b"hi"]]
+    peer.sendall(b">2\r\n$4\r\npong\r\n$0\r\n\r\n")
+    assert parser.read_response(push_request=True) == [b"pong", b""]
+
+
+def test_server_close_is_a_connection_error(wired: tuple[Parser, socket.socket]) -> None:
+    parser, peer = wired
+    peer.sendall(b"*2\r\n:1\r\n")
+    peer.close()
+    with pytest.raises(ConnectionError, match="Connection closed by server"):
+        parser.read_response()
 
 
 def test_threads_share_a_pool(client: redis.Redis) -> None:
