@@ -20,7 +20,7 @@ from redispool.server import RedisServer
 settings.register_profile(
     "default", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.register_profile("fuzz", parent=settings.get_profile("default"), max_examples=20_000)
+settings.register_profile("fuzz", parent=settings.get_profile("default"), max_examples=3_000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 NO_EXTENSIONS = bool(os.environ.get("REDISPOOL_NO_EXTENSIONS"))
