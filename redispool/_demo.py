@@ -3,6 +3,7 @@ and packer, then a side-by-side parse-speed comparison against hiredis and redis
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -40,13 +41,17 @@ def run_commands(url: str) -> None:
 
 
 def _medians_us(runs: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
-    """Median µs of each run, the runs interleaved round by round so that a noisy moment
-    on the machine hits every parser alike."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    """Median µs of each run. The runs are interleaved round by round, so that a noisy
+    moment hits every parser alike, in a new random order each round: what ran just before
+    leaves the heap in a state that the next large allocation pays for (page faults)."""
+    names = list(runs)
+    shuffle = random.Random(0).shuffle
+    times: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(rounds):
-        for name, run in runs.items():
+        shuffle(names)
+        for name in names:
             start = time.perf_counter()
-            run()
+            runs[name]()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) * 1e6 for name, values in times.items()}
 

@@ -11,12 +11,12 @@ A Reader belongs to one connection: it is not meant to be shared between threads
 
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_SetItem
 from cpython.list cimport PyList_Append, PyList_New, PyList_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.unicode cimport PyUnicode_AsUTF8, PyUnicode_Decode, PyUnicode_DecodeUTF8
 from libc.math cimport isfinite, INFINITY, NAN
 from libc.string cimport memchr, memcpy, memmove
@@ -27,6 +27,7 @@ from redispool.errors import ProtocolError, ReplyError
 from redispool.push import PushNotification
 
 cdef extern from "Python.h":
+    int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
     object PyType_GenericNew(PyTypeObject *type, PyObject *args, PyObject *kwds)
     double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception) except? -1.0
 
@@ -49,6 +50,8 @@ cdef Py_ssize_t DEFAULT_MAXBUF = 16 * 1024
 cdef long long MAX_ELEMENTS = 4294967295LL
 cdef Py_ssize_t MAX_HEADER_LINE = 64
 cdef Py_ssize_t MAX_DOUBLE_LINE = 326
+# A bulk string at least this large is received straight into its result: one copy, not two.
+cdef Py_ssize_t BIG_BULK = 65536
 
 cdef enum FrameKind:
     K_LIST = 0     # presized list: items stored by index
@@ -65,6 +68,7 @@ cdef struct Frame:
 
 cdef object INCOMPLETE = object()  # _parse/_item: the buffer ends inside the item
 cdef object OPENED = object()  # _item: an aggregate was opened, its items follow
+cdef object RECEIVING = object()  # _item: a large bulk string is being received (_big)
 
 
 cdef double[23] _POW10 = [
@@ -169,6 +173,8 @@ cdef class Reader:
     cdef Py_ssize_t _depth, _stack_cap
     cdef Py_ssize_t _max_depth, _max_bulk_len, _maxbuf
     cdef object _root, _key, _deferred, _failure
+    cdef object _big  # bytes: a large bulk string being received straight into its result
+    cdef Py_ssize_t _big_len, _big_want  # bytes received / expected (payload + CRLF)
     cdef object _protocol_error, _reply_error, _not_enough
     cdef object _encoding, _errors  # owned str objects: the char* below point into them
     cdef const char *_enc
@@ -203,7 +209,7 @@ cdef class Reader:
         self._max_bulk_len = max_bulk_len
         self._max_depth = max_depth
         self._maxbuf = DEFAULT_MAXBUF
-        self._root = self._key = self._deferred = self._failure = None
+        self._root = self._key = self._deferred = self._failure = self._big = None
         self.set_encoding(encoding, errors)
 
     def __dealloc__(self):
@@ -272,6 +278,13 @@ cdef class Reader:
         cdef Py_ssize_t live = self._len - self._pos
         cdef Py_ssize_t want
         cdef char *grown
+        if self._big is not None and self._big_len < self._big_want:
+            want = min(size, self._big_want - self._big_len)
+            self._receive(data, want)
+            data += want
+            size -= want
+            if size == 0:
+                return 0
         if self._len + size > self._cap and self._pos > 0:
             # Compact: move the unconsumed tail to the front (positions shift by _pos).
             memmove(self._buf, self._buf + self._pos, live)
@@ -281,6 +294,8 @@ cdef class Reader:
             self._pos = 0
         if self._len + size > self._cap:
             want = max(self._cap * 2, self._len + size, 4096)
+            if self._len + size < self._need < want:  # a bulk string's end: grow to it only
+                want = self._need
             grown = <char *>PyMem_Realloc(self._buf, want)
             if grown == NULL:
                 raise MemoryError()
@@ -290,15 +305,70 @@ cdef class Reader:
         self._len += size
         return 0
 
+    @cython.final
+    cdef int _resize_big(self, Py_ssize_t size) except -1:
+        """Resize the large bulk string being received (it is only referenced here)."""
+        cdef PyObject *big = <PyObject *>self._big
+        Py_INCREF(self._big)
+        self._big = None  # hand the only reference to ``big``, as _PyBytes_Resize wants
+        try:
+            _PyBytes_Resize(&big, size)
+        except MemoryError:  # the object is gone and the stream cannot go on
+            self._fail("Out of memory receiving a bulk string")
+        self._big = <object>big
+        Py_DECREF(self._big)
+        return 0
+
+    @cython.final
+    cdef int _receive(self, const char *data, Py_ssize_t size) except -1:
+        """Copy ``size`` bytes of a large bulk string straight into its result, which grows
+        with what arrived (never by the declared length alone)."""
+        cdef Py_ssize_t have = PyBytes_GET_SIZE(self._big)
+        if self._big_len + size > have:
+            self._resize_big(min(self._big_want, max(self._big_len + size, 2 * have)))
+        memcpy(PyBytes_AS_STRING(self._big) + self._big_len, data, size)
+        self._big_len += size
+        return 0
+
+    @cython.final
+    cdef int _receive_big(self, Py_ssize_t start, long long count, Py_ssize_t end) except -1:
+        """Start receiving a large bulk string whose first bytes are at ``start``."""
+        self._big_want = <Py_ssize_t>count + 2
+        self._big_len = 0
+        self._big = PyBytes_FromStringAndSize(
+            NULL, min(self._big_want, max(2 * (end - start), BIG_BULK))
+        )
+        self._receive(self._buf + start, end - start)
+        return 0
+
+    @cython.final
+    cdef object _finish_big(self, bint decode):
+        """The received large bulk string as a reply: its CRLF checked and dropped."""
+        cdef const char *data = PyBytes_AS_STRING(self._big)
+        cdef Py_ssize_t size = self._big_want - 2
+        cdef object value
+        if data[size] != c'\r' or data[size + 1] != c'\n':
+            raise _Malformed(
+                f"Bulk string of length {size} not followed by CRLF: "
+                f"{PyBytes_FromStringAndSize(data + size, 2)!r}"
+            )
+        if decode:
+            value = self._string(data, size, True)
+        else:
+            self._resize_big(size)
+            value = self._big
+        self._big = None
+        return value
+
     @cython.critical_section
     def len(self):
         """Bytes held, including consumed bytes not yet released."""
-        return self._len
+        return self._len + (self._big_len if self._big is not None else 0)
 
     @cython.critical_section
     def has_data(self):
         """Whether unconsumed input is buffered."""
-        return self._pos < self._len
+        return self._pos < self._len or self._big is not None
 
     # -- output --------------------------------------------------------------------------
 
@@ -338,7 +408,7 @@ cdef class Reader:
     @cython.final
     cdef int _fail(self, str message) except -1:
         self._failure = message
-        self._root = self._key = self._deferred = None
+        self._root = self._key = self._deferred = self._big = None
         self._depth = 0
         PyMem_Free(self._buf)
         self._buf = NULL
@@ -544,10 +614,13 @@ cdef class Reader:
         cdef object value
         while True:
             self._pos = pos  # replies resume from here: everything before it is parsed
-            if pos >= end:
+            if self._big is not None:
+                kind = 0  # a large bulk string being received: _item finishes it
+            elif pos >= end:
                 self._need = end + 1
                 return INCOMPLETE
-            kind = buf[pos]
+            else:
+                kind = buf[pos]
             eol = -1
             if kind == c'$' or kind == c':':
                 eol = _plain_number(buf, pos + 1, end, &count)
@@ -590,6 +663,10 @@ cdef class Reader:
                 pos = self._next
                 if value is OPENED:
                     continue
+                if value is RECEIVING:
+                    self._pos = pos
+                    self._need = 0  # any fed byte may complete it: let gets() look
+                    return INCOMPLETE
             # A complete value: attach it, then close every aggregate it completes.
             if self._depth == 0:
                 self._pos = pos
@@ -666,9 +743,15 @@ cdef class Reader:
         cdef const char *buf = self._buf
         cdef Py_ssize_t eol, start, stop, limit, size
         cdef long long count
-        cdef unsigned char kind = <unsigned char>buf[pos]
+        cdef unsigned char kind
         cdef int parent, frame_kind
         cdef object value, container
+        if self._big is not None:  # a large bulk string, received straight into its result
+            if self._big_len < self._big_want:
+                return INCOMPLETE
+            self._next = pos
+            return self._finish_big(decode)
+        kind = <unsigned char>buf[pos]
         if kind == c'$' or kind == c'=' or kind == c'!':
             eol = self._line_end(pos + 1, MAX_HEADER_LINE, "Bulk length")
             if eol < 0:
@@ -688,6 +771,10 @@ cdef class Reader:
                 start = eol + 2
                 stop = start + <Py_ssize_t>count
                 if stop + 2 > end:
+                    if kind == c'$' and count >= BIG_BULK:
+                        self._receive_big(start, count, end)
+                        self._next = end
+                        return RECEIVING
                     self._need = stop + 2
                     return INCOMPLETE
                 if buf[stop] != c'\r' or buf[stop + 1] != c'\n':

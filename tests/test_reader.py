@@ -441,3 +441,31 @@ def test_replies_after_partial_feeds_interleave(reader_mod: ModuleType) -> None:
     assert reader.gets() is False
     reader.feed(b"\r\n")
     assert reader.gets() == b"x"
+
+
+@pytest.mark.parametrize("step", [1000, 4096, 65536, 100_000, 1 << 20])
+def test_large_bulk_strings_nested_and_decoded(reader_mod: ModuleType, step: int) -> None:
+    """Large values take their own path in the compiled twin (received into the result)."""
+    payload = bytes(range(256)) * 1000
+    wire = b"*3\r\n$%d\r\n" % len(payload) + payload + b"\r\n:5\r\n$3\r\nabc\r\n+after\r\n"
+    for encoding, expected in (
+        (None, [[payload, 5, b"abc"], b"after"]),
+        ("latin-1", [[payload.decode("latin-1"), 5, "abc"], "after"]),
+    ):
+        reader = reader_mod.Reader(notEnoughData=SENTINEL, encoding=encoding)
+        got: list[Any] = []
+        for off in range(0, len(wire), step):
+            reader.feed(wire[off : off + step])
+            assert reader.has_data() or off + step >= len(wire) or got
+            got += replies(reader)
+        assert got == expected
+
+
+def test_large_bulk_string_without_crlf(reader_mod: ModuleType) -> None:
+    reader = reader_mod.Reader()
+    reader.feed(b"$70000\r\n" + b"x" * 100)
+    assert reader.gets() is False
+    assert reader.has_data()
+    reader.feed(b"x" * 69900 + b"XY")
+    with pytest.raises(ProtocolError, match="Bulk string of length 70000 not followed by CRLF"):
+        reader.gets()
