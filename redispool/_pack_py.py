@@ -1,43 +1,55 @@
 """Pure-Python twin of ``redispool._pack_c``: RESP command packing.
 
-``pack_command`` is ``hiredis.pack_command`` (one ``bytes``, UTF-8, ``TypeError``);
-``Packer`` is the redis-py ``command_packer=`` hook: it honours the connection's
-encoding, returns large values as separate chunks without copying them, and raises
-redis-py's ``DataError`` with redis-py's messages.
+``pack_command(cmd)`` is ``hiredis.pack_command``: one ``bytes``, ``str`` as UTF-8, floats and
+exact ints through ``repr()``, ``TypeError`` for anything else (``bool`` and int subclasses
+included). Two extensions: it takes ``bytearray`` (hiredis does not), and it packs a
+non-contiguous ``memoryview`` as its bytes (hiredis sends the raw memory under the view).
+
+``Packer`` is redis-py's ``command_packer=`` hook. The chunks it returns join to exactly the
+bytes of redis-py's ``PythonRespSerializer``: ``str`` in the packer's encoding, ``DataError``
+with redis-py's message for ``bool`` and other types, multi-word command names split.
+Values longer than ``buffer_cutoff`` and contiguous memoryviews are chunks of their own,
+returned uncopied; everything else is coalesced into as few ``bytes`` as possible. Where
+redis-py would send a corrupt command, the packer does not: a memoryview's length is its
+``nbytes`` (redis-py uses ``len()``, the item count) and a non-contiguous view is sent as
+its bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import codecs
+import operator
+from typing import Any, Final, TypeAlias
 
 from redis.exceptions import DataError
 
 __all__ = ("Packer", "pack_command")
 
-DEFAULT_BUFFER_CUTOFF = 6000  # redis-py's: larger values travel as their own chunk
+DEFAULT_BUFFER_CUTOFF: Final = 6000  # redis-py's: larger values travel as their own chunk
 
-Chunk = bytes | memoryview
+Chunk: TypeAlias = "bytes | bytearray | memoryview"
 
 
-def _hiredis_arg(arg: Any) -> bytes:
-    if isinstance(arg, bytes):
-        return arg
+def _hiredis_arg(arg: object) -> bytes:
     if isinstance(arg, str):
         return arg.encode()
-    if isinstance(arg, memoryview):
-        return arg.tobytes()  # also right for non-contiguous views, unlike hiredis
+    if isinstance(arg, bytes):
+        return arg
     if isinstance(arg, bytearray):
-        return bytes(arg)
+        return bytes(arg)  # a copy: nothing can resize it before the join
     if type(arg) is int or isinstance(arg, float):
         return repr(arg).encode()
+    if isinstance(arg, memoryview):
+        return arg.tobytes()
     raise TypeError(f"A tuple item must be str, int, float or bytes, not {type(arg).__name__}.")
 
 
 def pack_command(cmd: tuple[Any, ...]) -> bytes:
     """Pack a command into one RESP array of bulk strings, as ``hiredis.pack_command``."""
     if not isinstance(cmd, tuple):
-        raise TypeError("The argument must be a tuple of str, int, float or bytes.")
+        raise TypeError(
+            f"The argument must be a tuple of str, int, float or bytes, not {type(cmd).__name__}."
+        )
     parts = [b"*%d\r\n" % len(cmd)]
     for arg in cmd:
         data = _hiredis_arg(arg)
@@ -48,7 +60,7 @@ def pack_command(cmd: tuple[Any, ...]) -> bytes:
 class Packer:
     """redis-py's ``command_packer=`` hook: ``pack(*args)`` returns the chunks to send."""
 
-    __slots__ = ("buffer_cutoff", "encoding", "errors")
+    __slots__ = ("_buffer_cutoff", "_encoding", "_errors")
 
     def __init__(
         self,
@@ -56,46 +68,83 @@ class Packer:
         errors: str = "strict",
         buffer_cutoff: int = DEFAULT_BUFFER_CUTOFF,
     ) -> None:
-        self.encoding = encoding
-        self.errors = errors
-        self.buffer_cutoff = buffer_cutoff
+        codecs.lookup(encoding)  # fail here, not on the first command
+        codecs.lookup_error(errors)
+        self._encoding = encoding
+        self._errors = errors
+        self._buffer_cutoff = operator.index(buffer_cutoff)
 
-    def _arg(self, arg: Any) -> Chunk:
-        if isinstance(arg, bytes):
-            return arg
-        if isinstance(arg, memoryview):
-            return arg if arg.c_contiguous else arg.tobytes()
-        if isinstance(arg, str):
-            return arg.encode(self.encoding, self.errors)
-        if isinstance(arg, bytearray):
-            return bytes(arg)
-        if isinstance(arg, (int, float)) and not isinstance(arg, bool):
-            return repr(arg).encode()
-        raise DataError(
-            f"Invalid input of type: '{type(arg).__name__}'. "
-            "Convert to a bytes, string, int or float first."
+    @property
+    def encoding(self) -> str:
+        return self._encoding
+
+    @property
+    def errors(self) -> str:
+        return self._errors
+
+    @property
+    def buffer_cutoff(self) -> int:
+        return self._buffer_cutoff
+
+    def __repr__(self) -> str:
+        return (
+            f"Packer(encoding={self._encoding!r}, errors={self._errors!r}, "
+            f"buffer_cutoff={self._buffer_cutoff!r})"
         )
+
+    def __reduce__(self) -> tuple[type[Packer], tuple[str, str, int]]:
+        return Packer, (self._encoding, self._errors, self._buffer_cutoff)
 
     def pack(self, *args: Any) -> list[Chunk]:
         """Pack one command; multi-word command names (``"CONFIG GET"``) are split."""
-        command: Sequence[Any] = args
         if args:
             name = args[0]
-            if isinstance(name, str):
-                command = (*name.encode().split(), *args[1:])
-            elif isinstance(name, bytes) and b" " in name:
-                command = (*name.split(), *args[1:])
+            if isinstance(name, str):  # always UTF-8, as redis-py
+                args = (*name.encode().split(), *args[1:])
+            elif isinstance(name, (bytes, bytearray)) and b" " in name:
+                args = (*name.split(), *args[1:])
+        cutoff = self._buffer_cutoff
         chunks: list[Chunk] = []
-        buff = [b"*%d\r\n" % len(command)]
-        cutoff = self.buffer_cutoff
-        for arg in command:
-            data = self._arg(arg)
-            size = data.nbytes if isinstance(data, memoryview) else len(data)
-            if size > cutoff or isinstance(data, memoryview):
-                buff.append(b"$%d\r\n" % size)
-                chunks += (b"".join(buff), data)
-                buff = [b"\r\n"]
-            else:
-                buff += (b"$%d\r\n" % size, data, b"\r\n")
+        buff: list[bytes | bytearray] = [b"*%d\r\n" % len(args)]
+        held: list[memoryview] = []  # exports: a large bytearray cannot be resized meanwhile
+        try:
+            for arg in args:
+                data: bytes | bytearray
+                if isinstance(arg, str):
+                    data = arg.encode(self._encoding, self._errors)
+                elif isinstance(arg, bytes):
+                    data = arg
+                elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
+                    data = repr(arg).encode()  # never a chunk of its own
+                    buff += (b"$%d\r\n" % len(data), data, b"\r\n")
+                    continue
+                elif isinstance(arg, bytearray):
+                    if len(arg) > cutoff:
+                        held.append(memoryview(arg))
+                        data = arg
+                    else:
+                        data = bytes(arg)
+                elif isinstance(arg, memoryview):
+                    if arg.c_contiguous:
+                        buff.append(b"$%d\r\n" % arg.nbytes)
+                        chunks += (b"".join(buff), arg)
+                        buff = [b"\r\n"]
+                        continue
+                    data = arg.tobytes()
+                else:
+                    raise DataError(
+                        f"Invalid input of type: '{type(arg).__name__}'. "
+                        "Convert to a bytes, string, int or float first."
+                    )
+                size = len(data)
+                if size > cutoff:
+                    buff.append(b"$%d\r\n" % size)
+                    chunks += (b"".join(buff), data)
+                    buff = [b"\r\n"]
+                else:
+                    buff += (b"$%d\r\n" % size, data, b"\r\n")
+        finally:
+            for view in held:
+                view.release()
         chunks.append(b"".join(buff))
         return chunks

@@ -1,44 +1,81 @@
 # cython: language_level=3, freethreading_compatible=True
 """Compiled twin of ``redispool._pack_py``: RESP command packing.
 
-Each argument is resolved once to a pointer and a length (UTF-8 ``str`` without a temporary
-when the encoding allows, integers formatted in C), the exact output size is computed, and
-the output is written straight into new ``bytes`` objects: no intermediate joins. Large
-values and memoryviews become their own chunks without being copied. Nothing is shared
-between calls, so one Packer may serve every connection of a pool, from any thread.
+Two passes over the arguments. The first resolves each one to a pointer and a length (an
+ASCII ``str`` read in place, bytes-like objects through a held buffer export so nothing can
+resize or release them meanwhile), an integer to format in C, or an object that travels as
+its own chunk (a large value, a memoryview). The second computes the exact size of each
+output chunk and writes it straight into a new ``bytes``: no per-argument Python objects,
+no joins. Nothing is shared between calls, so one Packer can serve every connection of a
+pool, from any thread.
 """
 
 cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.conversion cimport Py_DTSF_ADD_DOT_0, PyOS_double_to_string
+from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
-from cpython.unicode cimport PyUnicode_AsEncodedString
-from libc.string cimport memcpy
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.unicode cimport PyUnicode_AsEncodedString, PyUnicode_AsUTF8String
+from libc.string cimport memchr, memcpy, strlen
+
+import codecs
+import operator
 
 from redis.exceptions import DataError
 
+cdef extern from *:
+    """
+    /* An ASCII-only str read in place: 1 (ptr and size set), 0 if it holds other
+       characters, -1 with an exception set. */
+    static int redispool_ascii(PyObject *s, const char **ptr, Py_ssize_t *size) {
+    #if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(s) < 0) return -1;
+    #endif
+        if (!PyUnicode_IS_ASCII(s)) return 0;
+        *ptr = (const char *)PyUnicode_DATA(s);
+        *size = PyUnicode_GET_LENGTH(s);
+        return 1;
+    }
+    """
+    int redispool_ascii(object s, const char **ptr, Py_ssize_t *size) except -1
+
 cdef extern from "Python.h":
-    const char *PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t *size) except NULL
+    const Py_ssize_t PY_SSIZE_T_MAX
 
 __all__ = ("Packer", "pack_command")
 
-DEFAULT_BUFFER_CUTOFF = 6000
+DEFAULT_BUFFER_CUTOFF = 6000  # redis-py's: larger values travel as their own chunk
+cdef enum:
+    STACK_ARGS = 16  # commands up to this many arguments need no heap allocation
 
 cdef enum ArgKind:
-    A_BYTES = 0    # ptr/size point into an object kept alive by the args or ``keep``
-    A_INT = 1      # a long long written in C
-    A_CHUNK = 2    # sent as its own chunk (large value or memoryview): ``obj``
+    A_BYTES = 0  # copy size bytes from ptr
+    A_INT = 1    # format value in C
+    A_CHUNK = 2  # obj is returned as its own chunk (Packer only)
 
 cdef struct Arg:
-    const char *ptr
-    Py_ssize_t size
-    long long value
     int kind
-    PyObject *obj
+    const char *ptr
+    Py_ssize_t size     # length of the bulk string
+    long long value
+    PyObject *obj       # A_CHUNK: the argument itself, or a temporary held by ref
+    PyObject *ref       # owned: an encoded str, a repr, a copy of a strided view
+    char *heap          # owned (PyMem): a float's repr
+    Py_buffer *view     # owned (PyMem): a held export of a bytearray or memoryview
+
+cdef struct Mode:
+    bint redis          # Packer rules (DataError, encoding, chunks) or hiredis rules
+    bint ascii_in_place  # the encoding maps ASCII to itself: read ASCII str in place
+    const char *encoding
+    const char *errors
+    Py_ssize_t cutoff    # values longer than this become chunks (Packer only)
 
 
-cdef inline Py_ssize_t _digits(unsigned long long v) noexcept:
+cdef inline Py_ssize_t _digits(unsigned long long v) noexcept nogil:
     cdef Py_ssize_t n = 1
     while v >= 10:
         v //= 10
@@ -46,212 +83,299 @@ cdef inline Py_ssize_t _digits(unsigned long long v) noexcept:
     return n
 
 
-cdef inline Py_ssize_t _ll_size(long long v) noexcept:
-    if v < 0:
-        return 1 + _digits(<unsigned long long>(-(v + 1)) + 1)
-    return _digits(<unsigned long long>v)
+cdef inline unsigned long long _magnitude(long long v) noexcept nogil:
+    return <unsigned long long>(-(v + 1)) + 1 if v < 0 else <unsigned long long>v
 
 
-cdef inline char *_write_ull(char *p, unsigned long long v) noexcept:
-    cdef char tmp[24]
-    cdef Py_ssize_t n = 0
+cdef inline char *_write_ull(char *p, unsigned long long v, Py_ssize_t n) noexcept nogil:
+    """Write the n decimal digits of v, right to left."""
+    cdef char *end = p + n
     while True:
-        tmp[n] = <char>(c'0' + v % 10)
-        n += 1
-        v //= 10
-        if v == 0:
-            break
-    while n:
         n -= 1
-        p[0] = tmp[n]
-        p += 1
-    return p
+        p[n] = <char>(c'0' + v % 10)
+        v //= 10
+        if n == 0:
+            return end
 
 
-cdef inline char *_write_ll(char *p, long long v) noexcept:
-    if v < 0:
-        p[0] = c'-'
-        return _write_ull(p + 1, <unsigned long long>(-(v + 1)) + 1)
-    return _write_ull(p, <unsigned long long>v)
-
-
-cdef inline char *_write_header(char *p, char kind, Py_ssize_t n) noexcept:
+cdef inline char *_write_header(char *p, char kind, Py_ssize_t n) noexcept nogil:
     p[0] = kind
-    p = _write_ull(p + 1, <unsigned long long>n)
+    p = _write_ull(p + 1, <unsigned long long>n, _digits(<unsigned long long>n))
     p[0] = c'\r'
     p[1] = c'\n'
     return p + 2
 
 
-cdef int _resolve(
-    object arg, Arg *out, list keep, bint redis, const char *encoding, const char *errors,
-    bint utf8, Py_ssize_t cutoff,
-) except -1:
-    """Turn one argument into bytes to copy, an integer to format, or a chunk to send."""
+cdef inline Py_ssize_t _header_size(Py_ssize_t n) noexcept nogil:
+    return 3 + _digits(<unsigned long long>n)  # kind byte, digits, CRLF
+
+
+cdef inline int _own(Arg *a, object data, Py_ssize_t cutoff) except -1:
+    """Hold the temporary bytes ``data``; it is a chunk if longer than the cutoff (pass
+    PY_SSIZE_T_MAX for numbers: they never are)."""
+    Py_INCREF(data)
+    a.ref = <PyObject *>data
+    a.ptr = PyBytes_AS_STRING(data)
+    a.size = PyBytes_GET_SIZE(data)
+    if a.size > cutoff:
+        a.kind = A_CHUNK
+        a.obj = a.ref
+    return 0
+
+
+cdef bint _export(object arg, Arg *a) except -1:
+    """Hold a C-contiguous buffer export of arg (so it can be neither resized nor released
+    while the command is written) and point at it; False if it is not C-contiguous."""
+    a.view = <Py_buffer *>PyMem_Malloc(sizeof(Py_buffer))
+    if a.view == NULL:
+        raise MemoryError()
+    try:
+        PyObject_GetBuffer(arg, a.view, PyBUF_SIMPLE)
+    except BaseException as exc:
+        PyMem_Free(a.view)
+        a.view = NULL
+        if isinstance(exc, BufferError):
+            return False
+        raise
+    a.ptr = <const char *>a.view.buf
+    a.size = a.view.len
+    return True
+
+
+cdef int _resolve(object arg, Arg *a, const Mode *m) except -1:
+    """Turn one argument into bytes to copy, an integer to format, or a chunk."""
     cdef int overflow = 0
     cdef long long value
-    cdef object data
-    out.kind = A_BYTES
-    out.obj = NULL
-    if isinstance(arg, bytes):
-        out.ptr = PyBytes_AS_STRING(arg)
-        out.size = PyBytes_GET_SIZE(arg)
-        if redis and out.size > cutoff:
-            out.kind = A_CHUNK
-            out.obj = <PyObject *>arg
-        return 0
     if isinstance(arg, str):
-        if utf8 and not (redis and len(<str>arg) * 4 > cutoff):
-            out.ptr = PyUnicode_AsUTF8AndSize(arg, &out.size)
+        if m.ascii_in_place and redispool_ascii(arg, &a.ptr, &a.size) and a.size <= m.cutoff:
             return 0
-        data = PyUnicode_AsEncodedString(arg, encoding, errors) if redis else (<str>arg).encode()
-    elif isinstance(arg, memoryview):
-        if redis and (<memoryview>arg).c_contiguous:
-            out.kind = A_CHUNK
-            out.obj = <PyObject *>arg
-            out.size = (<memoryview>arg).nbytes
-            return 0
-        data = (<memoryview>arg).tobytes()
-    elif isinstance(arg, bytearray):
-        data = bytes(arg)
-    elif type(arg) is int:
+        if m.redis:
+            return _own(a, PyUnicode_AsEncodedString(arg, m.encoding, m.errors), m.cutoff)
+        return _own(a, PyUnicode_AsUTF8String(arg), m.cutoff)
+    if isinstance(arg, bytes):
+        a.ptr = PyBytes_AS_STRING(arg)
+        a.size = PyBytes_GET_SIZE(arg)
+        if a.size > m.cutoff:
+            a.kind = A_CHUNK
+            a.obj = <PyObject *>arg
+        return 0
+    if type(arg) is int:
         value = PyLong_AsLongLongAndOverflow(arg, &overflow)
-        if not overflow:
-            out.kind = A_INT
-            out.value = value
-            out.size = _ll_size(value)
-            return 0
-        data = repr(arg).encode()
-    elif isinstance(arg, float) or (redis and isinstance(arg, int) and not isinstance(arg, bool)):
-        data = repr(arg).encode()
-    elif redis:
+        if overflow:
+            return _own(a, repr(arg).encode(), PY_SSIZE_T_MAX)
+        a.kind = A_INT
+        a.value = value
+        a.size = (value < 0) + _digits(_magnitude(value))
+        return 0
+    if type(arg) is float:  # a subclass may override __repr__
+        a.heap = PyOS_double_to_string(PyFloat_AS_DOUBLE(arg), b'r', 0, Py_DTSF_ADD_DOT_0, NULL)
+        a.ptr = a.heap
+        a.size = <Py_ssize_t>strlen(a.heap)
+        return 0
+    if isinstance(arg, float) or (m.redis and isinstance(arg, int) and not isinstance(arg, bool)):
+        return _own(a, repr(arg).encode(), PY_SSIZE_T_MAX)
+    if isinstance(arg, memoryview):
+        if not _export(arg, a):  # not C-contiguous: hiredis would send the raw memory
+            return _own(a, arg.tobytes(), m.cutoff)
+        if m.redis:  # redis-py sends every memoryview as its own chunk, uncopied
+            a.kind = A_CHUNK
+            a.obj = <PyObject *>arg
+        return 0
+    if isinstance(arg, bytearray):
+        _export(arg, a)
+        if a.size > m.cutoff:
+            a.kind = A_CHUNK
+            a.obj = <PyObject *>arg
+        return 0
+    if m.redis:
         raise DataError(
             f"Invalid input of type: '{type(arg).__name__}'. "
             "Convert to a bytes, string, int or float first."
         )
+    raise TypeError(f"A tuple item must be str, int, float or bytes, not {type(arg).__name__}.")
+
+
+cdef inline void _release(Arg *a) noexcept:
+    if a.view != NULL:
+        PyBuffer_Release(a.view)
+        PyMem_Free(a.view)
+    Py_XDECREF(a.ref)
+    PyMem_Free(a.heap)
+
+
+cdef inline char *_write_arg(char *p, const Arg *a) noexcept nogil:
+    p = _write_header(p, c'$', a.size)
+    if a.kind == A_INT:
+        if a.value < 0:
+            p[0] = c'-'
+            p += 1
+        p = _write_ull(p, _magnitude(a.value), a.size - (a.value < 0))
     else:
-        raise TypeError(
-            f"A tuple item must be str, int, float or bytes, not {type(arg).__name__}."
-        )
-    keep.append(data)
-    out.ptr = PyBytes_AS_STRING(data)
-    out.size = PyBytes_GET_SIZE(data)
-    if redis and out.size > cutoff:
-        out.kind = A_CHUNK
-        out.obj = <PyObject *>data
-    return 0
+        memcpy(p, a.ptr, a.size)
+        p += a.size
+    p[0] = c'\r'
+    p[1] = c'\n'
+    return p + 2
 
 
-cdef object _pack(
-    tuple args, bint redis, const char *encoding, const char *errors, bint utf8,
-    Py_ssize_t cutoff,
-):
-    """The RESP array for ``args``: one bytes (hiredis mode) or a list of chunks (redis)."""
-    cdef Py_ssize_t n = len(args)
-    cdef Arg stack_args[16]
-    cdef Arg *resolved = stack_args
-    cdef list keep = []
-    cdef list chunks
-    cdef Py_ssize_t i, start, size
+cdef object _write(Arg *args, Py_ssize_t n, bint redis):
+    """The RESP array: one bytes (hiredis rules) or a list of chunks (Packer rules).
+
+    Each bytes chunk holds the array header (first chunk only) or the CRLF ending the
+    previous chunk argument, the arguments up to the next chunk argument, and its header.
+    """
+    cdef list chunks = [] if redis else None
+    cdef Py_ssize_t start = 0, i, size
     cdef bytes out
     cdef char *p
-    if n > 16:
+    while True:
+        size = _header_size(n) if start == 0 else 2
+        i = start
+        while i < n and args[i].kind != A_CHUNK:
+            size += _header_size(args[i].size) + args[i].size + 2
+            i += 1
+        if i < n:
+            size += _header_size(args[i].size)
+        out = PyBytes_FromStringAndSize(NULL, size)
+        p = PyBytes_AS_STRING(out)
+        if start == 0:
+            p = _write_header(p, c'*', n)
+        else:
+            p[0] = c'\r'
+            p[1] = c'\n'
+            p += 2
+        while start < i:
+            p = _write_arg(p, &args[start])
+            start += 1
+        if not redis:
+            return out
+        chunks.append(out)
+        if i == n:
+            return chunks
+        _write_header(p, c'$', args[i].size)
+        chunks.append(<object>args[i].obj)
+        start = i + 1
+        if start == n:
+            chunks.append(b"\r\n")
+            return chunks
+
+
+cdef object _pack(tuple args, const Mode *m, bint name_in_place):
+    """Resolve every argument, then write; ``name_in_place``: args[0] is a plain ASCII str
+    (a command name is always UTF-8, whatever the encoding)."""
+    cdef Py_ssize_t n = len(args), i, done = 0
+    cdef Arg stack_args[STACK_ARGS]
+    cdef Arg *resolved = stack_args
+    cdef Arg *a
+    if n > STACK_ARGS:
         resolved = <Arg *>PyMem_Malloc(n * sizeof(Arg))
         if resolved == NULL:
             raise MemoryError()
     try:
         for i in range(n):
-            _resolve(args[i], &resolved[i], keep, redis, encoding, errors, utf8, cutoff)
-        chunks = [] if redis else None
-        start = 0  # first argument of the current segment (segments end at chunk args)
-        while True:
-            # Size of this segment: header (first segment), then each argument, up to and
-            # including the header of the next chunk argument.
-            size = _header_size(n) if start == 0 else 2
-            i = start
-            while i < n and resolved[i].kind != A_CHUNK:
-                size += 1 + _digits(<unsigned long long>resolved[i].size) + 2
-                size += resolved[i].size + 2
-                i += 1
-            if i < n:
-                size += 1 + _digits(<unsigned long long>resolved[i].size) + 2
-            out = PyBytes_FromStringAndSize(NULL, size)
-            p = PyBytes_AS_STRING(out)
-            if start == 0:
-                p = _write_header(p, c'*', n)
+            a = &resolved[i]
+            a.kind = A_BYTES
+            a.obj = a.ref = NULL
+            a.heap = NULL
+            a.view = NULL
+            done = i + 1
+            if i == 0 and name_in_place:
+                redispool_ascii(args[0], &a.ptr, &a.size)
             else:
-                p[0] = c'\r'
-                p[1] = c'\n'
-                p += 2
-            i = start
-            while i < n and resolved[i].kind != A_CHUNK:
-                p = _write_header(p, c'$', resolved[i].size)
-                if resolved[i].kind == A_INT:
-                    p = _write_ll(p, resolved[i].value)
-                else:
-                    memcpy(p, resolved[i].ptr, resolved[i].size)
-                    p += resolved[i].size
-                p[0] = c'\r'
-                p[1] = c'\n'
-                p += 2
-                i += 1
-            if not redis:
-                return out
-            if i == n:
-                chunks.append(out)
-                return chunks
-            p = _write_header(p, c'$', resolved[i].size)
-            chunks.append(out)
-            chunks.append(<object>resolved[i].obj)
-            start = i + 1
-            if start == n:
-                chunks.append(b"\r\n")
-                return chunks
+                _resolve(args[i], a, m)
+        return _write(resolved, n, m.redis)
     finally:
+        for i in range(done):
+            _release(&resolved[i])
         if resolved != stack_args:
             PyMem_Free(resolved)
 
 
-cdef inline Py_ssize_t _header_size(Py_ssize_t n) noexcept:
-    return 1 + _digits(<unsigned long long>n) + 2
+cdef Mode HIREDIS_MODE = Mode(
+    redis=False, ascii_in_place=True, encoding=NULL, errors=NULL, cutoff=PY_SSIZE_T_MAX
+)
 
 
 def pack_command(cmd):
     """Pack a command into one RESP array of bulk strings, as ``hiredis.pack_command``."""
     if not isinstance(cmd, tuple):
-        raise TypeError("The argument must be a tuple of str, int, float or bytes.")
-    return _pack(<tuple>cmd, False, NULL, NULL, True, 0)
+        raise TypeError(
+            f"The argument must be a tuple of str, int, float or bytes, not {type(cmd).__name__}."
+        )
+    return _pack(<tuple>cmd, &HIREDIS_MODE, False)
+
+
+cdef inline bint _is_whitespace(char c) noexcept nogil:
+    return c == c' ' or c'\t' <= c <= c'\r'  # bytes.split()'s separators
+
+
+cdef bint _plain_name(str name, Py_ssize_t cutoff) except -1:
+    """An ASCII command name with nothing for ``.encode().split()`` to split."""
+    cdef const char *ptr
+    cdef Py_ssize_t size, i
+    if not redispool_ascii(name, &ptr, &size) or size == 0 or size > cutoff:
+        return False
+    for i in range(size):
+        if _is_whitespace(ptr[i]):
+            return False
+    return True
+
+
+cdef bint _maps_ascii_to_itself(encoding, errors) except -1:
+    """Whether ``s.encode(encoding)`` is the ASCII of ``s`` for an ASCII-only ``s``."""
+    cdef bytes probe = bytes(range(128))
+    try:
+        return probe.decode("ascii").encode(encoding, errors) == probe
+    except Exception:  # an encoding that cannot even encode ASCII: always call it
+        return False
 
 
 @cython.final
 cdef class Packer:
     """redis-py's ``command_packer=`` hook: ``pack(*args)`` returns the chunks to send."""
 
-    cdef readonly str encoding
-    cdef readonly str errors
-    cdef readonly Py_ssize_t buffer_cutoff
-    cdef bint _utf8
-    cdef bytes _enc, _errs  # owned: the char* passed down point into them
+    cdef readonly object encoding, errors  # str, as given
+    cdef readonly object buffer_cutoff  # an int, as given; the Mode holds it clamped
+    cdef bytes _encoding, _errors  # owned: the Mode's char* point into them
+    cdef Mode _mode
 
-    def __init__(
-        self,
-        str encoding="utf-8",
-        str errors="strict",
-        Py_ssize_t buffer_cutoff=DEFAULT_BUFFER_CUTOFF,
-    ):
+    def __cinit__(self, encoding="utf-8", errors="strict", buffer_cutoff=DEFAULT_BUFFER_CUTOFF):
+        codecs.lookup(encoding)  # fail here, not on the first command
+        codecs.lookup_error(errors)
         self.encoding = encoding
         self.errors = errors
-        self.buffer_cutoff = buffer_cutoff
-        self._enc = encoding.encode()
-        self._errs = errors.encode()
-        self._utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8") and errors == "strict"
+        self.buffer_cutoff = operator.index(buffer_cutoff)
+        self._encoding = encoding.encode()
+        self._errors = errors.encode()
+        self._mode = Mode(
+            redis=True,
+            ascii_in_place=_maps_ascii_to_itself(encoding, errors),
+            encoding=self._encoding,
+            errors=self._errors,
+            cutoff=max(-1, min(self.buffer_cutoff, PY_SSIZE_T_MAX)),
+        )
+
+    def __repr__(self):
+        return (
+            f"Packer(encoding={self.encoding!r}, errors={self.errors!r}, "
+            f"buffer_cutoff={self.buffer_cutoff!r})"
+        )
+
+    def __reduce__(self):
+        return Packer, (self.encoding, self.errors, self.buffer_cutoff)
 
     def pack(self, *args):
         """Pack one command; multi-word command names (``"CONFIG GET"``) are split."""
+        cdef bint name_in_place = False
         if args:
             name = args[0]
-            if isinstance(name, str):
-                args = (*(<str>name).encode().split(), *args[1:])
-            elif isinstance(name, bytes) and b" " in <bytes>name:
-                args = (*(<bytes>name).split(), *args[1:])
-        return _pack(args, True, self._enc, self._errs, self._utf8, self.buffer_cutoff)
+            if type(name) is str and _plain_name(name, self._mode.cutoff):
+                name_in_place = True
+            elif isinstance(name, str):
+                args = (*name.encode().split(), *args[1:])
+            elif type(name) is bytes:
+                if memchr(PyBytes_AS_STRING(name), c' ', PyBytes_GET_SIZE(name)) != NULL:
+                    args = (*name.split(), *args[1:])
+            elif isinstance(name, (bytes, bytearray)) and b" " in name:
+                args = (*name.split(), *args[1:])
+        return _pack(args, &self._mode, name_in_place)
