@@ -27,6 +27,7 @@ DEFAULT_MAXBUF = 16 * 1024  # hiredis's REDIS_READER_MAX_BUF
 MAX_ELEMENTS = 2**32 - 1  # hiredis's maxelements
 MAX_HEADER_LINE = 64  # a length/integer line longer than this cannot be valid
 MAX_DOUBLE_LINE = 326  # hiredis refuses doubles this long
+BIG_BULK = 65536  # a top-level bulk string this large is joined from the fed pieces once
 
 _INT_RE = re.compile(rb"-?[0-9]+\Z")
 _DOUBLE_RE = re.compile(rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
@@ -111,6 +112,7 @@ class Reader:
         self._chunks: list[bytes] = []  # fed but not yet joined into _data
         self._pending = 0  # total length of _chunks
         self._need = 0  # len(_data) + _pending must reach this before parsing resumes
+        self._big: tuple[int, int] | None = None  # (start, size) of a large top-level bulk
         self._queue: list[Any] = []  # plain top-level replies parsed ahead (_enqueue)
         self._queue_at = 0
         self._top: tuple[int, Any, int, Any] = _NO_FRAME  # innermost open aggregate
@@ -158,7 +160,10 @@ class Reader:
             raise ValueError("input is larger than buffer size")
         if self._failure is not None or len == 0:
             return
-        self._chunks.append(view[off : off + len].tobytes())
+        if type(buf) is bytes and len == size:
+            self._chunks.append(buf)  # immutable: no copy needed
+        else:
+            self._chunks.append(view[off : off + len].tobytes())
         self._pending += len
 
     def len(self) -> int:
@@ -175,11 +180,13 @@ class Reader:
         """Return the next complete reply, or ``notEnoughData`` if it has not all arrived."""
         if self._failure is not None:
             self._raise_failure()
+        encoding = self._encoding if shouldDecode else None
         if self._chunks:
             if len(self._data) + self._pending < self._need:
                 return self._not_enough
+            if self._big is not None:
+                return self._take_big(encoding)
             self._join()
-        encoding = self._encoding if shouldDecode else None
         if self._queue:
             return self._dequeue(encoding)
         if self._top is _NO_FRAME:  # fast paths for plain top-level replies
@@ -280,6 +287,42 @@ class Reader:
 
     # -- internals -----------------------------------------------------------------------
 
+    def _take_big(self, encoding: str | None) -> Any:
+        """The large top-level bulk string that the fed chunks complete, joined from the
+        pieces in one copy (not joined into the buffer, then sliced out of it)."""
+        assert self._big is not None
+        start, size = self._big
+        self._big = None
+        pieces: list[Any] = [memoryview(self._data)[start:]]
+        have = len(pieces[0])
+        chunks = iter(self._chunks)
+        while have < size + 2:
+            chunk = next(chunks)
+            pieces.append(chunk)
+            have += len(chunk)
+        cut = len(pieces[-1]) - (have - size - 2)  # the last piece's bytes that belong
+        rest: list[Any] = [memoryview(pieces[-1])[cut:], *chunks]
+        pieces[-1] = memoryview(pieces[-1])[:cut]
+        crlf = b""
+        while len(crlf) < 2:  # the CRLF may straddle two pieces
+            last = pieces.pop()
+            take = min(2 - len(crlf), len(last))
+            crlf = bytes(last[len(last) - take :]) + crlf
+            if take < len(last):
+                pieces.append(last[: len(last) - take])
+        if crlf != b"\r\n":
+            self._fail(f"Bulk string of length {size} not followed by CRLF: {crlf!r}")
+        payload = b"".join(pieces)
+        self._data = b"".join(rest)
+        self._chunks.clear()
+        self._pos = self._pending = self._need = 0
+        if encoding is None:
+            return payload
+        reply = self._string(payload, encoding)
+        if self._deferred is not None:
+            self._raise_deferred()
+        return reply
+
     def _join(self) -> None:
         pos = self._pos
         self._data = b"".join([self._data[pos:], *self._chunks])
@@ -301,6 +344,7 @@ class Reader:
         self._chunks.clear()
         self._stack.clear()
         self._top = _NO_FRAME
+        self._big = None
         self._deferred = None
         self._raise_failure()
 
@@ -458,6 +502,8 @@ class Reader:
             stop = start + size
             if stop + 2 > end:
                 self._need = stop + 2
+                if size >= BIG_BULK and not self._stack:  # a large top-level value
+                    self._big = (start, size)
                 raise _Incomplete
             if data[stop : stop + 2] != b"\r\n":
                 raise _Malformed(

@@ -469,3 +469,19 @@ def test_large_bulk_string_without_crlf(reader_mod: ModuleType) -> None:
     reader.feed(b"x" * 69900 + b"XY")
     with pytest.raises(ProtocolError, match="Bulk string of length 70000 not followed by CRLF"):
         reader.gets()
+
+
+@pytest.mark.parametrize("split", [0, 1, 2, 3, 4096])
+def test_large_top_level_bulk_then_more_replies(reader_mod: ModuleType, split: int) -> None:
+    """The CRLF after a large value may arrive split from it, and replies may follow it in
+    the same chunk."""
+    payload = b"v" * 100_000
+    wire = b"$100000\r\n" + payload + b"\r\n+next\r\n:7\r\n"
+    cut = len(wire) - len(b"+next\r\n:7\r\n") - split
+    reader = reader_mod.Reader(notEnoughData=SENTINEL)
+    reader.feed(wire[:1000])
+    assert reader.gets() is SENTINEL
+    reader.feed(wire[1000:cut])
+    got = replies(reader)
+    reader.feed(wire[cut:])
+    assert got + replies(reader) == [payload, b"next", 7]
