@@ -12,7 +12,10 @@ from __future__ import annotations
 import codecs
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
+from itertools import accumulate
+from operator import add
 from typing import Any
 
 from .errors import ProtocolError, ReplyError
@@ -41,6 +44,8 @@ _RUNS = {
     44: re.compile(rb"(?:,-?[0-9.]{1,24}(?:[eE][-+]?[0-9]{1,3})?\r\n)+"),
 }
 _SEPARATORS = {58: b"\r\n:", 43: b"\r\n+", 44: b"\r\n,"}
+_add3 = partial(add, 3)  # a scalar's wire size: its type byte and CRLF around its text
+_add4 = partial(add, 4)  # a bulk string's: its header and content, each with a CRLF
 _DECIMAL_CHARS = b"0123456789.eE+-"  # with no leading '+', float() then parses _DOUBLE_RE
 _SPECIAL_DOUBLES = {b"inf": math.inf, b"-inf": -math.inf, b"nan": math.nan, b"-nan": math.nan}
 
@@ -115,6 +120,7 @@ class Reader:
         self._big: tuple[int, int] | None = None  # (start, size) of a large top-level bulk
         self._queue: list[Any] = []  # plain top-level replies parsed ahead (_enqueue)
         self._queue_at = 0
+        self._queue_ends: list[int] = []
         self._top: tuple[int, Any, int, Any] = _NO_FRAME  # innermost open aggregate
         self._stack: list[list[Any]] = []  # its parents: [kind, container, remaining, key]
         self._failure: str | None = None  # protocol error message; the reader is dead
@@ -167,12 +173,12 @@ class Reader:
         self._pending += len
 
     def len(self) -> int:
-        """Bytes held, including consumed bytes not yet released."""
-        return len(self._data) + self._pending
+        """Bytes fed and not yet consumed by a returned reply."""
+        return len(self._data) - self._pos + self._pending
 
     def has_data(self) -> bool:
         """Whether unconsumed input is buffered."""
-        return bool(self._queue) or self._pos < len(self._data) or self._pending > 0
+        return self._pos < len(self._data) or self._pending > 0
 
     # -- output --------------------------------------------------------------------------
 
@@ -181,14 +187,14 @@ class Reader:
         if self._failure is not None:
             self._raise_failure()
         encoding = self._encoding if shouldDecode else None
+        if self._queue:  # before any join: the queue's positions are in the current data
+            return self._dequeue(encoding)
         if self._chunks:
             if len(self._data) + self._pending < self._need:
                 return self._not_enough
             if self._big is not None:
                 return self._take_big(encoding)
             self._join()
-        if self._queue:
-            return self._dequeue(encoding)
         if self._top is _NO_FRAME:  # fast paths for plain top-level replies
             data = self._data
             pos = self._pos
@@ -261,18 +267,20 @@ class Reader:
         run = self._run(data, pos, kind, len(data), None)
         if run is None or len(run[0]) < 2:
             return False
-        self._queue, self._pos = run
+        self._queue = run[0]
+        self._queue_ends = list(accumulate(run[2], initial=pos))  # where each reply ends
         self._queue_at = 0
         return True
 
     def _dequeue(self, encoding: str | None) -> Any:
         queue = self._queue
-        at = self._queue_at
-        reply = queue[at]
-        if at + 1 == len(queue):
+        at = self._queue_at + 1
+        reply = queue[at - 1]
+        self._pos = self._queue_ends[at]  # consumed: the reply's bytes, exactly
+        if at == len(queue):
             self._queue = []
         else:
-            self._queue_at = at + 1
+            self._queue_at = at
         if encoding is not None and type(reply) is bytes:
             reply = self._string(reply, encoding)
             if self._deferred is not None:
@@ -420,10 +428,11 @@ class Reader:
 
     def _run(
         self, data: bytes, pos: int, kind: int, most: int, encoding: str | None
-    ) -> tuple[list[Any], int] | None:
+    ) -> tuple[list[Any], int, Iterator[int]] | None:
         """Up to ``most`` consecutive plain scalars of one type at ``pos`` (bulk or simple
-        strings, integers, doubles), matched and converted at C speed, and the position
-        after them; None leaves them to the item-by-item path, which reports any error."""
+        strings, integers, doubles), matched and converted at C speed, the position after
+        them, and (lazily) each one's size on the wire; None leaves them to the
+        item-by-item path, which reports any error."""
         match = _RUNS[kind].match(data, pos)
         if match is None or match.end() - pos > self._max_bulk_len:
             return None
@@ -431,15 +440,18 @@ class Reader:
             parts = data[pos : match.end() - 2].split(b"\r\n", 2 * most)
             del parts[2 * most :]
             items: list[Any] = parts[1::2]
-            if parts[0::2] != list(map(b"$%d".__mod__, map(len, items))):
+            headers = parts[0::2]
+            if headers != list(map(b"$%d".__mod__, map(len, items))):
                 return None  # a content held CRLF, or a length was not canonical
             stop = pos + sum(map(len, parts)) + 2 * len(parts)
+            sizes = map(_add4, map(add, map(len, headers), map(len, items)))
         else:
             items = data[pos + 1 : match.end() - 2].split(_SEPARATORS[kind], most)
             if len(items) > most:
                 del items[most:]
                 items[-1] = items[-1].partition(b"\r\n")[0]
             stop = pos + sum(map(len, items)) + 3 * len(items)
+            sizes = map(_add3, map(len, items))
             if kind == 58:  # :
                 items = list(map(int, items))
             elif kind == 44:  # ,
@@ -454,7 +466,7 @@ class Reader:
                 items = [item.decode(encoding, self._errors) for item in items]
             except Exception:  # the item-by-item path defers the error properly
                 return None
-        return items, stop
+        return items, stop, sizes
 
     def _extend(
         self,
@@ -472,7 +484,7 @@ class Reader:
         run = self._run(data, pos, data[pos], most, encoding)
         if run is None:
             return pos, rem, key
-        items, pos = run
+        items, pos, _ = run
         if fkind == _LIST:
             cont.extend(items)
         else:

@@ -362,8 +362,8 @@ cdef class Reader:
 
     @cython.critical_section
     def len(self):
-        """Bytes held, including consumed bytes not yet released."""
-        return self._len + (self._big_len if self._big is not None else 0)
+        """Bytes fed and not yet consumed by a returned reply."""
+        return self._len - self._pos + (self._big_len if self._big is not None else 0)
 
     @cython.critical_section
     def has_data(self):

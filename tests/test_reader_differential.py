@@ -211,3 +211,27 @@ def test_custom_error_callables_match_hiredis(
     options = {"replyError": lambda msg: ("reply-error", msg), "protocolError": ValueError}
     expected = outcomes(hiredis.Reader, wire, [], **options)
     assert outcomes(reader_mod.Reader, wire, cuts, **options) == expected
+
+
+def held(reader_class: Any, wire: bytes, cuts: list[int]) -> list[Any]:
+    """After every feed and every reply: ``len()`` and ``has_data()``."""
+    reader = reader_class(notEnoughData=SENTINEL)
+    bounds = [0, *sorted(cuts), len(wire)]
+    seen: list[Any] = []
+    for start, stop in itertools.pairwise(bounds):
+        reader.feed(wire[start:stop])
+        seen.append((reader.len(), reader.has_data()))
+        try:
+            while reader.gets() is not SENTINEL:
+                seen.append((reader.len(), reader.has_data()))
+        except Exception as exc:
+            seen.append(type(exc).__name__)
+            break
+    return seen
+
+
+@given(stream=streams(twin_only=True))
+def test_twins_hold_the_same_bytes(_reader_c: ModuleType, stream: tuple[bytes, list[int]]) -> None:
+    """``len()`` counts bytes fed and not yet consumed, in both twins alike."""
+    wire, cuts = stream
+    assert held(_reader_c.Reader, wire, cuts) == held(_reader_py.Reader, wire, cuts)
