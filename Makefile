@@ -23,8 +23,7 @@ lint: $(DEPS)
 	$(PY) -m mypy
 
 fuzz: build
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_reader_differential.py tests/test_pack.py \
-	  -W ignore::hypothesis.errors.HypothesisWarning
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_reader_differential.py tests/test_pack.py
 
 bench: build redis-server
 	$(PY) -m pytest benchmarks -q --benchmark-only --benchmark-disable-gc
