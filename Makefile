@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench fuzz build redis-server clean
+.PHONY: demo test lint bench fuzz upstream build redis-server clean
 
 demo: build redis-server
 	$(PY) -m redispool demo
@@ -24,6 +24,10 @@ lint: $(DEPS)
 
 fuzz: build
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_reader_differential.py tests/test_pack.py
+
+upstream: build redis-server
+	$(PY) -m pip install -q pytest-asyncio pytest-timeout packaging ujson numpy
+	$(PY) tests/upstream/redis_py.py
 
 bench: build redis-server
 	$(PY) -m pytest benchmarks -q --benchmark-only --benchmark-disable-gc
@@ -43,4 +47,4 @@ redis-server:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 
 clean:
-	rm -rf build dist *.egg-info src_c/*.c redispool/*.so .benchmarks
+	rm -rf build dist *.egg-info src_c/*.c redispool/*.so .benchmarks .upstream

@@ -1,0 +1,90 @@
+"""Run redis-py's own test files against a private redis-server twice, stock and with
+redispool swapped in (``redispool_plugin``), and compare the failures.
+
+Usage: ``python tests/upstream/redis_py.py [test files...]`` (``make upstream``). The tests
+come from the sdist of the installed redis-py version, fetched from PyPI into
+``.upstream/``; they run from outside the sdist so that the installed redis-py is tested.
+Exit status 1 if any test fails with redispool that passes stock.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import redis
+
+from redispool.server import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+DEFAULT_FILES = [
+    "tests/test_connection.py",
+    "tests/test_parsers",
+    "tests/test_encoding.py",
+    "tests/test_pubsub.py",
+    "tests/test_pipeline.py",
+    "tests/test_connection_pool.py",
+    "tests/test_lock.py",
+    "tests/test_monitor.py",
+    "tests/test_retry.py",
+]
+
+
+def fetch_tests() -> Path:
+    """redis-py's ``tests/`` and ``pyproject.toml`` for the installed version."""
+    version = redis.__version__
+    target = ROOT / ".upstream" / f"redis-{version}"
+    if (target / "tests").is_dir():
+        return target
+    download = ROOT / ".upstream" / "sdist"
+    pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
+    subprocess.run([*pip, f"redis=={version}", "-d", str(download)], check=True)
+    archive = next(download.glob(f"redis-{version}.tar.gz"))
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        members = [
+            m
+            for m in tar.getmembers()
+            if m.name.startswith(f"redis-{version}/tests/")
+            or m.name == f"redis-{version}/pyproject.toml"
+        ]
+        for member in members:
+            member.name = member.name.split("/", 1)[1]
+        tar.extractall(target, members=members, filter="data")
+    return target
+
+
+def run(where: Path, url: str, files: list[str], plugin: bool) -> tuple[str, set[str]]:
+    """One pytest run: its summary line and the ids of the tests that failed."""
+    args = [sys.executable, "-m", "pytest", *files, "-m", "not onlycluster", "-q", "-rfE"]
+    args += [f"--redis-url={url}", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    if plugin:
+        args += ["-p", "redispool_plugin"]
+    env = {"PYTHONPATH": f"{HERE}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(args, cwd=where, capture_output=True, text=True, env=env).stdout
+    failed = set(re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE))
+    summary = [line for line in out.splitlines() if re.search(r"\d+ (passed|failed)", line)]
+    connections = [line for line in out.splitlines() if "redispool.Parser connections" in line]
+    return " ".join(summary[-1:] + connections), failed
+
+
+def main() -> int:
+    files = sys.argv[1:] or DEFAULT_FILES
+    where = fetch_tests()
+    with RedisServer() as server:
+        stock, stock_failed = run(where, server.url, files, plugin=False)
+        ours, our_failed = run(where, server.url, files, plugin=True)
+    print(f"redis-py {redis.__version__} tests on {server.url}:")
+    print(f"  stock redis-py:  {stock}")
+    print(f"  with redispool:  {ours}")
+    for test in sorted(our_failed - stock_failed):
+        print(f"  fails only with redispool: {test}")
+    return 1 if our_failed - stock_failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
