@@ -221,12 +221,7 @@ class Reader:
                     text = data[pos + 1 : eol]
                     if 13 not in text and 10 not in text:
                         self._pos = eol + 2
-                        if encoding is None:
-                            return text
-                        reply = self._string(text, encoding)
-                        if self._deferred is not None:
-                            self._raise_deferred()
-                        return reply
+                        return self._whole(text, encoding)
             elif kind == 36 or kind == 58:  # $ :
                 eol = data.find(b"\r\n", pos)
                 if 0 < eol <= pos + 19:
@@ -243,12 +238,7 @@ class Reader:
                             and stop - eol - 2 <= self._max_bulk_len
                         ):
                             self._pos = stop + 2
-                            if encoding is None:
-                                return data[eol + 2 : stop]
-                            reply = self._string(data[eol + 2 : stop], encoding)
-                            if self._deferred is not None:
-                                self._raise_deferred()
-                            return reply
+                            return self._whole(data[eol + 2 : stop], encoding)
         try:
             reply = self._parse(encoding)
         except _Incomplete:
@@ -281,11 +271,11 @@ class Reader:
             self._queue = []
         else:
             self._queue_at = at
-        if encoding is not None and type(reply) is bytes:
-            reply = self._string(reply, encoding)
-            if self._deferred is not None:
-                self._raise_deferred()
-        return reply
+        return self._whole(reply, encoding) if type(reply) is bytes else reply
+
+    def _whole(self, raw: bytes, encoding: str | None) -> Any:
+        """A top-level string reply, already consumed: a decode error is raised at once."""
+        return raw if encoding is None else raw.decode(encoding, self._errors)
 
     def _raise_deferred(self) -> None:
         deferred = self._deferred
@@ -324,12 +314,7 @@ class Reader:
         self._data = b"".join(rest)
         self._chunks.clear()
         self._pos = self._pending = self._need = 0
-        if encoding is None:
-            return payload
-        reply = self._string(payload, encoding)
-        if self._deferred is not None:
-            self._raise_deferred()
-        return reply
+        return self._whole(payload, encoding)
 
     def _join(self) -> None:
         pos = self._pos
