@@ -271,7 +271,9 @@ class Reader:
             self._queue = []
         else:
             self._queue_at = at
-        return self._whole(reply, encoding) if type(reply) is bytes else reply
+        if encoding is None or type(reply) is not bytes:
+            return reply
+        return reply.decode(encoding, self._errors)
 
     def _whole(self, raw: bytes, encoding: str | None) -> Any:
         """A top-level string reply, already consumed: a decode error is raised at once."""
