@@ -1,8 +1,9 @@
-"""redispool: a compiled RESP2/RESP3 parser and command packer for redis-py.
+"""redispool: a compiled connection pool, RESP2/RESP3 parser and command packer for redis-py.
 
+``ConnectionPool``/``BlockingConnectionPool`` are drop-ins for redis-py's pools;
 ``Reader`` is a drop-in for ``hiredis.Reader``; ``Parser`` and ``Packer`` plug into
-redis-py (``parser_class=`` and ``command_packer=``). Each has a pure-Python twin that
-behaves identically; ``IMPLEMENTATION`` says which one was loaded.
+redis-py (``parser_class=`` and ``command_packer=``). Each compiled piece has a
+pure-Python twin that behaves identically; ``IMPLEMENTATION`` says which one was loaded.
 """
 
 from __future__ import annotations
@@ -10,15 +11,20 @@ from __future__ import annotations
 from ._impl import IMPLEMENTATION, Packer, Reader, pack_command
 from .errors import HiredisError, ProtocolError, ReplyError
 from .parsers import Parser
+from .pool import BlockingConnectionPool, ConnectionPool
 from .push import PushNotification
+from .stats import PoolStats
 
 __version__ = "0.1.0"
 
 __all__ = (
     "IMPLEMENTATION",
+    "BlockingConnectionPool",
+    "ConnectionPool",
     "HiredisError",
     "Packer",
     "Parser",
+    "PoolStats",
     "ProtocolError",
     "PushNotification",
     "Reader",

@@ -18,23 +18,27 @@ NO_EXTENSIONS: bool = bool(os.environ.get("REDISPOOL_NO_EXTENSIONS")) or (
 if TYPE_CHECKING:
     from ._pack_py import Packer, pack_command
     from ._reader_py import Reader
+    from ._slots_py import SlotArray
 
     IMPLEMENTATION: str = "python"
 elif NO_EXTENSIONS:
     from ._pack_py import Packer, pack_command
     from ._reader_py import Reader
+    from ._slots_py import SlotArray
 
     IMPLEMENTATION = "python"
 else:
     try:
         from ._pack_c import Packer, pack_command
         from ._reader_c import Reader
+        from ._slots_c import SlotArray
     except ImportError:  # no compiler at install time: the pure twins behave the same
         from ._pack_py import Packer, pack_command
         from ._reader_py import Reader
+        from ._slots_py import SlotArray
 
         IMPLEMENTATION = "python"
     else:
         IMPLEMENTATION = "cython"
 
-__all__ = ("IMPLEMENTATION", "NO_EXTENSIONS", "Packer", "Reader", "pack_command")
+__all__ = ("IMPLEMENTATION", "NO_EXTENSIONS", "Packer", "Reader", "SlotArray", "pack_command")

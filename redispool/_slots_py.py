@@ -1,0 +1,346 @@
+"""Pure-Python twin of ``redispool._slots_c``: the pool's slot array.
+
+A slot holds one connection, its state, when it was created and when it was last
+released. Idle slots sit in a deque: checkouts take the warm end (LIFO) or the cold end
+(``fifo=True``); ``idle_timeout`` reaps from the cold end. Every method is one critical
+section under ``self._lock``; the compiled twin needs no lock under the GIL.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from time import monotonic
+from typing import Any
+
+from .stats import PoolStats
+
+# checkout() codes
+READY = 0  #: an idle connection, used recently enough to hand out as is
+CHECK = 1  #: an idle connection, idle longer than ``check_after``: peek at its socket
+RENEW = 2  #: an idle connection past ``max_lifetime`` or ``idle_timeout``: reconnect it
+NEW = 3  #: no idle connection; a slot was reserved for a new one (``fill``/``cancel``)
+FULL = 4  #: no idle connection and no room for a new one
+
+# release() flags; 0 means "not checked out from this array" (foreign or double release)
+RELEASED = 1  #: the connection is idle again
+CLOSE = 2  #: the slot was freed (``max_idle``/``max_lifetime``): disconnect the connection
+WAITERS = 4  #: somebody waits for a connection: notify
+REAP = 8  #: the coldest idle connection is past ``idle_timeout``/``max_lifetime``
+FORKED = 16  #: the process forked since the array was made: the pool must reset
+
+_EMPTY, _RESERVED, _IDLE, _BUSY = 0, 1, 2, 3
+
+_generation = [0]
+
+
+def _bump_generation() -> None:
+    _generation[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_bump_generation)
+
+
+class SlotArray:
+    """Up to ``capacity`` connections; the bookkeeping behind ``ConnectionPool``.
+
+    Times are seconds on the monotonic clock; a limit of 0 disables it. Connections are
+    opaque: the array never calls them, so a slow or failing connection cannot stall it.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        fifo: bool = False,
+        check_after: float = 1.0,
+        idle_timeout: float = 0.0,
+        max_lifetime: float = 0.0,
+        max_idle: int = 0,
+        min_idle: int = 0,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._lock = threading.Lock()
+        self._capacity = capacity
+        self._fifo = bool(fifo)
+        self._check_after = float(check_after)
+        self._idle_timeout = float(idle_timeout)
+        self._max_lifetime = float(max_lifetime)
+        self._max_idle = max_idle if max_idle > 0 else capacity
+        self._min_idle = max(0, min_idle)
+        self._generation = _generation[0]
+        self._conns: list[Any] = []
+        self._state: list[int] = []
+        self._created_at: list[float] = []
+        self._last_used: list[float] = []
+        self._free: list[int] = []  # empty slot indices
+        self._idle: deque[int] = deque()  # right end is the warm end
+        self._slot_of: dict[int, int] = {}  # id(conn) -> slot
+        self._occupied = 0
+        self._busy = 0
+        self._waiters = 0
+        self._hits = self._misses = self._waits = self._timeouts = 0
+        self._created = self._closed = self._stale_closed = self._dirty_closed = 0
+        self._wait_time = self._max_wait_time = 0.0
+
+    # ---- configuration and gauges -------------------------------------------------
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def fifo(self) -> bool:
+        return self._fifo
+
+    @property
+    def forked(self) -> bool:
+        """True in a child process until the array is cleared."""
+        return self._generation != _generation[0]
+
+    @property
+    def size(self) -> int:
+        """Occupied slots: idle, in use, and reserved for a connection being made."""
+        return self._occupied
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    @property
+    def busy_count(self) -> int:
+        return self._busy
+
+    # ---- hot path -----------------------------------------------------------------
+    def acquire(self) -> Any:
+        """The warm idle connection if it needs no check, else None (use ``checkout``)."""
+        with self._lock:
+            idle = self._idle
+            if not idle or self._generation != _generation[0]:
+                return None
+            slot = idle[0] if self._fifo else idle[-1]
+            now = monotonic()
+            if now - self._last_used[slot] >= self._check_after or (
+                self._max_lifetime and now - self._created_at[slot] >= self._max_lifetime
+            ):
+                return None
+            if self._fifo:
+                idle.popleft()
+            else:
+                idle.pop()
+            self._state[slot] = _BUSY
+            self._busy += 1
+            self._hits += 1
+            return self._conns[slot]
+
+    def release(self, conn: Any) -> int:
+        """Return a checked-out connection; the result is a set of the flags above."""
+        with self._lock:
+            if self._generation != _generation[0]:
+                return FORKED
+            slot = self._slot_of.get(id(conn), -1)
+            if slot < 0 or self._state[slot] != _BUSY or self._conns[slot] is not conn:
+                return 0
+            self._busy -= 1
+            now = monotonic()
+            if len(self._idle) >= self._max_idle or (
+                self._max_lifetime and now - self._created_at[slot] >= self._max_lifetime
+            ):
+                self._drop(slot)
+                self._stale_closed += 1
+                flags = CLOSE
+            else:
+                self._state[slot] = _IDLE
+                self._last_used[slot] = now
+                self._idle.append(slot)
+                flags = RELEASED
+            if self._waiters:
+                flags |= WAITERS
+            if self._reap_due(now):
+                flags |= REAP
+            return flags
+
+    # ---- slow path ----------------------------------------------------------------
+    def checkout(self) -> tuple[int, Any]:
+        """``(code, connection)`` for READY/CHECK/RENEW, ``(NEW, slot)``, ``(FULL, None)``."""
+        with self._lock:
+            idle = self._idle
+            if idle:
+                slot = idle.popleft() if self._fifo else idle.pop()
+                self._state[slot] = _BUSY
+                self._busy += 1
+                self._hits += 1
+                now = monotonic()
+                age = now - self._last_used[slot]
+                if (self._max_lifetime and now - self._created_at[slot] >= self._max_lifetime) or (
+                    self._idle_timeout and age >= self._idle_timeout
+                ):
+                    code = RENEW
+                    self._created_at[slot] = now
+                    self._stale_closed += 1
+                else:
+                    code = CHECK if age >= self._check_after else READY
+                return code, self._conns[slot]
+            if self._occupied >= self._capacity:
+                return FULL, None
+            if self._free:
+                slot = self._free.pop()
+            else:
+                slot = len(self._conns)
+                self._conns.append(None)
+                self._state.append(_EMPTY)
+                self._created_at.append(0.0)
+                self._last_used.append(0.0)
+            self._state[slot] = _RESERVED
+            self._occupied += 1
+            self._misses += 1
+            return NEW, slot
+
+    def in_use(self, conn: Any) -> bool:
+        """Whether ``conn`` is checked out from this array."""
+        with self._lock:
+            slot = self._slot_of.get(id(conn), -1)
+            return slot >= 0 and self._state[slot] == _BUSY and self._conns[slot] is conn
+
+    def fill(self, slot: int, conn: Any) -> None:
+        """Put a newly made connection into the slot ``checkout`` reserved; it is in use."""
+        with self._lock:
+            if not 0 <= slot < len(self._state) or self._state[slot] != _RESERVED:
+                raise ValueError(f"slot {slot} is not reserved")
+            if id(conn) in self._slot_of:
+                raise ValueError("connection is already in the array")
+            now = monotonic()
+            self._conns[slot] = conn
+            self._state[slot] = _BUSY
+            self._created_at[slot] = self._last_used[slot] = now
+            self._slot_of[id(conn)] = slot
+            self._busy += 1
+            self._created += 1
+
+    def cancel(self, slot: int) -> None:
+        """Give back a reserved slot whose connection could not be made."""
+        with self._lock:
+            if not 0 <= slot < len(self._state) or self._state[slot] != _RESERVED:
+                raise ValueError(f"slot {slot} is not reserved")
+            self._state[slot] = _EMPTY
+            self._free.append(slot)
+            self._occupied -= 1
+
+    def remove(self, conn: Any) -> bool:
+        """Take a connection (idle or in use) out of the array, freeing its slot."""
+        with self._lock:
+            slot = self._slot_of.get(id(conn), -1)
+            if slot < 0 or self._conns[slot] is not conn:
+                return False
+            if self._state[slot] == _IDLE:
+                self._idle.remove(slot)
+            else:
+                self._busy -= 1
+            self._drop(slot)
+            return True
+
+    def reap(self) -> list[Any]:
+        """Remove idle connections past ``idle_timeout`` (keeping ``min_idle``) or past
+        ``max_lifetime``, coldest first; the caller disconnects them."""
+        with self._lock:
+            out: list[Any] = []
+            now = monotonic()
+            while self._idle and self._reap_due(now):
+                slot = self._idle.popleft()
+                out.append(self._conns[slot])
+                self._drop(slot)
+                self._stale_closed += 1
+            return out
+
+    def idle_connections(self) -> list[Any]:
+        """Idle connections, coldest first."""
+        with self._lock:
+            return [self._conns[slot] for slot in self._idle]
+
+    def busy_connections(self) -> list[Any]:
+        with self._lock:
+            return [c for c, s in zip(self._conns, self._state) if s == _BUSY]
+
+    def clear(self) -> list[Any]:
+        """Forget every connection (``reset()``, or after a fork); counters are kept.
+        Returns the connections that were in the array; the caller decides their fate."""
+        if self._generation != _generation[0]:  # forked: the lock may have been held
+            self._lock = threading.Lock()
+        with self._lock:
+            out = [c for c, s in zip(self._conns, self._state) if s in (_IDLE, _BUSY)]
+            self._conns.clear()
+            self._state.clear()
+            self._created_at.clear()
+            self._last_used.clear()
+            self._free.clear()
+            self._idle.clear()
+            self._slot_of.clear()
+            self._occupied = self._busy = 0
+            self._generation = _generation[0]
+            return out
+
+    # ---- waiting and counters -----------------------------------------------------
+    def wait_begin(self) -> None:
+        """Announce a waiter; from now on ``release`` returns the WAITERS flag."""
+        with self._lock:
+            self._waiters += 1
+            self._waits += 1
+
+    def wait_end(self, waited: float, timed_out: bool) -> None:
+        with self._lock:
+            self._waiters -= 1
+            self._wait_time += waited
+            if waited > self._max_wait_time:
+                self._max_wait_time = waited
+            if timed_out:
+                self._timeouts += 1
+
+    @property
+    def waiters(self) -> int:
+        return self._waiters
+
+    def note_dirty(self) -> None:
+        """Count a disconnect of a connection released with a reply possibly unread."""
+        with self._lock:
+            self._dirty_closed += 1
+
+    def stats(self) -> PoolStats:
+        with self._lock:
+            return PoolStats(
+                hits=self._hits,
+                misses=self._misses,
+                waits=self._waits,
+                wait_time=self._wait_time,
+                max_wait_time=self._max_wait_time,
+                timeouts=self._timeouts,
+                created=self._created,
+                closed=self._closed,
+                stale_closed=self._stale_closed,
+                dirty_closed=self._dirty_closed,
+                idle=len(self._idle),
+                in_use=self._busy,
+                max=self._capacity,
+            )
+
+    # ---- internals (called with the lock held) -------------------------------------
+    def _drop(self, slot: int) -> None:
+        del self._slot_of[id(self._conns[slot])]
+        self._conns[slot] = None
+        self._state[slot] = _EMPTY
+        self._free.append(slot)
+        self._occupied -= 1
+        self._closed += 1
+
+    def _reap_due(self, now: float) -> bool:
+        if not self._idle:
+            return False
+        cold = self._idle[0]
+        if self._max_lifetime and now - self._created_at[cold] >= self._max_lifetime:
+            return True
+        return bool(
+            self._idle_timeout
+            and len(self._idle) > self._min_idle
+            and now - self._last_used[cold] >= self._idle_timeout
+        )

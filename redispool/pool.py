@@ -1,0 +1,481 @@
+"""``ConnectionPool`` and ``BlockingConnectionPool``: redis-py's pools on a slot array.
+
+Both subclass redis-py's classes' base (``redis.connection.ConnectionPool``) and keep its
+``__init__``, which wires client-side caching, maintenance notifications, the HIMPORT
+registry and the observability id that RedisCluster and Sentinel rely on. What changes
+is the hot path: a checkout is one call into the slot array (no lock, no ``getpid``, no
+socket syscall for a connection used within ``health_check_after`` seconds) and a release
+is another, plus the checks that keep a connection with an unread reply from ever being
+lent again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from queue import LifoQueue
+from time import monotonic
+from typing import Any
+
+import redis.connection
+import redis.observability.recorder as _recorder
+from redis.connection import Connection
+from redis.event import AfterConnectionReleasedEvent, ReAuthConnectionListener
+from redis.exceptions import ChildDeadlockedError, MaxConnectionsError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.observability.attributes import ConnectionState, get_pool_name
+from redis.utils import warn_deprecated_arg_usage
+
+from ._impl import Packer, SlotArray
+from .parsers import Parser
+from .stats import PoolStats
+from .tracking import TrackedCacheProxy, tracked
+
+# slot array codes and flags (identical in both twins)
+_READY, _CHECK, _RENEW, _NEW, _FULL = 0, 1, 2, 3, 4
+_RELEASED, _CLOSE, _WAITERS, _REAP, _FORKED = 1, 2, 4, 8, 16
+
+_SOCKET_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def _seconds(value: float | None, name: str) -> float:
+    if value is None:
+        return 0.0
+    if value < 0:
+        raise ValueError(f'"{name}" must be a non-negative number of seconds')
+    return float(value)
+
+
+class ConnectionPool(redis.connection.ConnectionPool):
+    """Drop-in for ``redis.ConnectionPool``; same constructor, ``from_url`` and errors.
+
+    Extra keyword arguments (all optional):
+
+    - ``health_check_after`` (1.0 s): a connection idle longer than this is peeked at
+      (closed or dirty sockets are reconnected) before it is handed out.
+    - ``fifo`` (False): hand out the least recently used idle connection instead of the
+      warmest one, spreading load over all connections.
+    - ``idle_timeout``, ``max_lifetime`` (seconds, None = never): close connections idle
+      that long, or older than that.
+    - ``max_idle`` (None = ``max_connections``): idle connections kept open; releases
+      beyond it close the connection.
+    - ``min_idle`` (0): connections opened on the first checkout and never closed by
+      ``idle_timeout``.
+
+    Unless ``parser_class``/``command_packer`` are given, connections use redispool's
+    compiled ``Parser`` and ``Packer``.
+    """
+
+    def __init__(
+        self,
+        connection_class: type = Connection,
+        max_connections: int | None = None,
+        cache_factory: Any = None,
+        maint_notifications_config: Any = None,
+        *,
+        health_check_after: float = 1.0,
+        fifo: bool = False,
+        idle_timeout: float | None = None,
+        max_lifetime: float | None = None,
+        max_idle: int | None = None,
+        min_idle: int = 0,
+        **connection_kwargs: Any,
+    ) -> None:
+        self.health_check_after = _seconds(health_check_after, "health_check_after")
+        self.idle_timeout = _seconds(idle_timeout, "idle_timeout")
+        self.max_lifetime = _seconds(max_lifetime, "max_lifetime")
+        if max_idle is not None and max_idle < 0:
+            raise ValueError('"max_idle" must be a non-negative integer')
+        if min_idle < 0:
+            raise ValueError('"min_idle" must be a non-negative integer')
+        self.fifo = fifo
+        self.max_idle = max_idle
+        self.min_idle = min_idle
+        super().__init__(
+            connection_class=connection_class,
+            max_connections=max_connections,
+            cache_factory=cache_factory,
+            maint_notifications_config=maint_notifications_config,
+            **connection_kwargs,
+        )
+
+    # ---- state ------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every connection without closing it (redis-py's semantics: after a fork
+        the parent's sockets must stay untouched). Counters in ``stats()`` are kept."""
+        slots = getattr(self, "_slots", None)
+        if slots is None or slots.capacity != self.max_connections:
+            self._slots = SlotArray(
+                self.max_connections,
+                fifo=self.fifo,
+                check_after=self.health_check_after,
+                idle_timeout=self.idle_timeout,
+                max_lifetime=self.max_lifetime,
+                max_idle=self.max_idle or 0,
+                min_idle=self.min_idle,
+            )
+        else:
+            slots.clear()
+        self._warm_pending = self.min_idle > 0
+        self._custom_owns = type(self).owns_connection is not ConnectionPool.owns_connection
+        self._release_listeners: tuple[Any, bool] = (None, False)
+        self.pid = os.getpid()
+
+    @property
+    def _available_connections(self) -> list[Any]:
+        """Idle connections, the next one to be handed out last (as in redis-py)."""
+        idle = self._slots.idle_connections()
+        if self.fifo:
+            idle.reverse()
+        return idle
+
+    @property
+    def _in_use_connections(self) -> set[Any]:
+        return set(self._slots.busy_connections())
+
+    @property
+    def _created_connections(self) -> int:
+        return int(self._slots.size)
+
+    def _get_free_connections(self) -> list[Any]:
+        return self._available_connections
+
+    def _get_in_use_connections(self) -> set[Any]:
+        return self._in_use_connections
+
+    def __bool__(self) -> bool:
+        return True
+
+    def stats(self) -> PoolStats:
+        """Counters and gauges of this pool (see ``PoolStats``)."""
+        return self._slots.stats()  # type: ignore[no-any-return]
+
+    # ---- checkout -----------------------------------------------------------------------
+    def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
+        """Get a connection from the pool."""
+        if command_name is not None or keys or options:
+            _warn_args()
+        conn = self._slots.acquire()
+        if conn is not None:
+            try:
+                if conn._sock is not None and _recorder._metrics_collector is None:
+                    return conn
+            except AttributeError:  # connection classes without ``_sock``: connect()
+                pass
+            return self._prepare(conn, _READY, 0.0)
+        return self._checkout()
+
+    def _checkout(self) -> Any:
+        self._checkpid()
+        if self._warm_pending:
+            self._warm()
+        code, item = self._slots.checkout()
+        if code == _FULL:
+            code, item = self._full()
+        if code != _NEW:
+            return self._prepare(item, code, 0.0)
+        started = monotonic()
+        try:
+            conn = self.make_connection()
+        except BaseException:
+            self._slots.cancel(item)
+            self._notify()
+            raise
+        self._slots.fill(item, conn)
+        return self._prepare(conn, _NEW, started)
+
+    def _full(self) -> tuple[int, Any]:
+        """No idle connection and no room: the non-blocking pool gives up."""
+        raise MaxConnectionsError("Too many connections")
+
+    def _prepare(self, conn: Any, code: int, started: float) -> Any:
+        """Connect, and for a connection idle a while, peek at it first; on any failure
+        the connection goes back to the pool (disconnected) and the error propagates."""
+        try:
+            if code == _RENEW:
+                conn.disconnect()
+            conn.connect()
+            if code == _CHECK:
+                try:
+                    if conn.can_read() and self._data_is_reply():
+                        raise RedisConnectionError("Connection has data")
+                except _SOCKET_ERRORS:
+                    conn.disconnect()
+                    conn.connect()
+                    if conn.can_read() and self._data_is_reply():
+                        raise RedisConnectionError("Connection not ready") from None
+        except BaseException:
+            self.release(conn)
+            raise
+        if _recorder._metrics_collector is not None:
+            self._record_checkout(conn, started)
+        return conn
+
+    def _data_is_reply(self) -> bool:
+        """Unread bytes on an idle connection are a stale reply, unless push messages
+        (client-side caching invalidations, maintenance notices) may be waiting."""
+        return self.cache is None and not self.maint_notifications_enabled()
+
+    def _warm(self) -> None:
+        """Open ``min_idle`` connections (first checkout, or after a reset or fork)."""
+        self._warm_pending = False
+        opened = []
+        try:
+            while self._slots.idle_count + len(opened) < self.min_idle:
+                code, item = self._slots.checkout()
+                if code == _FULL:
+                    break
+                if code != _NEW:
+                    opened.append(item)
+                    continue
+                try:
+                    conn = self.make_connection()
+                except BaseException:
+                    self._slots.cancel(item)
+                    raise
+                self._slots.fill(item, conn)
+                opened.append(conn)
+                conn.connect()
+        finally:
+            for conn in opened:
+                self.release(conn)
+
+    def make_connection(self) -> Any:
+        """Create a new connection (the slot array has already counted it)."""
+        kwargs = dict(self.connection_kwargs)
+        cls = tracked(self.connection_class)
+        if cls is not self.connection_class:  # a redis-py connection: our parser/packer
+            kwargs.setdefault("parser_class", Parser)
+            if "command_packer" not in kwargs:
+                kwargs["command_packer"] = Packer(
+                    encoding=kwargs.get("encoding", "utf-8"),
+                    errors=kwargs.get("encoding_errors", "strict"),
+                )
+        conn = cls(**kwargs)
+        if self.cache is not None:
+            conn = TrackedCacheProxy(conn, self.cache, self._lock)
+        if _recorder._metrics_collector is not None:
+            _recorder.record_connection_count(
+                pool_name=get_pool_name(self), connection_state=ConnectionState.IDLE, counter=1
+            )
+        return conn
+
+    # ---- release ------------------------------------------------------------------------
+    def release(self, connection: Any) -> None:
+        """Return a connection. A connection that may still hold an unread reply, or that
+        is marked for reconnect, is disconnected first. Foreign and repeated releases
+        are ignored, as in redis-py."""
+        try:
+            dirty = connection._rp_owed or connection._should_reconnect
+        except AttributeError:
+            dirty = getattr(connection, "_rp_owed", 0) or connection.should_reconnect()
+        if dirty or self._custom_owns:
+            self._release_checked(connection)
+            return
+        flags = self._slots.release(connection)
+        if flags != _RELEASED:
+            self._released(connection, flags)
+            return
+        self._after_release(connection)
+
+    def _release_checked(self, connection: Any) -> None:
+        """The slow release: ownership by ``owns_connection`` (Sentinel overrides it), and a
+        disconnect before the connection becomes visible to other threads."""
+        self._checkpid()
+        if not self._slots.in_use(connection):
+            return
+        if not self.owns_connection(connection):
+            connection.disconnect()
+            if self._slots.remove(connection):
+                self._notify()
+            if _recorder._metrics_collector is not None:
+                _recorder.record_connection_count(
+                    pool_name="unknown_pool", connection_state=ConnectionState.USED, counter=-1
+                )
+            return
+        if getattr(connection, "_rp_owed", 0):
+            self._slots.note_dirty()
+        connection.disconnect()
+        flags = self._slots.release(connection)
+        if flags != _RELEASED:
+            self._released(connection, flags)
+        else:
+            self._after_release(connection)
+
+    def _released(self, connection: Any, flags: int) -> None:
+        if flags & _FORKED:
+            self._checkpid()
+            return
+        if not flags:  # not checked out from this pool
+            return
+        if flags & _CLOSE:
+            connection.disconnect()
+        if flags & _REAP:
+            for conn in self._slots.reap():
+                conn.disconnect()
+        if flags & (_WAITERS | _CLOSE):
+            self._notify()
+        if flags & _RELEASED:
+            self._after_release(connection)
+
+    def _after_release(self, connection: Any) -> None:
+        """redis-py's release event. Its default listener only re-authenticates a
+        connection that holds a new token, so while the dispatcher has no other release
+        listener that check is made here, without building and dispatching an event."""
+        dispatcher = self._event_dispatcher
+        listeners = dispatcher._event_listeners_mapping.get(AfterConnectionReleasedEvent)
+        seen = self._release_listeners
+        if listeners is not seen[0]:  # register_listeners replaces the list
+            seen = self._release_listeners = (
+                listeners,
+                not listeners or all(type(x) is ReAuthConnectionListener for x in listeners),
+            )
+        if not seen[1]:
+            dispatcher.dispatch(AfterConnectionReleasedEvent(connection))
+        elif listeners and getattr(connection, "_re_auth_token", None) is not None:
+            connection.re_auth()
+        if _recorder._metrics_collector is not None:
+            pool_name = get_pool_name(self)
+            _recorder.record_connection_count(
+                pool_name=pool_name, connection_state=ConnectionState.USED, counter=-1
+            )
+            _recorder.record_connection_count(
+                pool_name=pool_name, connection_state=ConnectionState.IDLE, counter=1
+            )
+
+    def _notify(self) -> None:
+        """Wake a waiter (blocking pool only)."""
+
+    def _record_checkout(self, conn: Any, started: float) -> None:
+        pool_name = get_pool_name(self)
+        _recorder.record_connection_count(
+            pool_name=pool_name, connection_state=ConnectionState.IDLE, counter=-1
+        )
+        _recorder.record_connection_count(
+            pool_name=pool_name, connection_state=ConnectionState.USED, counter=1
+        )
+        if started:
+            _recorder.record_connection_create_time(
+                connection_pool=self, duration_seconds=monotonic() - started
+            )
+
+    # ---- whole-pool operations -----------------------------------------------------------
+    def _checkpid(self) -> None:
+        """After a fork (seen as a changed fork generation, not a getpid() call) the child
+        starts with an empty pool; the parent's connections are never touched."""
+        if self._slots.forked:
+            if not self._fork_lock.acquire(timeout=5):
+                raise ChildDeadlockedError
+            try:
+                if self._slots.forked:
+                    self.reset()
+            finally:
+                self._fork_lock.release()
+
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        """Disconnect idle connections, and in-use ones too unless told otherwise."""
+        self._checkpid()
+        connections = self._slots.idle_connections()
+        if inuse_connections:
+            connections += self._slots.busy_connections()
+        for connection in connections:
+            connection.disconnect()
+
+    def set_retry(self, retry: Any) -> None:
+        self.connection_kwargs.update({"retry": retry})
+        for conn in self._slots.idle_connections() + self._slots.busy_connections():
+            conn.retry = retry
+
+    def re_auth_callback(self, token: Any) -> None:
+        with self._lock:
+            for conn in self._slots.idle_connections():
+                conn.retry.call_with_retry(
+                    lambda c=conn: c.send_command("AUTH", token.try_get("oid"), token.get_value()),
+                    self._mock,
+                )
+                conn.retry.call_with_retry(lambda c=conn: c.read_response(), self._mock)
+            for conn in self._slots.busy_connections():
+                conn.set_re_auth_token(token)
+
+
+class BlockingConnectionPool(ConnectionPool):
+    """Drop-in for ``redis.BlockingConnectionPool``: when every connection is in use,
+    wait up to ``timeout`` seconds (None: forever) for one, then raise
+    ``ConnectionError("No connection available.")``. Waiters are woken in arrival order.
+    ``queue_class=queue.Queue`` selects FIFO reuse (``LifoQueue``, the default, LIFO)."""
+
+    def __init__(
+        self,
+        max_connections: int = 50,
+        timeout: float | None = 20,
+        connection_class: type = Connection,
+        queue_class: type = LifoQueue,
+        **connection_kwargs: Any,
+    ) -> None:
+        self.queue_class = queue_class
+        self.timeout = timeout
+        self._in_maintenance = False
+        self._locked = False
+        self._cond = threading.Condition(threading.Lock())
+        if "fifo" not in connection_kwargs and not issubclass(queue_class, LifoQueue):
+            connection_kwargs["fifo"] = True
+        super().__init__(
+            connection_class=connection_class,
+            max_connections=max_connections,
+            **connection_kwargs,
+        )
+
+    @property
+    def _connections(self) -> list[Any]:
+        """Every connection the pool holds (redis-py's blocking pool keeps this list)."""
+        return self._slots.idle_connections() + self._slots.busy_connections()  # type: ignore[no-any-return]
+
+    def _get_free_connections(self) -> set[Any]:  # type: ignore[override]
+        return set(self._slots.idle_connections())
+
+    def _full(self) -> tuple[int, Any]:
+        slots = self._slots
+        started = monotonic()
+        deadline = None if self.timeout is None else started + self.timeout
+        timed_out = False
+        with self._cond:
+            slots.wait_begin()
+            try:
+                while True:
+                    code, item = slots.checkout()
+                    if code != _FULL:
+                        return code, item
+                    if deadline is None:
+                        self._cond.wait()
+                        continue
+                    remaining = deadline - monotonic()
+                    if remaining <= 0:
+                        timed_out = True
+                        raise RedisConnectionError("No connection available.")
+                    self._cond.wait(remaining)
+            finally:
+                slots.wait_end(monotonic() - started, timed_out)
+                if _recorder._metrics_collector is not None and not timed_out:
+                    _recorder.record_connection_wait_time(
+                        pool_name=get_pool_name(self), duration_seconds=monotonic() - started
+                    )
+
+    def _notify(self) -> None:
+        if self._slots.waiters:
+            with self._cond:
+                self._cond.notify()
+
+    def set_in_maintenance(self, in_maintenance: bool) -> None:
+        """MOVING handling flag (kept for redis-py's maintenance code)."""
+        self._in_maintenance = in_maintenance
+
+
+def _warn_args() -> None:
+    warn_deprecated_arg_usage(
+        ["command_name", "keys", "options"],
+        "get_connection",
+        "Use get_connection() without args instead",
+        "5.3.0",
+        stacklevel=4,
+    )
