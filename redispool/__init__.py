@@ -11,6 +11,7 @@ from __future__ import annotations
 from ._impl import IMPLEMENTATION, Packer, Reader, pack_command
 from .errors import HiredisError, ProtocolError, ReplyError
 from .parsers import Parser
+from .patch import install, uninstall
 from .pool import BlockingConnectionPool, ConnectionPool
 from .push import PushNotification
 from .stats import PoolStats
@@ -30,5 +31,7 @@ __all__ = (
     "Reader",
     "ReplyError",
     "__version__",
+    "install",
     "pack_command",
+    "uninstall",
 )

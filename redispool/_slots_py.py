@@ -68,6 +68,8 @@ class SlotArray:
         self._fifo = bool(fifo)
         self._check_after = float(check_after)
         self._idle_timeout = float(idle_timeout)
+        if 0 < self._idle_timeout < self._check_after:  # acquire() sees expiry as "check"
+            self._check_after = self._idle_timeout
         self._max_lifetime = float(max_lifetime)
         self._max_idle = max_idle if max_idle > 0 else capacity
         self._min_idle = max(0, min_idle)
@@ -261,7 +263,7 @@ class SlotArray:
 
     def busy_connections(self) -> list[Any]:
         with self._lock:
-            return [c for c, s in zip(self._conns, self._state) if s == _BUSY]
+            return [c for c, s in zip(self._conns, self._state, strict=True) if s == _BUSY]
 
     def clear(self) -> list[Any]:
         """Forget every connection (``reset()``, or after a fork); counters are kept.
@@ -269,7 +271,7 @@ class SlotArray:
         if self._generation != _generation[0]:  # forked: the lock may have been held
             self._lock = threading.Lock()
         with self._lock:
-            out = [c for c, s in zip(self._conns, self._state) if s in (_IDLE, _BUSY)]
+            out = [c for c, s in zip(self._conns, self._state, strict=True) if s in (_IDLE, _BUSY)]
             self._conns.clear()
             self._state.clear()
             self._created_at.clear()

@@ -122,8 +122,8 @@ class ConnectionPool(redis.connection.ConnectionPool):
         self._release_listeners: tuple[Any, bool] = (None, False)
         self.pid = os.getpid()
 
-    @property
-    def _available_connections(self) -> list[Any]:
+    @property  # redis-py's private views, read by its own code and tests
+    def _available_connections(self) -> list[Any]:  # type: ignore[override]
         """Idle connections, the next one to be handed out last (as in redis-py)."""
         idle = self._slots.idle_connections()
         if self.fifo:
@@ -131,11 +131,11 @@ class ConnectionPool(redis.connection.ConnectionPool):
         return idle
 
     @property
-    def _in_use_connections(self) -> set[Any]:
+    def _in_use_connections(self) -> set[Any]:  # type: ignore[override]
         return set(self._slots.busy_connections())
 
     @property
-    def _created_connections(self) -> int:
+    def _created_connections(self) -> int:  # type: ignore[override]
         return int(self._slots.size)
 
     def _get_free_connections(self) -> list[Any]:
@@ -149,7 +149,8 @@ class ConnectionPool(redis.connection.ConnectionPool):
 
     def stats(self) -> PoolStats:
         """Counters and gauges of this pool (see ``PoolStats``)."""
-        return self._slots.stats()  # type: ignore[no-any-return]
+        stats: PoolStats = self._slots.stats()
+        return stats
 
     # ---- checkout -----------------------------------------------------------------------
     def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
@@ -220,7 +221,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
     def _warm(self) -> None:
         """Open ``min_idle`` connections (first checkout, or after a reset or fork)."""
         self._warm_pending = False
-        opened = []
+        opened: list[Any] = []
         try:
             while self._slots.idle_count + len(opened) < self.min_idle:
                 code, item = self._slots.checkout()
@@ -254,7 +255,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
                 )
         conn = cls(**kwargs)
         if self.cache is not None:
-            conn = TrackedCacheProxy(conn, self.cache, self._lock)
+            conn = TrackedCacheProxy(conn, self.cache, self._lock)  # type: ignore[abstract]
         if _recorder._metrics_collector is not None:
             _recorder.record_connection_count(
                 pool_name=get_pool_name(self), connection_state=ConnectionState.IDLE, counter=1
@@ -323,7 +324,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
         """redis-py's release event. Its default listener only re-authenticates a
         connection that holds a new token, so while the dispatcher has no other release
         listener that check is made here, without building and dispatching an event."""
-        dispatcher = self._event_dispatcher
+        dispatcher: Any = self._event_dispatcher
         listeners = dispatcher._event_listeners_mapping.get(AfterConnectionReleasedEvent)
         seen = self._release_listeners
         if listeners is not seen[0]:  # register_listeners replaces the list
@@ -429,7 +430,8 @@ class BlockingConnectionPool(ConnectionPool):
     @property
     def _connections(self) -> list[Any]:
         """Every connection the pool holds (redis-py's blocking pool keeps this list)."""
-        return self._slots.idle_connections() + self._slots.busy_connections()  # type: ignore[no-any-return]
+        connections: list[Any] = self._slots.idle_connections() + self._slots.busy_connections()
+        return connections
 
     def _get_free_connections(self) -> set[Any]:  # type: ignore[override]
         return set(self._slots.idle_connections())

@@ -78,33 +78,60 @@ class RedisServer:
             raise RuntimeError(f"cannot read the version of {self.binary}: {out!r}")
         return tuple(int(part) for part in match.groups())
 
+    @property
+    def unix_path(self) -> str:
+        """The server's unix socket (in its private directory)."""
+        if self._dir is None:
+            raise RuntimeError("the server is not running")
+        return os.path.join(self._dir, "redis.sock")
+
     def start(self, timeout: float = 10.0) -> RedisServer:
         """Start on a free port and wait until it answers PING."""
         self._dir = tempfile.mkdtemp(prefix="redispool-server-")
-        args = ["--bind", self.host, "--save", "", "--appendonly", "no", "--dir", self._dir]
-        args += ["--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning"]
-        if self.version >= (7,):
-            args += ["--enable-debug-command", "yes"]
-        log_path = os.path.join(self._dir, "server.log")
         for _ in range(5):  # another process may take the port between probe and bind
-            self.port = _free_port()
-            with open(log_path, "wb") as log:
-                self._process = subprocess.Popen(
-                    [self.binary, "--port", str(self.port), *args, *self.extra_args],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self._process.poll() is None:
-                if _ping(self.port):
-                    atexit.register(self.stop)
-                    return self
-                time.sleep(0.02)
-            self._terminate()
-        with open(log_path, "rb") as log:
-            tail = log.read()[-2000:].decode(errors="replace")
+            if self._launch(_free_port(), timeout):
+                atexit.register(self.stop)
+                return self
+        tail = self._log_tail()
         self.stop()
         raise RuntimeError(f"redis-server did not start; its log ends with:\n{tail}")
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop the server and start it again on the same port (an outage, for tests)."""
+        self._terminate()
+        for _ in range(50):  # the port may linger briefly after the old process exits
+            if self._launch(self.port, timeout):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"redis-server did not restart; its log ends with:\n{self._log_tail()}")
+
+    def _launch(self, port: int, timeout: float) -> bool:
+        assert self._dir is not None
+        args = ["--bind", self.host, "--save", "", "--appendonly", "no", "--dir", self._dir]
+        args += ["--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning"]
+        args += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
+        if self.version >= (7,):
+            args += ["--enable-debug-command", "yes"]
+        self.port = port
+        with open(os.path.join(self._dir, "server.log"), "ab") as log:
+            self._process = subprocess.Popen(
+                [self.binary, "--port", str(port), *args, *self.extra_args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._process.poll() is None:
+            if _ping(port):
+                return True
+            time.sleep(0.02)
+        self._terminate()
+        return False
+
+    def _log_tail(self) -> str:
+        if self._dir is None:
+            return ""
+        with open(os.path.join(self._dir, "server.log"), "rb") as log:
+            return log.read()[-2000:].decode(errors="replace")
 
     def _terminate(self) -> None:
         process, self._process = self._process, None

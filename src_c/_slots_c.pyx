@@ -89,6 +89,8 @@ cdef class SlotArray:
         self.is_fifo = fifo
         self.check_after = check_after
         self.idle_timeout = idle_timeout
+        if 0 < idle_timeout < check_after:  # acquire() sees expiry as "check"
+            self.check_after = idle_timeout
         self.max_lifetime = max_lifetime
         self.max_idle = max_idle if max_idle > 0 else capacity
         self.min_idle = min_idle if min_idle > 0 else 0

@@ -46,6 +46,12 @@ def pack_mod(request: pytest.FixtureRequest) -> ModuleType:
     return _twin(request, "pack")
 
 
+@pytest.fixture(params=TWINS, scope="session")
+def slots_mod(request: pytest.FixtureRequest) -> ModuleType:
+    """``redispool._slots_c`` or ``redispool._slots_py``."""
+    return _twin(request, "slots")
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One private redis-server for the whole session (free loopback port, temp dir)."""
@@ -56,3 +62,11 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
+
+
+@pytest.fixture(params=TWINS)
+def slot_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Pools made in the test use the compiled or the pure SlotArray."""
+    module = _twin(request, "slots")
+    monkeypatch.setattr("redispool.pool.SlotArray", module.SlotArray)
+    return str(request.param)

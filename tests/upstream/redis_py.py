@@ -28,6 +28,8 @@ DEFAULT_FILES = [
     "tests/test_pubsub.py",
     "tests/test_pipeline.py",
     "tests/test_connection_pool.py",
+    "tests/test_max_connections_error.py",
+    "tests/test_multiprocessing.py",
     "tests/test_lock.py",
     "tests/test_monitor.py",
     "tests/test_retry.py",
@@ -68,7 +70,7 @@ def run(where: Path, url: str, files: list[str], plugin: bool) -> tuple[str, set
     out = subprocess.run(args, cwd=where, capture_output=True, text=True, env=env).stdout
     failed = set(re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE))
     summary = [line for line in out.splitlines() if re.search(r"\d+ (passed|failed)", line)]
-    connections = [line for line in out.splitlines() if "redispool.Parser connections" in line]
+    connections = [line for line in out.splitlines() if line.startswith("redispool")]
     return " ".join(summary[-1:] + connections), failed
 
 

@@ -1,6 +1,8 @@
 """pytest plugin (``-p redispool_plugin``): run redis-py's own tests with redispool's
-Parser as redis-py's default parser class.
+pools and Parser as redis-py's defaults.
 
+The plugin is loaded before any test module imports names, so rebinding the pool classes
+in redis-py's modules is enough for ``from redis import ConnectionPool`` in the tests.
 redis-py binds its default parser as a default argument of the undecorated
 ``AbstractConnection.__init__``, so that default is what is replaced.
 """
@@ -10,6 +12,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import redis
+import redis.client
+import redis.cluster
 import redis.connection
 
 import redispool
@@ -21,8 +26,24 @@ _defaults = list(_raw.__defaults__)
 _defaults[_names.index("parser_class")] = redispool.Parser
 _raw.__defaults__ = tuple(_defaults)
 
+for _module in (redis, redis.connection, redis.client, redis.cluster):
+    _module.ConnectionPool = redispool.ConnectionPool  # type: ignore[attr-defined,misc]
+for _module in (redis, redis.connection):
+    _module.BlockingConnectionPool = redispool.BlockingConnectionPool  # type: ignore[misc]
+
 _connects = 0
+_checkouts = 0
 _on_connect = redispool.Parser.on_connect
+_get_connection = redispool.ConnectionPool.get_connection
+
+
+def _counting_get_connection(self: Any, *args: Any, **kwargs: Any) -> Any:
+    global _checkouts
+    _checkouts += 1
+    return _get_connection(self, *args, **kwargs)
+
+
+redispool.ConnectionPool.get_connection = _counting_get_connection  # type: ignore[method-assign]
 
 
 def _counting_on_connect(self: redispool.Parser, connection: Any) -> None:
@@ -36,3 +57,4 @@ redispool.Parser.on_connect = _counting_on_connect  # type: ignore[method-assign
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"redispool.Parser connections: {_connects}")
+    terminalreporter.write_line(f"redispool pool checkouts: {_checkouts}")

@@ -1,0 +1,89 @@
+"""``install()``/``uninstall()``: make redispool redis-py's default, process-wide.
+
+redis-py picks its pool class through module globals (``Redis(host=...)`` and
+``Redis.from_url`` look up ``redis.client.ConnectionPool`` at call time) and through
+default arguments bound at definition time (``RedisCluster``'s nodes manager, Sentinel's
+``master_for``/``slave_for``, the connection's ``parser_class``). ``install()`` rebinds
+each of them and remembers the original; ``uninstall()`` puts every one back.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import redis.client
+import redis.cluster
+import redis.connection
+import redis.sentinel
+
+from ._impl import Packer
+from .parsers import Parser
+from .pool import BlockingConnectionPool, ConnectionPool
+from .sentinel import SentinelConnectionPool
+
+_undo: list[Callable[[], None]] = []
+
+
+def _rebind(owner: Any, name: str, value: Any) -> None:
+    old = getattr(owner, name)
+    setattr(owner, name, value)
+    _undo.append(lambda: setattr(owner, name, old))
+
+
+def _default(func: Any, name: str, value: Any) -> None:
+    """Replace the default of parameter ``name`` of ``func`` (unwrapping decorators)."""
+    raw = inspect.unwrap(func)
+    kwdefaults = raw.__kwdefaults__
+    if kwdefaults and name in kwdefaults:
+        old = kwdefaults[name]
+        kwdefaults[name] = value
+        _undo.append(lambda: kwdefaults.__setitem__(name, old))
+        return
+    positional = [
+        p.name
+        for p in inspect.signature(raw).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty
+    ]
+    index = positional.index(name)
+    defaults = raw.__defaults__
+    raw.__defaults__ = (*defaults[:index], value, *defaults[index + 1 :])
+    _undo.append(lambda: setattr(raw, "__defaults__", defaults))
+
+
+def _construct_command_packer(self: Any, packer: Any) -> Any:
+    if packer is not None:
+        return packer
+    return Packer(encoding=self.encoder.encoding, errors=self.encoder.encoding_errors)
+
+
+def install() -> None:
+    """Make every redis-py client created from now on use redispool's pools, parser and
+    packer (sync API). Idempotent; existing clients keep what they have."""
+    if _undo:
+        return
+    for module in (redis, redis.connection, redis.client, redis.cluster):
+        _rebind(module, "ConnectionPool", ConnectionPool)
+    for module in (redis, redis.connection):
+        _rebind(module, "BlockingConnectionPool", BlockingConnectionPool)
+    _rebind(redis.sentinel, "SentinelConnectionPool", SentinelConnectionPool)
+    _default(redis.cluster.NodesManager.__init__, "connection_pool_class", ConnectionPool)
+    for method in (redis.sentinel.Sentinel.master_for, redis.sentinel.Sentinel.slave_for):
+        _default(method, "connection_pool_class", SentinelConnectionPool)
+    _default(redis.connection.AbstractConnection.__init__, "parser_class", Parser)
+    _rebind(
+        redis.connection.AbstractConnection,
+        "_construct_command_packer",
+        _construct_command_packer,
+    )
+
+
+def uninstall() -> None:
+    """Undo ``install()``."""
+    while _undo:
+        _undo.pop()()
+
+
+__all__ = ("install", "uninstall")

@@ -1,0 +1,525 @@
+"""redispool's pools against a real redis-server, with each SlotArray twin (``slot_twin``)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from queue import Queue
+from typing import Any
+
+import pytest
+import redis
+from redis.event import AfterConnectionReleasedEvent, EventDispatcher, EventListenerInterface
+from redis.lock import Lock
+
+import redispool
+from redispool import BlockingConnectionPool, ConnectionPool, Packer, Parser, PoolStats
+from redispool.server import RedisServer
+
+pytestmark = pytest.mark.usefixtures("slot_twin")
+
+POOLS = [ConnectionPool, BlockingConnectionPool]
+
+
+@pytest.fixture(params=POOLS, ids=lambda c: c.__name__)
+def pool_class(request: pytest.FixtureRequest) -> type[ConnectionPool]:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=[2, 3], ids=lambda p: f"resp{p}")
+def protocol(request: pytest.FixtureRequest) -> int:
+    return request.param  # type: ignore[no-any-return]
+
+
+def balanced(stats: PoolStats) -> bool:
+    """Every connection ever made is idle, in use, or counted as closed."""
+    return stats.idle + stats.in_use == stats.created - stats.closed
+
+
+class Recorder(EventListenerInterface):
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def listen(self, event: Any) -> None:
+        self.events.append(event)
+
+
+# ---- drop-in behaviour ------------------------------------------------------------------
+
+
+def test_names_and_bases() -> None:
+    assert ConnectionPool.__name__ == "ConnectionPool"
+    assert BlockingConnectionPool.__name__ == "BlockingConnectionPool"
+    assert issubclass(ConnectionPool, redis.ConnectionPool)
+    assert issubclass(BlockingConnectionPool, ConnectionPool)
+
+
+def test_commands(redis_url: str, pool_class: type, protocol: int) -> None:
+    pool = pool_class.from_url(redis_url, protocol=protocol)
+    r = redis.Redis(connection_pool=pool)
+    r.set("pool:k", "v")
+    assert r.get("pool:k") == b"v"
+    assert r.hgetall("pool:none") == {}
+    conn = pool.get_connection()
+    assert isinstance(conn._parser, Parser)
+    assert isinstance(conn._command_packer, Packer)
+    assert isinstance(conn, redis.Connection)
+    pool.release(conn)
+    assert balanced(pool.stats())
+    pool.disconnect()
+
+
+def test_decode_responses(redis_url: str, pool_class: type, protocol: int) -> None:
+    r = redis.Redis(
+        connection_pool=pool_class.from_url(redis_url, protocol=protocol, decode_responses=True)
+    )
+    r.hset("pool:h", mapping={"a": "1", "ü": "2"})
+    assert r.hgetall("pool:h") == {"a": "1", "ü": "2"}
+
+
+def test_unix_socket(redis_server: RedisServer, pool_class: type) -> None:
+    pool = pool_class.from_url(f"unix://{redis_server.unix_path}")
+    r = redis.Redis(connection_pool=pool)
+    assert r.ping() is True
+    assert isinstance(pool.get_connection(), redis.UnixDomainSocketConnection)
+
+
+def test_named_parser_is_kept(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url, parser_class=redis._parsers._RESP3Parser)
+    conn = pool.get_connection()
+    assert type(conn._parser) is redis._parsers._RESP3Parser
+    pool.release(conn)
+
+
+def test_pipeline_transaction_pubsub_lock(redis_url: str, pool_class: type, protocol: int) -> None:
+    pool = pool_class.from_url(redis_url, protocol=protocol)
+    r = redis.Redis(connection_pool=pool)
+    with r.pipeline(transaction=True) as pipe:
+        pipe.set("pool:t", 1).incr("pool:t").get("pool:t")
+        assert pipe.execute() == [True, 2, b"2"]
+    with r.pipeline(transaction=False) as pipe:
+        for i in range(100):
+            pipe.set(f"pool:p{i}", i)
+        assert pipe.execute() == [True] * 100
+    pubsub = r.pubsub()
+    pubsub.subscribe("pool:ch")
+    assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+    r.publish("pool:ch", "hi")
+    assert pubsub.get_message(timeout=5)["data"] == b"hi"
+    pubsub.close()
+    lock = Lock(r, "pool:lock", timeout=5)
+    assert lock.acquire(blocking=False)
+    lock.release()
+    assert r.get("pool:t") == b"2"
+    stats = pool.stats()
+    assert stats.in_use == 0 and balanced(stats)
+
+
+class Dummy:
+    """A connection that never touches the network (as in redis-py's pool tests)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        self.pid = os.getpid()
+        self._sock: Any = None
+
+    def connect(self) -> None:
+        self._sock = object()
+
+    def disconnect(self) -> None:
+        self._sock = None
+
+    def can_read(self) -> bool:
+        return False
+
+    def should_reconnect(self) -> bool:
+        return False
+
+    def re_auth(self) -> None:
+        pass
+
+
+def test_max_connections_error() -> None:
+    pool = ConnectionPool(max_connections=2, connection_class=Dummy, foo="bar")
+    conn = pool.get_connection()
+    assert isinstance(conn, Dummy) and conn.kwargs["foo"] == "bar"
+    assert "parser_class" not in conn.kwargs  # only redis-py connections get our parser
+    pool.get_connection()
+    with pytest.raises(redis.MaxConnectionsError, match="Too many connections"):
+        pool.get_connection()
+
+
+def test_blocking_pool_times_out(redis_url: str) -> None:
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=1, timeout=0.05)
+    pool.get_connection()
+    with pytest.raises(redis.ConnectionError, match=r"No connection available\.") as info:
+        pool.get_connection()
+    assert not isinstance(info.value, redis.MaxConnectionsError)
+    stats = pool.stats()
+    assert (stats.waits, stats.timeouts) == (1, 1)
+    assert stats.max_wait_time >= 0.05
+
+
+def test_blocking_pool_waits_for_release(redis_url: str) -> None:
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=1, timeout=None)
+    conn = pool.get_connection()
+    got: Queue[Any] = Queue()
+    waiter = threading.Thread(target=lambda: got.put(pool.get_connection()))
+    waiter.start()
+    while pool.stats().waits == 0:
+        time.sleep(0.001)
+    pool.release(conn)
+    waiter.join(10)
+    assert got.get_nowait() is conn
+    assert pool.stats().timeouts == 0
+
+
+def test_max_connections_validation() -> None:
+    assert ConnectionPool().max_connections == 100
+    assert ConnectionPool(max_connections=0).max_connections == 100
+    with pytest.raises(ValueError, match="positive integer"):
+        ConnectionPool(max_connections=-1)
+    with pytest.raises(ValueError, match="health_check_after"):
+        ConnectionPool(health_check_after=-1)
+
+
+def test_repr_and_truthiness(pool_class: type) -> None:
+    pool = pool_class(host="localhost", port=6379, password="secret", db=1)
+    text = repr(pool)
+    assert f".{pool_class.__name__}(<redis.connection.Connection(host=localhost" in text
+    assert "secret" not in text and "<REDACTED>" in text
+    assert bool(pool) is True
+
+
+def test_release_foreign_and_double(redis_url: str, pool_class: type) -> None:
+    pool = pool_class.from_url(redis_url)
+    other = pool_class.from_url(redis_url)
+    mine = pool.get_connection()
+    theirs = other.get_connection()
+    pool.release(theirs)  # ignored: not ours
+    assert theirs in other._in_use_connections and theirs._sock is not None
+    pool.release(mine)
+    pool.release(mine)  # ignored: already back
+    assert pool._available_connections == [mine]
+    assert pool.stats().idle == 1
+
+
+def test_release_event_fires_once(redis_url: str) -> None:
+    recorder = Recorder()
+    dispatcher = EventDispatcher()
+    dispatcher.register_listeners({AfterConnectionReleasedEvent: [recorder]})
+    pool = ConnectionPool.from_url(redis_url, event_dispatcher=dispatcher)
+    conn = pool.get_connection()
+    pool.release(conn)
+    pool.release(conn)
+    pool.release(redis.Connection())
+    assert [e.connection for e in recorder.events] == [conn]
+
+
+def test_get_connection_args_are_deprecated(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url)
+    with pytest.warns(DeprecationWarning):
+        conn = pool.get_connection("GET")
+    pool.release(conn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pool.release(pool.get_connection())
+
+
+def test_helpers(redis_url: str, pool_class: type) -> None:
+    pool = pool_class.from_url(redis_url, protocol=3, decode_responses=True)
+    assert pool.get_protocol() == 3
+    assert pool.get_encoder().decode_responses is True
+    conn = pool.get_connection()
+    assert pool.owns_connection(conn)
+    retry = redis.retry.Retry(redis.backoff.NoBackoff(), 1)
+    pool.set_retry(retry)
+    assert conn.retry is retry and pool.connection_kwargs["retry"] is retry
+    (idle, _), (used, _) = pool.get_connection_count()
+    assert (idle, used) == (0, 1)
+    assert pool._get_in_use_connections() == {conn}
+    pool.disconnect(inuse_connections=False)
+    assert conn._sock is not None
+    pool.disconnect()
+    assert conn._sock is None
+    pool.release(conn)
+    with pool as entered:
+        assert entered is pool
+        conn = pool.get_connection()
+        assert conn._sock is not None
+    assert conn._sock is None
+
+
+def test_reset_forgets_connections(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url)
+    conn = pool.get_connection()
+    pool.release(conn)
+    pool.reset()
+    assert pool._created_connections == 0
+    assert pool.get_connection() is not conn
+    assert conn._sock is not None  # not closed: reset() only forgets (fork semantics)
+    conn.disconnect()
+
+
+# ---- replies never leak from one caller to the next ---------------------------------------
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05])
+def test_sent_but_unread_is_not_reused(
+    redis_url: str, pool_class: type, protocol: int, delay: float
+) -> None:
+    pool = pool_class.from_url(redis_url, protocol=protocol)
+    r = redis.Redis(connection_pool=pool)
+    r.set("pool:leak", "mine")
+    conn = pool.get_connection()
+    conn.send_command("PING")
+    pool.release(conn)
+    time.sleep(delay)
+    assert r.get("pool:leak") == b"mine"
+    assert pool.stats().dirty_closed == 1
+
+
+def test_read_timeout_without_disconnect_is_not_reused(redis_url: str, protocol: int) -> None:
+    pool = ConnectionPool.from_url(redis_url, protocol=protocol)
+    r = redis.Redis(connection_pool=pool)
+    r.set("pool:leak2", "mine")
+    conn = pool.get_connection()
+    conn.send_command("BLPOP", "pool:nothing", 0.2)
+    with pytest.raises(redis.TimeoutError):
+        conn.read_response(timeout=0.01, disconnect_on_error=False)
+    pool.release(conn)
+    time.sleep(0.3)  # the BLPOP reply has arrived by now
+    assert r.get("pool:leak2") == b"mine"
+
+
+def test_interrupted_read_is_not_reused(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = ConnectionPool.from_url(redis_url)
+    r = redis.Redis(connection_pool=pool)
+    r.set("pool:leak3", "mine")
+    conn = pool.get_connection()
+    conn.send_command("GET", "pool:leak3")
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(conn._parser, "read_response", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        conn.read_response()
+    monkeypatch.undo()
+    pool.release(conn)
+    assert r.get("pool:leak3") == b"mine"
+
+
+def test_partly_read_pipeline_is_not_reused(redis_url: str, protocol: int) -> None:
+    pool = ConnectionPool.from_url(redis_url, protocol=protocol)
+    r = redis.Redis(connection_pool=pool)
+    conn = pool.get_connection()
+    conn.send_packed_command(conn.pack_commands([("SET", "pool:a", "1"), ("GET", "pool:a")]))
+    assert conn.read_response() in (b"OK", True)
+    pool.release(conn)
+    assert r.get("pool:a") == b"1"
+    assert pool.stats().dirty_closed == 1
+
+
+def test_error_replies_are_counted_as_read(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url)
+    r = redis.Redis(connection_pool=pool)
+    r.set("pool:str", "x")
+    with pytest.raises(redis.ResponseError):
+        r.lpush("pool:str", 1)
+    with r.pipeline() as pipe:
+        pipe.lpush("pool:str", 1).get("pool:str")
+        results = pipe.execute(raise_on_error=False)
+    assert isinstance(results[0], redis.ResponseError) and results[1] == b"x"
+    assert pool.stats().dirty_closed == 0
+
+
+def test_subscribed_connection_is_not_reused(redis_url: str, protocol: int) -> None:
+    pool = ConnectionPool.from_url(redis_url, protocol=protocol)
+    r = redis.Redis(connection_pool=pool)
+    conn = pool.get_connection()
+    conn.send_command("SUBSCRIBE", "pool:a", "pool:b")
+    conn.read_response(push_request=True)
+    pool.release(conn)  # the second confirmation is still unread
+    assert r.ping() is True
+    assert r.echo("x") == b"x"
+
+
+# ---- health ------------------------------------------------------------------------------
+
+
+def test_killed_connection_is_reconnected(redis_url: str, pool_class: type) -> None:
+    pool = pool_class.from_url(redis_url, health_check_after=0)
+    r = redis.Redis(connection_pool=pool, retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
+    assert r.ping()
+    first = r.client_id()
+    redis.Redis.from_url(redis_url).client_kill_filter(_id=first)
+    time.sleep(0.05)
+    assert r.client_id() != first  # peeked at checkout, reconnected: no error
+
+
+def test_stale_after_server_restart(pool_class: type) -> None:
+    with RedisServer() as server:
+        pool = pool_class.from_url(server.url, health_check_after=0)
+        r = redis.Redis(connection_pool=pool)
+        r.set("k", "v")
+        server.restart()
+        assert r.get("k") is None  # fresh server, and no error for the dead socket
+
+
+def test_idle_timeout_and_max_lifetime(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url, idle_timeout=0.02)
+    r = redis.Redis(connection_pool=pool)
+    first = r.client_id()
+    time.sleep(0.05)
+    assert r.client_id() != first
+    assert pool.stats().stale_closed == 1
+    pool = ConnectionPool.from_url(redis_url, max_lifetime=0.02)
+    conn = pool.get_connection()
+    time.sleep(0.05)
+    pool.release(conn)
+    assert conn._sock is None and pool.stats().idle == 0
+
+
+def test_max_idle_and_min_idle(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url, max_idle=1)
+    a, b = pool.get_connection(), pool.get_connection()
+    pool.release(a)
+    pool.release(b)
+    assert b._sock is None and pool._available_connections == [a]
+    pool = ConnectionPool.from_url(redis_url, min_idle=3)
+    conn = pool.get_connection()
+    stats = pool.stats()
+    assert (stats.idle, stats.in_use, stats.created) == (2, 1, 3)
+    assert all(c._sock is not None for c in pool._available_connections)
+    pool.release(conn)
+
+
+def test_fifo(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url, fifo=True)
+    a, b = pool.get_connection(), pool.get_connection()
+    pool.release(a)
+    pool.release(b)
+    assert pool.get_connection() is a
+    blocking = BlockingConnectionPool.from_url(redis_url, queue_class=Queue)
+    assert blocking.fifo is True
+
+
+# ---- threads, faults, fork -----------------------------------------------------------------
+
+
+def _hammer(r: redis.Redis, worker: int, rounds: int, errors: list[Any]) -> None:
+    for i in range(rounds):
+        key = f"pool:w{worker}:{i % 7}"
+        try:
+            r.set(key, f"{worker}:{i}")
+            value = r.get(key)
+        except (redis.ConnectionError, redis.TimeoutError):
+            continue
+        if value != f"{worker}:{i}".encode():
+            errors.append((key, value))
+
+
+@pytest.fixture
+def threads() -> Iterator[list[threading.Thread]]:
+    started: list[threading.Thread] = []
+    yield started
+    for thread in started:
+        thread.join(60)
+
+
+def test_threads_share_a_small_pool(redis_url: str, threads: list[threading.Thread]) -> None:
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=4, timeout=None)
+    r = redis.Redis(connection_pool=pool)
+    errors: list[Any] = []
+    threads += [threading.Thread(target=_hammer, args=(r, w, 300, errors)) for w in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    stats = pool.stats()
+    assert errors == []
+    assert stats.in_use == 0 and stats.created <= 4 and balanced(stats)
+    assert len(set(pool._available_connections)) == stats.idle
+
+
+def test_kills_under_load(redis_url: str, threads: list[threading.Thread]) -> None:
+    pool = ConnectionPool.from_url(redis_url, max_connections=32)
+    r = redis.Redis(connection_pool=pool)
+    admin = redis.Redis.from_url(redis_url)
+    errors: list[Any] = []
+    threads += [threading.Thread(target=_hammer, args=(r, w, 400, errors)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    while any(t.is_alive() for t in threads):
+        for client in admin.client_list():
+            if client["name"] == "" and client["cmd"] in ("get", "set"):
+                admin.client_kill_filter(_id=client["id"])
+                break
+        time.sleep(0.01)
+    stats = pool.stats()
+    assert errors == []
+    assert stats.in_use == 0 and balanced(stats)
+    assert r.ping()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fork_child_gets_new_connections(redis_url: str, pool_class: type) -> None:
+    pool = pool_class.from_url(redis_url)
+    r = redis.Redis(connection_pool=pool)
+    parent_id = r.client_id()
+    parent_conn = pool._available_connections[0]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child_id = r.client_id()
+            ok = child_id != parent_id and parent_conn not in pool._available_connections
+            os.write(write, b"1" if ok and r.ping() else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert r.client_id() == parent_id  # the parent's socket survived the child
+    assert pool.pid == os.getpid()
+
+
+def test_release_of_parent_connection_in_child(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url)
+    conn = pool.get_connection()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            pool.release(conn)  # ignored: the child's pool starts empty
+            ok = pool._created_connections == 0 and pool.pid == os.getpid()
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    pool.release(conn)
+    assert redis.Redis(connection_pool=pool).ping()
+
+
+# ---- install() -------------------------------------------------------------------------------
+
+
+def test_install_and_uninstall(redis_url: str) -> None:
+    originals = (redis.ConnectionPool, redis.client.ConnectionPool)
+    redispool.install()
+    try:
+        r = redis.Redis.from_url(redis_url)
+        assert type(r.connection_pool) is ConnectionPool
+        assert isinstance(redis.Redis(port=1).connection_pool, ConnectionPool)
+        assert redis.BlockingConnectionPool is BlockingConnectionPool
+        conn = redis.Connection()
+        assert isinstance(conn._parser, Parser)
+        assert r.ping()
+    finally:
+        redispool.uninstall()
+    assert (redis.ConnectionPool, redis.client.ConnectionPool) == originals
+    assert not isinstance(redis.Connection()._parser, Parser)

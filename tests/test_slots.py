@@ -1,0 +1,273 @@
+"""SlotArray semantics, identical in both twins (``slots_mod``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from redispool import _slots_c, _slots_py
+
+CODES = ("READY", "CHECK", "RENEW", "NEW", "FULL", "RELEASED", "CLOSE", "WAITERS", "REAP")
+
+
+class Conn:
+    """A stand-in connection: the array never calls its connections."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def new(slots: Any, name: str) -> Conn:
+    code, slot = slots.checkout()
+    assert code == _slots_py.NEW
+    conn = Conn(name)
+    slots.fill(slot, conn)
+    return conn
+
+
+def test_twins_share_codes() -> None:
+    for name in CODES:
+        assert getattr(_slots_c, name) == getattr(_slots_py, name)
+
+
+def test_capacity_must_be_positive(slots_mod: ModuleType) -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        slots_mod.SlotArray(0)
+
+
+def test_new_then_reuse(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(2)
+    assert slots.acquire() is None
+    conn = new(slots, "a")
+    assert (slots.size, slots.busy_count, slots.idle_count) == (1, 1, 0)
+    assert slots.release(conn) == slots_mod.RELEASED
+    assert slots.acquire() is conn
+    assert slots.release(conn) == slots_mod.RELEASED
+    stats = slots.stats()
+    assert (stats.hits, stats.misses, stats.created, stats.idle, stats.in_use) == (1, 1, 1, 1, 0)
+
+
+@pytest.mark.parametrize("fifo", [False, True])
+def test_order(slots_mod: ModuleType, fifo: bool) -> None:
+    slots = slots_mod.SlotArray(3, fifo=fifo)
+    conns = [new(slots, name) for name in "abc"]
+    for conn in conns:
+        slots.release(conn)
+    assert slots.idle_connections() == conns  # coldest first
+    taken = [slots.acquire() for _ in conns]
+    assert taken == (conns if fifo else conns[::-1])
+
+
+def test_full_and_cancel(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(2)
+    new(slots, "a")
+    code, slot = slots.checkout()
+    assert code == slots_mod.NEW
+    assert slots.checkout() == (slots_mod.FULL, None)
+    slots.cancel(slot)
+    with pytest.raises(ValueError, match="not reserved"):
+        slots.cancel(slot)
+    assert slots.checkout()[0] == slots_mod.NEW
+
+
+def test_fill_rejects_bad_slot_and_duplicates(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(3)
+    conn = new(slots, "a")
+    with pytest.raises(ValueError, match="not reserved"):
+        slots.fill(0, Conn("b"))
+    _, slot = slots.checkout()
+    with pytest.raises(ValueError, match="already"):
+        slots.fill(slot, conn)
+
+
+def test_foreign_and_double_release(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(2)
+    conn = new(slots, "a")
+    assert slots.release(Conn("foreign")) == 0
+    assert slots.release(conn) == slots_mod.RELEASED
+    assert slots.release(conn) == 0
+    assert slots.in_use(conn) is False
+    assert slots.acquire() is conn
+    assert slots.in_use(conn) is True
+
+
+def test_check_after(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(2, check_after=0.0)
+    conn = new(slots, "a")
+    slots.release(conn)
+    assert slots.acquire() is None  # idle at all: needs a peek, so the slow path
+    assert slots.checkout() == (slots_mod.CHECK, conn)
+    slots.release(conn)
+    fresh = slots_mod.SlotArray(2, check_after=3600.0)
+    conn = new(fresh, "b")
+    fresh.release(conn)
+    assert fresh.checkout() == (fresh_ready := slots_mod.READY, conn)
+    assert fresh_ready == 0
+
+
+def test_idle_timeout_renews(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(2, idle_timeout=0.01)
+    conn = new(slots, "a")
+    slots.release(conn)
+    time.sleep(0.02)
+    assert slots.acquire() is None
+    assert slots.checkout() == (slots_mod.RENEW, conn)
+    assert slots.stats().stale_closed == 1
+
+
+def test_max_lifetime(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(2, max_lifetime=0.01)
+    conn = new(slots, "a")
+    time.sleep(0.02)
+    assert slots.release(conn) & slots_mod.CLOSE
+    assert slots.size == 0
+    stats = slots.stats()
+    assert (stats.closed, stats.stale_closed) == (1, 1)
+
+
+def test_max_idle(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(3, max_idle=1)
+    a, b = new(slots, "a"), new(slots, "b")
+    assert slots.release(a) == slots_mod.RELEASED
+    assert slots.release(b) == slots_mod.CLOSE
+    assert slots.idle_connections() == [a]
+
+
+def test_reap_keeps_min_idle(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(4, idle_timeout=0.01, min_idle=1)
+    conns = [new(slots, name) for name in "abc"]
+    for conn in conns:
+        slots.release(conn)
+    time.sleep(0.02)
+    hot = slots.acquire() or slots.checkout()[1]
+    assert slots.release(hot) & slots_mod.REAP
+    reaped = slots.reap()
+    assert reaped == conns[:2]  # coldest first; the hot one stays
+    assert slots.idle_connections() == [hot]
+    assert slots.reap() == []
+
+
+def test_remove(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(4)
+    a, b, c = (new(slots, name) for name in "abc")
+    slots.release(a)
+    slots.release(b)
+    assert slots.remove(a) is True  # idle
+    assert slots.remove(c) is True  # in use
+    assert slots.remove(c) is False
+    assert slots.idle_connections() == [b]
+    assert slots.busy_connections() == []
+    assert (slots.size, slots.stats().closed) == (1, 2)
+
+
+def test_waiters_flag_and_wait_stats(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(1)
+    conn = new(slots, "a")
+    slots.wait_begin()
+    assert slots.waiters == 1
+    assert slots.release(conn) == slots_mod.RELEASED | slots_mod.WAITERS
+    slots.wait_end(0.25, False)
+    slots.wait_begin()
+    slots.wait_end(0.5, True)
+    stats = slots.stats()
+    assert (stats.waits, stats.timeouts, stats.wait_time, stats.max_wait_time) == (2, 1, 0.75, 0.5)
+    assert slots.waiters == 0
+
+
+def test_clear_keeps_counters(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(4)
+    a, b = new(slots, "a"), new(slots, "b")
+    slots.release(a)
+    assert set(map(repr, slots.clear())) == {"a", "b"}
+    assert (slots.size, slots.idle_count, slots.busy_count) == (0, 0, 0)
+    assert slots.acquire() is None
+    assert slots.release(b) == 0
+    assert slots.stats().created == 2
+    assert new(slots, "c").name == "c"
+
+
+def test_grows_to_capacity(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(1000)
+    conns = [new(slots, str(i)) for i in range(1000)]
+    assert slots.checkout() == (slots_mod.FULL, None)
+    for conn in conns:
+        assert slots.release(conn) == slots_mod.RELEASED
+    for conn in conns[::2]:
+        assert slots.remove(conn)
+    assert slots.idle_connections() == conns[1::2]
+    assert all(slots.release(c) == 0 for c in conns)
+
+
+def test_fork_child_starts_empty(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(2)
+    conn = new(slots, "a")
+    slots.release(conn)
+    pid = os.fork()
+    if pid == 0:  # child: report through the exit status
+        ok = slots.forked and slots.acquire() is None and slots.release(conn) == slots_mod.FORKED
+        slots.clear()
+        ok = ok and not slots.forked and slots.checkout()[0] == slots_mod.NEW
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not slots.forked
+    assert slots.acquire() is conn
+
+
+# ---- the twins agree on any sequence of operations ------------------------------------
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["checkout", "fill", "cancel", "release", "remove", "acquire", "clear"]),
+        st.integers(0, 7),
+    ),
+    max_size=120,
+)
+
+
+def _run(module: ModuleType, ops: list[tuple[str, int]], fifo: bool) -> list[Any]:
+    slots = module.SlotArray(5, fifo=fifo, check_after=3600.0, max_idle=4)
+    conns = [Conn(str(i)) for i in range(8)]
+    reserved: list[int] = []
+    out: list[Any] = []
+    for op, arg in ops:
+        try:
+            if op == "checkout":
+                code, item = slots.checkout()
+                if code == module.NEW:
+                    reserved.append(item)
+                out.append((code, repr(item)))
+            elif op == "fill" and reserved:
+                out.append(slots.fill(reserved.pop(), conns[arg]))
+            elif op == "cancel" and reserved:
+                out.append(slots.cancel(reserved.pop(0)))
+            elif op == "release":
+                out.append(slots.release(conns[arg]))
+            elif op == "remove":
+                out.append(slots.remove(conns[arg]))
+            elif op == "acquire":
+                out.append(repr(slots.acquire()))
+            elif op == "clear":
+                reserved.clear()
+                out.append(sorted(map(repr, slots.clear())))
+        except ValueError as exc:
+            out.append(("ValueError", str(exc)))
+        idle = list(map(repr, slots.idle_connections()))
+        out.append((idle, sorted(map(repr, slots.busy_connections()))))
+    stats = slots.stats()._replace(wait_time=0.0, max_wait_time=0.0)
+    out.append((stats, slots.size))
+    return out
+
+
+@given(ops=OPS, fifo=st.booleans())
+def test_twins_agree(ops: list[tuple[str, int]], fifo: bool) -> None:
+    assert _run(_slots_c, ops, fifo) == _run(_slots_py, ops, fifo)
