@@ -4,10 +4,12 @@ Sentinel on loopback, including a failover."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -33,34 +35,37 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> 
 @pytest.fixture(scope="module")
 def topology() -> Iterator[tuple[RedisServer, RedisServer, int]]:
     """A master, its replica, and one Sentinel (quorum 1) watching them."""
-    with RedisServer() as master:
-        with RedisServer(extra_args=("--replicaof", "127.0.0.1", str(master.port))) as replica:
-            workdir = tempfile.mkdtemp(prefix="redispool-sentinel-")
-            port = _free_port()
-            config = os.path.join(workdir, "sentinel.conf")
-            with open(config, "w") as f:
-                f.write(
-                    f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
-                    f"sentinel monitor pool 127.0.0.1 {master.port} 1\n"
-                    "sentinel down-after-milliseconds pool 1000\n"
-                    "sentinel failover-timeout pool 5000\n"
-                )
-            process = subprocess.Popen(
-                [master.binary, config, "--sentinel"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+    with ExitStack() as stack:
+        master = stack.enter_context(RedisServer())
+        replica_args = ("--replicaof", "127.0.0.1", str(master.port))
+        replica = stack.enter_context(RedisServer(extra_args=replica_args))
+        workdir = tempfile.mkdtemp(prefix="redispool-sentinel-")
+        port = _free_port()
+        config = os.path.join(workdir, "sentinel.conf")
+        with open(config, "w") as f:
+            f.write(
+                f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
+                f"sentinel monitor pool 127.0.0.1 {master.port} 1\n"
+                "sentinel down-after-milliseconds pool 1000\n"
+                "sentinel failover-timeout pool 5000\n"
             )
-            try:
-                wait_for(lambda: _ping(port), "sentinel to start")
-                sentinel = redis.Redis(port=port)
-                wait_for(
-                    lambda: sentinel.sentinel_master("pool")["num-slaves"] >= 1,
-                    "sentinel to discover the replica",
-                )
-                yield master, replica, port
-            finally:
-                process.terminate()
-                process.wait(10)
+        process = subprocess.Popen(
+            [master.binary, config, "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(lambda: _ping(port), "sentinel to start")
+            sentinel = redis.Redis(port=port)
+            wait_for(
+                lambda: sentinel.sentinel_master("pool")["num-slaves"] >= 1,
+                "sentinel to discover the replica",
+            )
+            yield master, replica, port
+        finally:
+            process.terminate()
+            process.wait(10)
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_master_for_uses_our_pool(topology: tuple[RedisServer, RedisServer, int]) -> None:
