@@ -1,5 +1,6 @@
-"""``python -m redispool demo``: real commands through redis-py with redispool's parser
-and packer, then a side-by-side parse-speed comparison against hiredis and redis-py."""
+"""``python -m redispool demo``: real commands through redis-py with redispool's pool,
+parser and packer, then side-by-side comparisons against redis-py (and hiredis) of the
+pool's checkout+release, of GET round trips, and of parse speed."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from typing import Any
 import redis
 
 from . import _reader_py
-from ._impl import IMPLEMENTATION, Packer, Reader
+from ._impl import IMPLEMENTATION, Reader
 from ._workloads import SHAPES, reader_runner, redis_py_runner
-from .parsers import Parser
+from .pool import BlockingConnectionPool, ConnectionPool
 from .server import RedisServer
 
 
 def run_commands(url: str) -> None:
-    """A few real commands through ``redis.Redis`` using redispool's Parser and Packer."""
-    pool = redis.ConnectionPool.from_url(url, parser_class=Parser, command_packer=Packer())
+    """A few real commands through ``redis.Redis`` on redispool's pool (and so its
+    Parser and Packer)."""
+    pool = ConnectionPool.from_url(url)
     r = redis.Redis(connection_pool=pool)
     try:
         r.set("redispool:demo", "hello")
@@ -33,8 +35,11 @@ def run_commands(url: str) -> None:
             print(f"  100 INCRs      -> last {pipe.execute()[-1]}")
         r.rpush("redispool:list", *range(5))
         print(f"  LRANGE         -> {r.lrange('redispool:list', 0, -1)!r}")
-        parser = type(r.connection_pool.get_connection()._parser).__name__
-        print(f"  parser class   -> redispool.{parser} ({IMPLEMENTATION} Reader)")
+        conn = pool.get_connection()
+        parser, packer = type(conn._parser).__name__, type(conn._command_packer).__name__
+        pool.release(conn)
+        print(f"  pool, parser   -> redispool.{type(pool).__name__}, {parser}, {packer}")
+        print(f"  pool.stats()   -> {pool.stats()}")
         r.delete("redispool:demo", "redispool:hash", "redispool:counter", "redispool:list")
     finally:
         pool.disconnect()
@@ -54,6 +59,75 @@ def _medians_us(runs: dict[str, Callable[[], Any]], rounds: int) -> dict[str, fl
             runs[name]()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) * 1e6 for name, values in times.items()}
+
+
+def _cycles(pool: Any, n: int) -> Callable[[], None]:
+    get, release = pool.get_connection, pool.release
+    release(get())  # the connection exists before timing
+
+    def run() -> None:
+        for _ in range(n):
+            release(get())
+
+    return run
+
+
+def _gets(pool: Any, n: int) -> Callable[[], None]:
+    r = redis.Redis(connection_pool=pool)
+    r.set("redispool:demo:get", "x" * 100)
+
+    def run() -> None:
+        for _ in range(n):
+            r.get("redispool:demo:get")
+
+    return run
+
+
+def _table(title: str, runs: dict[str, Callable[[], None]], n: int, rounds: int) -> None:
+    medians = _medians_us(runs, rounds)
+    reference = medians[next(name for name in medians if name.startswith("redis-py"))]
+    print(title)
+    for name, us in medians.items():
+        print(f"  {name:<44}{us / n:>9.2f} µs{reference / us:>8.1f}x")
+
+
+def compare_pools(url: str, rounds: int) -> None:
+    """Checkout+release and GET round trips, redispool vs redis-py, interleaved."""
+    pools: list[Any] = []
+
+    def pool(cls: Any, **kwargs: Any) -> Any:
+        pools.append(cls.from_url(url, **kwargs))
+        return pools[-1]
+
+    n = 2_000
+    _table(
+        "get_connection() + release(), per cycle (ratio: speed relative to redis-py):",
+        {
+            "redis-py ConnectionPool": _cycles(pool(redis.ConnectionPool), n),
+            "redis-py BlockingConnectionPool": _cycles(pool(redis.BlockingConnectionPool), n),
+            f"redispool ConnectionPool ({IMPLEMENTATION})": _cycles(pool(ConnectionPool), n),
+            f"redispool BlockingConnectionPool ({IMPLEMENTATION})": _cycles(
+                pool(BlockingConnectionPool), n
+            ),
+        },
+        n,
+        rounds,
+    )
+    n = 500
+    _table(
+        "GET of a 100-byte value on the server above, per command:",
+        {
+            "redis-py (hiredis parser if installed)": _gets(pool(redis.ConnectionPool), n),
+            "redis-py (pure-Python parser)": _gets(
+                pool(redis.ConnectionPool, parser_class=redis._parsers._RESP3Parser), n
+            ),
+            f"redispool ({IMPLEMENTATION})": _gets(pool(ConnectionPool), n),
+        },
+        n,
+        rounds,
+    )
+    for each in pools:
+        each.disconnect()
 
 
 def compare_parsers(rounds: int) -> None:
@@ -88,8 +162,12 @@ def main(url: str | None, rounds: int) -> None:
         with RedisServer() as server:
             print(f"embedded redis-server on {server.url}")
             run_commands(server.url)
+            print()
+            compare_pools(server.url, rounds)
     else:
         print(f"redis at {url}")
         run_commands(url)
+        print()
+        compare_pools(url, rounds)
     print("\nparse speed, same bytes for every parser:")
     compare_parsers(rounds)
