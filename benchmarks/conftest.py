@@ -1,5 +1,10 @@
-"""Print, per benchmark group, each parser's median time as a ratio to the references
-measured in the same run (hiredis and redis-py's own parser)."""
+"""Print, per benchmark group, each implementation's median time as a ratio to the
+references measured in the same run (by default hiredis and redis-py's own parser).
+
+A benchmark names its row with ``extra_info["impl"]`` (or ``["parser"]``), may list its
+group's references in ``extra_info["references"]``, and may set ``extra_info["ops"]``
+(operations per round) to have its median shown per operation.
+"""
 
 from __future__ import annotations
 
@@ -16,21 +21,32 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if session is None or not session.benchmarks:
         return
     medians: dict[str, dict[str, float]] = defaultdict(dict)
+    columns: dict[str, tuple[tuple[str, ...], bool]] = {}  # group -> (references, per op)
     for bench in session.benchmarks:
-        parser = bench.extra_info.get("parser")
-        if parser:
-            medians[bench.group][parser] = bench.stats.median
+        info = bench.extra_info
+        label = info.get("impl") or info.get("parser")
+        if label:
+            medians[bench.group][label] = bench.stats.median / info.get("ops", 1)
+            columns[bench.group] = (tuple(info.get("references", REFERENCES)), "ops" in info)
+    width = max([14] + [len(label) + 2 for by_label in medians.values() for label in by_label])
     write = terminalreporter.write_line
     write("")
     write("median time ratios (reference / parser; > 1 means faster than the reference)")
-    header = f"{'shape':<20}{'parser':<14}{'median µs':>12}" + "".join(
-        f"{'vs ' + ref:>14}" for ref in REFERENCES
-    )
-    write(header)
-    for group, by_parser in medians.items():
-        for parser, median in by_parser.items():
-            ratios = "".join(
-                f"{by_parser[ref] / median:>13.2f}x" if ref in by_parser else f"{'-':>14}"
-                for ref in REFERENCES
+    shown: tuple[tuple[str, ...], bool] | None = None
+    for group, by_label in medians.items():
+        refs, per_op = columns[group]
+        cols = [max(14, len(ref) + 5) for ref in refs]
+        if (refs, per_op) != shown:
+            shown = (refs, per_op)
+            group_name, row_name = ("shape", "parser") if refs == REFERENCES else ("group", "impl")
+            unit = "µs/op" if per_op else "median µs"
+            write(
+                f"{group_name:<20}{row_name:<{width}}{unit:>12}"
+                + "".join(f"{'vs ' + ref:>{col}}" for ref, col in zip(refs, cols, strict=True))
             )
-            write(f"{group:<20}{parser:<14}{median * 1e6:>12.1f}{ratios}")
+        for label, median in by_label.items():
+            ratios = "".join(
+                f"{by_label[ref] / median:>{col - 1}.2f}x" if ref in by_label else f"{'-':>{col}}"
+                for ref, col in zip(refs, cols, strict=True)
+            )
+            write(f"{group:<20}{label:<{width}}{median * 1e6:>12.{3 if per_op else 1}f}{ratios}")

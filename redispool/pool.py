@@ -403,7 +403,8 @@ class ConnectionPool(redis.connection.ConnectionPool):
 class BlockingConnectionPool(ConnectionPool):
     """Drop-in for ``redis.BlockingConnectionPool``: when every connection is in use,
     wait up to ``timeout`` seconds (None: forever) for one, then raise
-    ``ConnectionError("No connection available.")``. Waiters are woken in arrival order.
+    ``ConnectionError("No connection available.")``. Waiters are woken in arrival order
+    (a checkout that finds a free connection takes it, waiters or not, as in redis-py).
     ``queue_class=queue.Queue`` selects FIFO reuse (``LifoQueue``, the default, LIFO)."""
 
     def __init__(
