@@ -418,7 +418,10 @@ def _hammer(r: redis.Redis, worker: int, rounds: int, errors: list[Any]) -> None
             r.set(key, f"{worker}:{i}")
             value = r.get(key)
         except (redis.ConnectionError, redis.TimeoutError):
-            continue
+            continue  # the allowed failures
+        except Exception as exc:
+            errors.append(exc)
+            return
         if value != f"{worker}:{i}".encode():
             errors.append((key, value))
 
@@ -464,6 +467,54 @@ def test_kills_under_load(redis_url: str, threads: list[threading.Thread]) -> No
     assert errors == []
     assert stats.in_use == 0 and balanced(stats)
     assert r.ping()
+
+
+@pytest.mark.parametrize("pool_class", POOLS, ids=lambda c: c.__name__)
+def test_never_lent_twice(threads: list[threading.Thread], pool_class: type) -> None:
+    pool = pool_class(max_connections=3, connection_class=Dummy, timeout=None)
+    held: set[int] = set()
+    guard = threading.Lock()
+    errors: list[str] = []
+
+    def borrow() -> None:
+        for _ in range(3000):
+            try:
+                conn = pool.get_connection()
+            except redis.MaxConnectionsError:
+                continue
+            with guard:
+                if id(conn) in held:
+                    errors.append("lent twice")
+                held.add(id(conn))
+            with guard:
+                held.discard(id(conn))
+            pool.release(conn)
+
+    threads += [threading.Thread(target=borrow) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    stats = pool.stats()
+    assert errors == [] and stats.in_use == 0 and stats.created <= 3 and balanced(stats)
+
+
+def test_restart_under_load(threads: list[threading.Thread]) -> None:
+    with RedisServer() as server:
+        pool = BlockingConnectionPool.from_url(server.url, max_connections=4, timeout=None)
+        r = redis.Redis(connection_pool=pool)
+        errors: list[Any] = []
+        threads += [threading.Thread(target=_hammer, args=(r, w, 300, errors)) for w in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.1)
+        server.restart()
+        for thread in threads:
+            thread.join(60)
+        stats = pool.stats()
+        assert errors == []
+        assert stats.in_use == 0 and balanced(stats)
+        assert r.set("after", "1") and r.get("after") == b"1"
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
