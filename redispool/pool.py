@@ -47,6 +47,30 @@ def _seconds(value: float | None, name: str) -> float:
     return float(value)
 
 
+def knobs(
+    *,
+    health_check_after: float,
+    fifo: bool,
+    idle_timeout: float | None,
+    max_lifetime: float | None,
+    max_idle: int | None,
+    min_idle: int,
+) -> dict[str, Any]:
+    """The pools' extra keyword arguments, validated, as ``SlotArray`` arguments."""
+    if max_idle is not None and max_idle < 0:
+        raise ValueError('"max_idle" must be a non-negative integer')
+    if min_idle < 0:
+        raise ValueError('"min_idle" must be a non-negative integer')
+    return {
+        "fifo": fifo,
+        "check_after": _seconds(health_check_after, "health_check_after"),
+        "idle_timeout": _seconds(idle_timeout, "idle_timeout"),
+        "max_lifetime": _seconds(max_lifetime, "max_lifetime"),
+        "max_idle": max_idle or 0,
+        "min_idle": min_idle,
+    }
+
+
 class ConnectionPool(redis.connection.ConnectionPool):
     """Drop-in for ``redis.ConnectionPool``; same constructor, ``from_url`` and errors.
 
@@ -82,15 +106,16 @@ class ConnectionPool(redis.connection.ConnectionPool):
         min_idle: int = 0,
         **connection_kwargs: Any,
     ) -> None:
-        self.health_check_after = _seconds(health_check_after, "health_check_after")
-        self.idle_timeout = _seconds(idle_timeout, "idle_timeout")
-        self.max_lifetime = _seconds(max_lifetime, "max_lifetime")
-        if max_idle is not None and max_idle < 0:
-            raise ValueError('"max_idle" must be a non-negative integer')
-        if min_idle < 0:
-            raise ValueError('"min_idle" must be a non-negative integer')
+        self._knobs = knobs(
+            health_check_after=health_check_after,
+            fifo=fifo,
+            idle_timeout=idle_timeout,
+            max_lifetime=max_lifetime,
+            max_idle=max_idle,
+            min_idle=min_idle,
+        )
         self.fifo = fifo
-        self.max_idle = max_idle
+        self.health_check_after = self._knobs["check_after"]
         self.min_idle = min_idle
         super().__init__(
             connection_class=connection_class,
@@ -106,15 +131,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
         the parent's sockets must stay untouched). Counters in ``stats()`` are kept."""
         slots = getattr(self, "_slots", None)
         if slots is None or slots.capacity != self.max_connections:
-            self._slots = SlotArray(
-                self.max_connections,
-                fifo=self.fifo,
-                check_after=self.health_check_after,
-                idle_timeout=self.idle_timeout,
-                max_lifetime=self.max_lifetime,
-                max_idle=self.max_idle or 0,
-                min_idle=self.min_idle,
-            )
+            self._slots = SlotArray(self.max_connections, **self._knobs)
         else:
             slots.clear()
         self._warm_pending = self.min_idle > 0

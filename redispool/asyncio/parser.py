@@ -1,0 +1,92 @@
+"""``AsyncParser``: redis-py's asyncio parser interface on the compiled Reader."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis._parsers import _AsyncRESP3Parser
+from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import InvalidResponse
+
+from .._impl import Reader
+from ..push import PushNotification
+
+NOT_ENOUGH_DATA = object()
+
+
+class AsyncParser(_AsyncRESP3Parser):
+    """``parser_class`` for ``redis.asyncio`` connections (RESP2 and RESP3).
+
+    A subclass of redis-py's ``_AsyncRESP3Parser``, so pools with maintenance
+    notifications accept it and ``HELLO 3`` never swaps it out. Error replies map to
+    redis-py's exception classes as in ``redispool.Parser``; push messages go to
+    redis-py's (awaitable) push handlers. A read cancelled while waiting for bytes keeps
+    what it has: the next read continues the same reply.
+    """
+
+    #: The Reader class (the compiled twin when available); tests swap in either twin.
+    reader_class: Any = Reader
+
+    def __init__(self, socket_read_size: int) -> None:
+        super().__init__(socket_read_size)
+        self._reader: Any = None
+
+    def on_connect(self, connection: Any) -> None:
+        self._stream = connection._reader
+        if self._stream is None:
+            raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+        self.encoder = encoder = connection.encoder
+        kwargs: dict[str, Any] = {
+            "protocolError": InvalidResponse,
+            "replyError": self.parse_error,
+            "notEnoughData": NOT_ENOUGH_DATA,
+        }
+        if encoder.decode_responses:
+            kwargs["encoding"] = encoder.encoding
+            kwargs["errors"] = encoder.encoding_errors
+        self._reader = self.reader_class(**kwargs)
+        self._connected = True
+
+    def on_disconnect(self) -> None:
+        self._connected = False
+
+    async def can_read(self) -> bool:
+        """Whether bytes (or EOF) wait in the Reader or the stream; never blocks."""
+        if not self._connected:
+            raise OSError("Buffer is closed.")
+        stream: Any = self._stream
+        return bool(self._reader.has_data() or stream._buffer or stream.at_eof())
+
+    async def read_from_socket(self) -> bool:
+        stream: Any = self._stream
+        data = await stream.read(self._read_size)
+        if not data:
+            raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR) from None
+        self._reader.feed(data)
+        return True
+
+    async def read_response(
+        self, disable_decoding: bool = False, push_request: bool = False
+    ) -> Any:
+        while True:
+            if not self._connected:
+                raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR) from None
+            reader = self._reader
+            response = reader.gets(False) if disable_decoding else reader.gets()
+            while response is NOT_ENOUGH_DATA:
+                await self.read_from_socket()
+                response = reader.gets(False) if disable_decoding else reader.gets()
+            kind = type(response)
+            if kind is bytes or kind is int or kind is str:
+                return response
+            if isinstance(response, RedisConnectionError):
+                raise response
+            if kind is PushNotification:
+                response = await self.handle_push_response(response)
+                if push_request:
+                    return response
+                continue  # the reply the caller waits for comes after the push
+            if kind is list and response and isinstance(response[0], RedisConnectionError):
+                raise response[0]
+            return response

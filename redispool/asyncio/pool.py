@@ -1,0 +1,420 @@
+"""asyncio ``ConnectionPool`` and ``BlockingConnectionPool`` on the slot array.
+
+The fast path (an idle connection used recently) takes no lock and never yields to the
+event loop. Waiting is fair: a released connection goes straight to the longest waiting
+task. Releasing never suspends before the connection is back in the slot array, so a
+task cancelled at any await point cannot leak a slot, and a connection that may hold an
+unread reply is closed before anyone else can see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from asyncio import events
+from collections import deque
+from time import monotonic
+from typing import Any
+
+import redis.asyncio.connection as _aconnection
+import redis.asyncio.observability.recorder as _arecorder
+from redis.asyncio.connection import Connection, async_timeout
+from redis.event import AsyncAfterConnectionReleasedEvent, AsyncReAuthConnectionListener
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
+from redis.observability.attributes import ConnectionState, get_pool_name
+
+from .._impl import SlotArray
+from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, knobs
+from ..stats import PoolStats
+from ..tracking import tracked
+from .parser import AsyncParser
+
+_CLOSE, _REAP, _FORKED = 2, 8, 16
+
+
+def _close(conn: Any) -> None:
+    """Close a connection without suspending (cancellation cannot cut it short)."""
+    close = getattr(conn, "_close", None)
+    if close is not None:
+        close()
+        conn._rp_owed = 0
+
+
+class ConnectionPool(_aconnection.ConnectionPool):
+    """Drop-in for ``redis.asyncio.ConnectionPool`` with the sync pool's extra knobs
+    (``health_check_after``, ``fifo``, ``idle_timeout``, ``max_lifetime``, ``max_idle``,
+    ``min_idle``) and ``stats()``.
+
+    A pool serves one event loop at a time; when it is first used from another loop
+    (``asyncio.run`` called again, a new test loop) it forgets the old loop's connections
+    and starts afresh instead of failing or hanging.
+    """
+
+    def __init__(
+        self,
+        connection_class: type = Connection,
+        max_connections: int | None = None,
+        maint_notifications_config: Any = None,
+        *,
+        health_check_after: float = 1.0,
+        fifo: bool = False,
+        idle_timeout: float | None = None,
+        max_lifetime: float | None = None,
+        max_idle: int | None = None,
+        min_idle: int = 0,
+        **connection_kwargs: Any,
+    ) -> None:
+        self._knobs = knobs(
+            health_check_after=health_check_after,
+            fifo=fifo,
+            idle_timeout=idle_timeout,
+            max_lifetime=max_lifetime,
+            max_idle=max_idle,
+            min_idle=min_idle,
+        )
+        self.fifo = fifo
+        self.health_check_after = self._knobs["check_after"]
+        self.min_idle = min_idle
+        self._loop: Any = None
+        self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._slots: Any = None
+        self._release_listeners: tuple[Any, bool] = (None, False)
+        super().__init__(
+            connection_class=connection_class,
+            max_connections=max_connections,
+            maint_notifications_config=maint_notifications_config,
+            **connection_kwargs,
+        )
+        self.reset()
+
+    # ---- state ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every connection without closing it; counters are kept."""
+        if self._slots is None or self._slots.capacity != self.max_connections:
+            self._slots = SlotArray(self.max_connections, **self._knobs)
+        else:
+            self._slots.clear()
+        self._warm_pending = self.min_idle > 0
+
+    @property  # redis-py's private views: snapshots (its __init__ assigns them; ignored)
+    def _available_connections(self) -> list[Any]:
+        idle: list[Any] = self._slots.idle_connections() if self._slots is not None else []
+        if self.fifo:
+            idle.reverse()
+        return idle
+
+    @_available_connections.setter
+    def _available_connections(self, value: Any) -> None:
+        pass
+
+    @property
+    def _in_use_connections(self) -> set[Any]:
+        return set(self._slots.busy_connections()) if self._slots is not None else set()
+
+    @_in_use_connections.setter
+    def _in_use_connections(self, value: Any) -> None:
+        pass
+
+    def _get_free_connections(self) -> list[Any]:
+        return self._available_connections
+
+    def _get_in_use_connections(self) -> set[Any]:
+        return self._in_use_connections
+
+    def __bool__(self) -> bool:
+        return True
+
+    def can_get_connection(self) -> bool:
+        return bool(self._slots.idle_count or self._slots.size < self.max_connections)
+
+    def stats(self) -> PoolStats:
+        """Counters and gauges of this pool (see ``redispool.PoolStats``)."""
+        stats: PoolStats = self._slots.stats()
+        return stats
+
+    # ---- checkout --------------------------------------------------------------------------
+    async def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
+        """A connected connection; with one idle and fresh, without suspending."""
+        if command_name is not None or keys or options:
+            _warn_args()
+        conn = self._slots.acquire()
+        if conn is not None:
+            try:
+                if (
+                    conn._reader is not None
+                    and self._loop is events._get_running_loop()
+                    and _arecorder._async_metrics_collector is None
+                ):
+                    return conn
+            except AttributeError:  # connection classes without ``_reader``: connect()
+                pass
+        return await self._checkout(conn)
+
+    async def _checkout(self, conn: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._slots.forked:
+            if self._loop is not None or self._slots.forked:
+                self.reset()  # another loop's (or process's) sockets cannot be used here
+                conn = None
+            self._loop = loop
+        if self._warm_pending:
+            await self._warm()
+        started = monotonic()
+        code = _READY
+        if conn is None:
+            code, conn = self._slots.checkout()
+            if code == _FULL:
+                code, conn = await self._full()
+            if code == _NEW:
+                slot = conn
+                try:
+                    conn = self.make_connection()
+                except BaseException:
+                    self._slots.cancel(slot)
+                    self._wake()
+                    raise
+                self._slots.fill(slot, conn)
+        try:
+            if code == _RENEW:
+                await conn.disconnect()
+            await self.ensure_connection(conn)
+            if code == _NEW:
+                await _aconnection.record_connection_create_time(
+                    connection_pool=self, duration_seconds=monotonic() - started
+                )
+        except BaseException:
+            await self.release(conn)
+            raise
+        if _arecorder._async_metrics_collector is not None:
+            pool_name = get_pool_name(self)
+            await _aconnection.record_connection_count(
+                pool_name=pool_name, connection_state=ConnectionState.USED, counter=1
+            )
+        return conn
+
+    async def _full(self) -> tuple[int, Any]:
+        """No idle connection and no room: the non-blocking pool gives up."""
+        raise MaxConnectionsError("Too many connections")
+
+    async def ensure_connection(self, connection: Any) -> None:
+        """Connect, and make sure nothing is waiting to be read (a closed socket or stale
+        bytes mean reconnect). asyncio's peek is a buffer check: no syscall."""
+        await connection.connect()
+        try:
+            if await connection.can_read() and not self.maint_notifications_enabled():
+                raise RedisConnectionError("Connection has data") from None
+        except (RedisConnectionError, TimeoutError, OSError):
+            await connection.disconnect()
+            await connection.connect()
+            if await connection.can_read() and not self.maint_notifications_enabled():
+                raise RedisConnectionError("Connection not ready") from None
+
+    async def _warm(self) -> None:
+        """Open ``min_idle`` connections (first checkout, or after a reset)."""
+        self._warm_pending = False
+        opened: list[Any] = []
+        try:
+            while self._slots.idle_count + len(opened) < self.min_idle:
+                code, item = self._slots.checkout()
+                if code == _FULL:
+                    break
+                if code != _NEW:
+                    opened.append(item)
+                    continue
+                try:
+                    conn = self.make_connection()
+                except BaseException:
+                    self._slots.cancel(item)
+                    raise
+                self._slots.fill(item, conn)
+                opened.append(conn)
+                await conn.connect()
+        finally:
+            for conn in opened:
+                await self.release(conn)
+
+    def make_connection(self) -> Any:
+        """A new connection (the slot array has already counted it); redis-py's
+        connection classes get reply tracking, redispool's parser and packer."""
+        kwargs = dict(self.connection_kwargs)
+        cls = tracked(self.connection_class)
+        if cls is not self.connection_class:
+            kwargs.setdefault("parser_class", AsyncParser)
+        return cls(**kwargs)
+
+    # ---- release ---------------------------------------------------------------------------
+    async def release(self, connection: Any) -> None:
+        """Return a connection. The bookkeeping happens before the first suspension, so
+        cancelling the releasing task cannot lose the slot."""
+        if not self._give_back(connection):
+            return
+        dispatcher: Any = self._event_dispatcher
+        listeners = dispatcher._event_listeners_mapping.get(AsyncAfterConnectionReleasedEvent)
+        seen = self._release_listeners
+        if listeners is not seen[0]:  # register_listeners replaces the list
+            seen = self._release_listeners = (
+                listeners,
+                not listeners or all(type(x) is AsyncReAuthConnectionListener for x in listeners),
+            )
+        if not seen[1]:
+            await dispatcher.dispatch_async(AsyncAfterConnectionReleasedEvent(connection))
+        elif listeners and getattr(connection, "_re_auth_token", None) is not None:
+            await connection.re_auth()
+        if _arecorder._async_metrics_collector is not None:
+            pool_name = get_pool_name(self)
+            await _aconnection.record_connection_count(
+                pool_name=pool_name, connection_state=ConnectionState.USED, counter=-1
+            )
+
+    def _give_back(self, connection: Any) -> bool:
+        """Synchronous part of ``release``; False for a connection that is not ours."""
+        try:
+            dirty = connection._rp_owed or connection._should_reconnect
+        except AttributeError:
+            dirty = getattr(connection, "_rp_owed", 0) or connection.should_reconnect()
+        slots = self._slots
+        if dirty:
+            if not slots.in_use(connection):
+                return False
+            if getattr(connection, "_rp_owed", 0):
+                slots.note_dirty()
+            _close(connection)
+            if hasattr(connection, "reset_should_reconnect"):
+                connection.reset_should_reconnect()
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                if not slots.in_use(connection):
+                    waiters.appendleft(waiter)
+                    return False
+                waiter.set_result(connection)  # handed over: the slot stays in use
+                return True
+        flags = slots.release(connection)
+        if flags == _RELEASED:
+            return True
+        if flags & _FORKED or not flags:
+            return False
+        if flags & _CLOSE:
+            _close(connection)
+            self._wake()
+        if flags & _REAP:
+            for conn in slots.reap():
+                _close(conn)
+        return bool(flags & _RELEASED)
+
+    def _wake(self) -> None:
+        """A slot was freed: let the first waiter try to make a connection."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    # ---- whole-pool operations ---------------------------------------------------------------
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        connections = self._slots.idle_connections()
+        if inuse_connections:
+            connections += self._slots.busy_connections()
+        results = await asyncio.gather(
+            *(connection.disconnect() for connection in connections), return_exceptions=True
+        )
+        error = next((r for r in results if isinstance(r, BaseException)), None)
+        if error:
+            raise error
+
+    async def update_active_connections_for_reconnect(self) -> None:
+        for conn in self._slots.busy_connections():
+            conn.mark_for_reconnect()
+
+    def set_retry(self, retry: Any) -> None:
+        for conn in self._slots.idle_connections() + self._slots.busy_connections():
+            conn.retry = retry
+
+    async def re_auth_callback(self, token: Any) -> None:
+        async with self._lock:
+            for conn in self._slots.idle_connections():
+                await conn.retry.call_with_retry(
+                    lambda c=conn: c.send_command("AUTH", token.try_get("oid"), token.get_value()),
+                    lambda error: self._mock(error),
+                )
+                await conn.retry.call_with_retry(
+                    lambda c=conn: c.read_response(), lambda error: self._mock(error)
+                )
+            for conn in self._slots.busy_connections():
+                conn.set_re_auth_token(token)
+
+
+class BlockingConnectionPool(ConnectionPool):
+    """Drop-in for ``redis.asyncio.BlockingConnectionPool``: when every connection is in
+    use, wait up to ``timeout`` seconds (None: forever), then raise
+    ``ConnectionError("No connection available.")``. Waiters are served strictly in
+    arrival order: a released connection is handed to the longest waiting task."""
+
+    def __init__(
+        self,
+        max_connections: int = 50,
+        timeout: float | None = 20,
+        connection_class: type = Connection,
+        queue_class: Any = asyncio.LifoQueue,  # accepted and ignored, as in redis-py
+        **connection_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            connection_class=connection_class,
+            max_connections=max_connections,
+            **connection_kwargs,
+        )
+        self.timeout = timeout
+        self._in_maintenance = False
+
+    def set_in_maintenance(self, in_maintenance: bool) -> None:
+        self._in_maintenance = in_maintenance
+
+    async def _full(self) -> tuple[int, Any]:
+        slots = self._slots
+        loop = asyncio.get_running_loop()
+        started = monotonic()
+        deadline = None if self.timeout is None else loop.time() + self.timeout
+        first = False  # a waiter woken for a freed slot and beaten to it keeps its place
+        slots.wait_begin()
+        timed_out = False
+        try:
+            while True:
+                waiter: asyncio.Future[Any] = loop.create_future()
+                if first:
+                    self._waiters.appendleft(waiter)
+                else:
+                    self._waiters.append(waiter)
+                try:
+                    if deadline is None:
+                        got = await waiter
+                    else:
+                        async with async_timeout(max(0.0, deadline - loop.time())):
+                            got = await waiter
+                except BaseException as exc:
+                    if waiter.done() and not waiter.cancelled():
+                        self._pass_on(waiter.result())  # handed to us as we gave up
+                    if isinstance(exc, asyncio.TimeoutError):
+                        timed_out = True
+                        raise RedisConnectionError("No connection available.") from exc
+                    raise
+                if got is not None:
+                    return _READY, got
+                code, item = slots.checkout()
+                if code != _FULL:
+                    return code, item
+                first = True
+        finally:
+            slots.wait_end(monotonic() - started, timed_out)
+            if not timed_out:
+                await _aconnection.record_connection_wait_time(
+                    pool_name=get_pool_name(self), duration_seconds=monotonic() - started
+                )
+
+    def _pass_on(self, item: Any) -> None:
+        """Give back what a waiter received but can no longer use."""
+        if item is None:
+            self._wake()
+        else:
+            self._give_back(item)
