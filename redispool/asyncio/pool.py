@@ -10,7 +10,6 @@ unread reply is closed before anyone else can see it.
 from __future__ import annotations
 
 import asyncio
-from asyncio import events
 from collections import deque
 from time import monotonic
 from typing import Any
@@ -45,9 +44,10 @@ class ConnectionPool(_aconnection.ConnectionPool):
     (``health_check_after``, ``fifo``, ``idle_timeout``, ``max_lifetime``, ``max_idle``,
     ``min_idle``) and ``stats()``.
 
-    A pool serves one event loop at a time; when it is first used from another loop
-    (``asyncio.run`` called again, a new test loop) it forgets the old loop's connections
-    and starts afresh instead of failing or hanging.
+    A pool serves one event loop at a time. Once that loop is closed, the next checkout
+    (``asyncio.run`` called again, a new test loop) forgets the old loop's connections and
+    starts afresh. Sharing one pool between event loops that run at the same time (in
+    different threads) is not supported.
     """
 
     def __init__(
@@ -142,11 +142,11 @@ class ConnectionPool(_aconnection.ConnectionPool):
             try:
                 if (
                     conn._reader is not None
-                    and self._loop is events._get_running_loop()
+                    and not self._loop.is_closed()
                     and _arecorder._async_metrics_collector is None
                 ):
                     return conn
-            except AttributeError:  # connection classes without ``_reader``: connect()
+            except AttributeError:  # no loop yet, or a connection without ``_reader``
                 pass
         return await self._checkout(conn)
 
@@ -246,7 +246,15 @@ class ConnectionPool(_aconnection.ConnectionPool):
     async def release(self, connection: Any) -> None:
         """Return a connection. The bookkeeping happens before the first suspension, so
         cancelling the releasing task cannot lose the slot."""
-        if not self._give_back(connection):
+        try:
+            clean = not (connection._rp_owed or connection._should_reconnect)
+        except AttributeError:
+            clean = False
+        if clean and not self._waiters:
+            flags = self._slots.release(connection)
+            if flags != _RELEASED and not self._released(connection, flags):
+                return
+        elif not self._give_back(connection):
             return
         dispatcher: Any = self._event_dispatcher
         listeners = dispatcher._event_listeners_mapping.get(AsyncAfterConnectionReleasedEvent)
@@ -254,7 +262,8 @@ class ConnectionPool(_aconnection.ConnectionPool):
         if listeners is not seen[0]:  # register_listeners replaces the list
             seen = self._release_listeners = (
                 listeners,
-                not listeners or all(type(x) is AsyncReAuthConnectionListener for x in listeners),
+                not listeners
+                or all(type(x) is AsyncReAuthConnectionListener for x in listeners),
             )
         if not seen[1]:
             await dispatcher.dispatch_async(AsyncAfterConnectionReleasedEvent(connection))
@@ -267,7 +276,8 @@ class ConnectionPool(_aconnection.ConnectionPool):
             )
 
     def _give_back(self, connection: Any) -> bool:
-        """Synchronous part of ``release``; False for a connection that is not ours."""
+        """Synchronous part of ``release``: close a connection that may owe a reply, hand
+        it to the first waiter or put it back. False for a connection that is not ours."""
         try:
             dirty = connection._rp_owed or connection._should_reconnect
         except AttributeError:
@@ -291,15 +301,17 @@ class ConnectionPool(_aconnection.ConnectionPool):
                 waiter.set_result(connection)  # handed over: the slot stays in use
                 return True
         flags = slots.release(connection)
-        if flags == _RELEASED:
-            return True
+        return flags == _RELEASED or self._released(connection, flags)
+
+    def _released(self, connection: Any, flags: int) -> bool:
+        """Act on the slot array's flags; True if the connection is idle again."""
         if flags & _FORKED or not flags:
             return False
         if flags & _CLOSE:
             _close(connection)
             self._wake()
         if flags & _REAP:
-            for conn in slots.reap():
+            for conn in self._slots.reap():
                 _close(conn)
         return bool(flags & _RELEASED)
 
