@@ -262,8 +262,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         if listeners is not seen[0]:  # register_listeners replaces the list
             seen = self._release_listeners = (
                 listeners,
-                not listeners
-                or all(type(x) is AsyncReAuthConnectionListener for x in listeners),
+                not listeners or all(type(x) is AsyncReAuthConnectionListener for x in listeners),
             )
         if not seen[1]:
             await dispatcher.dispatch_async(AsyncAfterConnectionReleasedEvent(connection))

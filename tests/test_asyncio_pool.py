@@ -1,0 +1,295 @@
+"""redispool.asyncio against a real redis-server, with each SlotArray twin (``slot_twin``)
+and each Reader twin under ``AsyncParser``."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio as aredis
+from redis._parsers import _AsyncRESP3Parser
+from redis.asyncio.lock import Lock
+
+from redispool import PoolStats
+from redispool.asyncio import AsyncParser, BlockingConnectionPool, ConnectionPool
+
+pytestmark = pytest.mark.usefixtures("slot_twin")
+
+POOLS = [ConnectionPool, BlockingConnectionPool]
+
+
+@pytest.fixture(autouse=True)
+def reader_twin(reader_mod: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(AsyncParser, "reader_class", reader_mod.Reader)
+    yield
+
+
+@pytest.fixture(params=POOLS, ids=lambda c: c.__name__)
+def pool_class(request: pytest.FixtureRequest) -> type[ConnectionPool]:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=[2, 3], ids=lambda p: f"resp{p}")
+def protocol(request: pytest.FixtureRequest) -> int:
+    return request.param  # type: ignore[no-any-return]
+
+
+def balanced(stats: PoolStats) -> bool:
+    return stats.idle + stats.in_use == stats.created - stats.closed
+
+
+def test_names_and_bases() -> None:
+    assert ConnectionPool.__name__ == "ConnectionPool"
+    assert issubclass(ConnectionPool, aredis.ConnectionPool)
+    assert issubclass(BlockingConnectionPool, ConnectionPool)
+    assert issubclass(AsyncParser, _AsyncRESP3Parser)
+
+
+async def test_commands(redis_url: str, pool_class: type, protocol: int) -> None:
+    pool = pool_class.from_url(redis_url, protocol=protocol)
+    async with aredis.Redis(connection_pool=pool) as r:
+        await r.set("apool:k", "v")
+        assert await r.get("apool:k") == b"v"
+        await r.hset("apool:h", mapping={"a": "1"})
+        assert await r.hgetall("apool:h") == {b"a": b"1"}
+        assert await r.get("apool:missing") is None
+        conn = await pool.get_connection()
+        assert isinstance(conn._parser, AsyncParser)
+        assert conn._rp_packer is not None  # commands were packed by redispool's Packer
+        await pool.release(conn)
+        async with r.pipeline(transaction=True) as pipe:
+            pipe.set("apool:t", 1).incr("apool:t").get("apool:t")
+            assert await pipe.execute() == [True, 2, b"2"]
+        lock = Lock(r, "apool:lock", timeout=5)
+        assert await lock.acquire(blocking=False)
+        await lock.release()
+        stats = pool.stats()
+        assert stats.in_use == 0 and balanced(stats)
+    await pool.disconnect()
+
+
+async def test_decode_responses_and_pubsub(redis_url: str, protocol: int) -> None:
+    pool = ConnectionPool.from_url(redis_url, protocol=protocol, decode_responses=True)
+    r = aredis.Redis(connection_pool=pool)
+    pubsub = r.pubsub()
+    await pubsub.subscribe("apool:ch")
+    assert (await pubsub.get_message(timeout=5))["type"] == "subscribe"
+    await r.publish("apool:ch", "ü")
+    message = None
+    while message is None:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+    assert message["data"] == "ü"
+    await pubsub.aclose()
+    assert await r.echo("x") == "x"
+    await pool.disconnect()
+
+
+async def test_errors(redis_url: str) -> None:
+    r = aredis.Redis(connection_pool=ConnectionPool.from_url(redis_url))
+    await r.set("apool:str", "x")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await r.lpush("apool:str", 1)
+    with pytest.raises(redis.ResponseError):
+        await r.execute_command("NOSUCHCOMMAND")
+    assert await r.get("apool:str") == b"x"
+    assert r.connection_pool.stats().dirty_closed == 0
+
+
+async def test_max_connections_error(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url, max_connections=1)
+    await pool.get_connection()
+    with pytest.raises(redis.MaxConnectionsError, match="Too many connections"):
+        await pool.get_connection()
+    await pool.disconnect()
+
+
+async def test_blocking_timeout(redis_url: str) -> None:
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=1, timeout=0.05)
+    await pool.get_connection()
+    with pytest.raises(redis.ConnectionError, match=r"No connection available\.") as info:
+        await pool.get_connection()
+    assert not isinstance(info.value, redis.MaxConnectionsError)
+    stats = pool.stats()
+    assert (stats.waits, stats.timeouts) == (1, 1)
+    await pool.disconnect()
+
+
+async def test_waiters_are_served_in_order(redis_url: str) -> None:
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=1, timeout=None)
+    held = await pool.get_connection()
+    served: list[int] = []
+
+    async def wait(i: int) -> None:
+        conn = await pool.get_connection()
+        served.append(i)
+        await asyncio.sleep(0)
+        await pool.release(conn)
+
+    tasks = [asyncio.create_task(wait(i)) for i in range(5)]
+    while pool.stats().waits < 5:
+        await asyncio.sleep(0)
+    newcomer = asyncio.create_task(wait(99))  # arrives after the waiters: served last
+    await asyncio.sleep(0)
+    await pool.release(held)
+    await asyncio.gather(*tasks, newcomer)
+    assert served == [0, 1, 2, 3, 4, 99]
+    await pool.disconnect()
+
+
+async def test_burst(redis_url: str) -> None:
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=10, timeout=None)
+    r = aredis.Redis(connection_pool=pool)
+
+    async def one(i: int) -> bytes | None:
+        await r.set(f"apool:b{i}", i)
+        return await r.get(f"apool:b{i}")  # type: ignore[no-any-return]
+
+    results = await asyncio.gather(*(one(i) for i in range(200)))
+    assert results == [str(i).encode() for i in range(200)]
+    stats = pool.stats()
+    assert stats.created <= 10 and stats.waits > 0 and stats.timeouts == 0
+    assert stats.in_use == 0 and balanced(stats)
+    await pool.disconnect()
+
+
+async def test_connects_outside_any_critical_section(redis_url: str) -> None:
+    connecting = 0
+    most = 0
+
+    class SlowConnect(aredis.Connection):
+        async def connect(self) -> None:
+            nonlocal connecting, most
+            if not self.is_connected:
+                connecting += 1
+                most = max(most, connecting)
+                await asyncio.sleep(0.01)
+                connecting -= 1
+            await super().connect()
+
+    pool = BlockingConnectionPool.from_url(
+        redis_url, max_connections=8, connection_class=SlowConnect
+    )
+    conns = await asyncio.gather(*(pool.get_connection() for _ in range(8)))
+    assert most == 8 and len(set(conns)) == 8 and pool.stats().created == 8
+    for conn in conns:
+        await pool.release(conn)
+    await pool.disconnect()
+
+
+# ---- replies never leak, whatever is cancelled where ------------------------------------
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05])
+async def test_sent_but_unread_is_not_reused(
+    redis_url: str, pool_class: type, protocol: int, delay: float
+) -> None:
+    pool = pool_class.from_url(redis_url, protocol=protocol)
+    r = aredis.Redis(connection_pool=pool)
+    await r.set("apool:leak", "mine")
+    conn = await pool.get_connection()
+    await conn.send_command("PING")
+    await pool.release(conn)
+    await asyncio.sleep(delay)
+    assert await r.get("apool:leak") == b"mine"
+    assert pool.stats().dirty_closed == 1
+    await pool.disconnect()
+
+
+async def test_read_timeout_returning_none_is_not_reused(redis_url: str, protocol: int) -> None:
+    pool = ConnectionPool.from_url(redis_url, protocol=protocol)
+    r = aredis.Redis(connection_pool=pool)
+    await r.set("apool:leak2", "mine")
+    conn = await pool.get_connection()
+    await conn.send_command("BLPOP", "apool:nothing", 0.2)
+    assert await conn.read_response(timeout=0.01) is None  # timed out, reply still due
+    await pool.release(conn)
+    await asyncio.sleep(0.3)
+    assert await r.get("apool:leak2") == b"mine"
+    await pool.disconnect()
+
+
+async def test_cancelled_mid_command_is_not_reused(redis_url: str, pool_class: type) -> None:
+    pool = pool_class.from_url(redis_url)
+    r = aredis.Redis(connection_pool=pool)
+    await r.set("apool:leak3", "mine")
+    task = asyncio.create_task(r.blpop(["apool:nothing"], timeout=0.2))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.3)
+    assert await r.get("apool:leak3") == b"mine"
+    stats = pool.stats()
+    assert stats.in_use == 0 and balanced(stats)
+    await pool.disconnect()
+
+
+async def test_cancellation_storm(redis_url: str, protocol: int) -> None:
+    pool = BlockingConnectionPool.from_url(
+        redis_url, protocol=protocol, max_connections=8, timeout=None
+    )
+    r = aredis.Redis(connection_pool=pool)
+    keys = 50
+    async with r.pipeline(transaction=False) as pipe:
+        for i in range(keys):
+            pipe.set(f"apool:s{i}", f"value{i}")
+        await pipe.execute()
+    rng = random.Random(1234)
+    wrong: list[Any] = []
+    completed = 0
+
+    async def get(i: int) -> None:
+        nonlocal completed
+        value = await r.get(f"apool:s{i}")
+        if value != f"value{i}".encode():
+            wrong.append((i, value))
+        completed += 1
+
+    for _ in range(20):
+        tasks = [asyncio.create_task(get(rng.randrange(keys))) for _ in range(150)]
+        for _ in range(rng.randrange(1, 4)):
+            await asyncio.sleep(rng.choice([0, 0, 0.0005, 0.001]))
+            for task in rng.sample(tasks, 40):
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert wrong == []
+    assert completed > 0
+    stats = pool.stats()
+    assert stats.in_use == 0 and balanced(stats) and stats.created <= 8
+    assert len(pool._available_connections) == stats.idle
+    assert await r.get("apool:s0") == b"value0"
+    await pool.disconnect()
+
+
+async def test_timeouts_around_commands(redis_url: str) -> None:
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=2, timeout=None)
+    r = aredis.Redis(connection_pool=pool)
+    await r.set("apool:w", "w")
+    for _ in range(30):
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(r.blpop(["apool:nothing"], timeout=0.5), 0.002)
+        assert await r.get("apool:w") == b"w"
+    stats = pool.stats()
+    assert stats.in_use == 0 and balanced(stats)
+    await pool.disconnect()
+
+
+# ---- pools across event loops ---------------------------------------------------------------
+
+
+def test_pool_survives_a_new_event_loop(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url)
+    r = aredis.Redis(connection_pool=pool)
+
+    async def work() -> bytes | None:
+        await r.set("apool:loop", "x")
+        return await r.get("apool:loop")  # type: ignore[no-any-return]
+
+    assert asyncio.run(work()) == b"x"
+    assert asyncio.run(work()) == b"x"  # the first loop's connection is left behind
+    assert pool.stats().created == 2
