@@ -187,24 +187,22 @@ class SlotArray:
                 return code, self._conns[slot]
             if self._occupied >= self._capacity:
                 return FULL, None
-            if self._free:
-                slot = self._free.pop()
-            else:
-                slot = len(self._conns)
-                self._conns.append(None)
-                self._state.append(_EMPTY)
-                self._created_at.append(0.0)
-                self._last_used.append(0.0)
-            self._state[slot] = _RESERVED
-            self._occupied += 1
             self._misses += 1
-            return NEW, slot
+            return NEW, self._reserve()
 
     def in_use(self, conn: Any) -> bool:
         """Whether ``conn`` is checked out from this array."""
         with self._lock:
             slot = self._slot_of.get(id(conn), -1)
             return slot >= 0 and self._state[slot] == _BUSY and self._conns[slot] is conn
+
+    def reserve(self) -> int:
+        """Reserve an empty slot for a connection made elsewhere (``fill`` it next);
+        -1 when the array is full. Unlike ``checkout`` it never takes an idle one."""
+        with self._lock:
+            if self._occupied >= self._capacity:
+                return -1
+            return self._reserve()
 
     def fill(self, slot: int, conn: Any) -> None:
         """Put a newly made connection into the slot ``checkout`` reserved; it is in use."""
@@ -327,6 +325,19 @@ class SlotArray:
             )
 
     # ---- internals (called with the lock held) -------------------------------------
+    def _reserve(self) -> int:
+        if self._free:
+            slot = self._free.pop()
+        else:
+            slot = len(self._conns)
+            self._conns.append(None)
+            self._state.append(_EMPTY)
+            self._created_at.append(0.0)
+            self._last_used.append(0.0)
+        self._state[slot] = _RESERVED
+        self._occupied += 1
+        return slot
+
     def _drop(self, slot: int) -> None:
         del self._slot_of[id(self._conns[slot])]
         self._conns[slot] = None

@@ -3,8 +3,9 @@
 redis-py picks its pool class through module globals (``Redis(host=...)`` and
 ``Redis.from_url`` look up ``redis.client.ConnectionPool`` at call time) and through
 default arguments bound at definition time (``RedisCluster``'s nodes manager, Sentinel's
-``master_for``/``slave_for``, the connection's ``parser_class``). ``install()`` rebinds
-each of them and remembers the original; ``uninstall()`` puts every one back.
+``master_for``/``slave_for``, the connections' ``parser_class``). ``install()`` rebinds
+each of them, sync and asyncio, and remembers the original; ``uninstall()`` puts every
+one back.
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ import redis
 import redis.client
 import redis.cluster
 import redis.connection
+import redis.asyncio
+import redis.asyncio.client
+import redis.asyncio.connection
 import redis.sentinel
 
 from ._impl import Packer
 from .parsers import Parser
 from .pool import BlockingConnectionPool, ConnectionPool
+from .asyncio import AsyncParser
+from .asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
+from .asyncio import ConnectionPool as AsyncConnectionPool
 from .sentinel import SentinelConnectionPool
 
 _undo: list[Callable[[], None]] = []
@@ -59,9 +66,16 @@ def _construct_command_packer(self: Any, packer: Any) -> Any:
     return Packer(encoding=self.encoder.encoding, errors=self.encoder.encoding_errors)
 
 
+def _async_pack_command(self: Any, *args: Any) -> Any:
+    packer = getattr(self, "_rp_packer", None)
+    if packer is None:
+        packer = self._rp_packer = Packer(self.encoder.encoding, self.encoder.encoding_errors)
+    return packer.pack(*args)
+
+
 def install() -> None:
-    """Make every redis-py client created from now on use redispool's pools, parser and
-    packer (sync API). Idempotent; existing clients keep what they have."""
+    """Make every redis-py client created from now on use redispool's pools, parsers and
+    packer, sync and asyncio. Idempotent; existing clients keep what they have."""
     if _undo:
         return
     for module in (redis, redis.connection, redis.client, redis.cluster):
@@ -78,6 +92,12 @@ def install() -> None:
         "_construct_command_packer",
         _construct_command_packer,
     )
+    for module in (redis.asyncio, redis.asyncio.connection, redis.asyncio.client):
+        _rebind(module, "ConnectionPool", AsyncConnectionPool)
+    for module in (redis.asyncio, redis.asyncio.connection):
+        _rebind(module, "BlockingConnectionPool", AsyncBlockingConnectionPool)
+    _default(redis.asyncio.connection.AbstractConnection.__init__, "parser_class", AsyncParser)
+    _rebind(redis.asyncio.connection.AbstractConnection, "pack_command", _async_pack_command)
 
 
 def uninstall() -> None:

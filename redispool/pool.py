@@ -30,6 +30,7 @@ from redis.utils import warn_deprecated_arg_usage
 from ._impl import Packer, SlotArray
 from .parsers import Parser
 from .stats import PoolStats
+from .views import BusyView, IdleView
 from .tracking import TrackedCacheProxy, tracked
 
 # slot array codes and flags (identical in both twins)
@@ -145,11 +146,11 @@ class ConnectionPool(redis.connection.ConnectionPool):
         idle = self._slots.idle_connections()
         if self.fifo:
             idle.reverse()
-        return idle
+        return IdleView(self._slots, idle)
 
     @property
     def _in_use_connections(self) -> set[Any]:  # type: ignore[override]
-        return set(self._slots.busy_connections())
+        return BusyView(self._slots, self._slots.busy_connections())
 
     @property
     def _created_connections(self) -> int:  # type: ignore[override]

@@ -226,14 +226,16 @@ cdef class SlotArray:
             return code, <object>self.conns[slot]
         if self.occupied >= self.cap:
             return FULL, None
-        if self.n_empty == 0:
-            self._grow()
-        self.n_empty -= 1
-        slot = self.empty[self.n_empty]
-        self.state[slot] = S_RESERVED
-        self.occupied += 1
         self.misses += 1
-        return NEW, slot
+        return NEW, self._reserve()
+
+    @cython.critical_section
+    def reserve(self):
+        """Reserve an empty slot for a connection made elsewhere (``fill`` it next);
+        -1 when the array is full. Unlike ``checkout`` it never takes an idle one."""
+        if self.occupied >= self.cap:
+            return -1
+        return self._reserve()
 
     @cython.critical_section
     def in_use(self, conn):
@@ -382,6 +384,16 @@ cdef class SlotArray:
         )
 
     # ---- internals (called inside the critical section) ----------------------------
+    cdef Py_ssize_t _reserve(self) except -1:
+        cdef Py_ssize_t slot
+        if self.n_empty == 0:
+            self._grow()
+        self.n_empty -= 1
+        slot = self.empty[self.n_empty]
+        self.state[slot] = S_RESERVED
+        self.occupied += 1
+        return slot
+
     cdef void _drop(self, Py_ssize_t slot) noexcept:
         """Free a slot. The caller holds its own reference to the connection, so the
         DECREF here never runs a destructor in the middle of an update."""

@@ -237,3 +237,30 @@ def test_install_reaches_host_port_mode(cluster: RedisCluster3) -> None:
             rc.close()
     finally:
         redispool.uninstall()
+
+
+async def test_install_reaches_the_asyncio_cluster(cluster: RedisCluster3) -> None:
+    """redis-py's asyncio cluster keeps its own per-node connection lists (no pool hook);
+    install() gives those connections redispool's parser and packer."""
+    from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+
+    from redispool.asyncio import AsyncParser
+
+    redispool.install()
+    try:
+        rc = AsyncRedisCluster(host="127.0.0.1", port=cluster.ports[0])
+        try:
+            keys = [f"async:{i}" for i in range(60)]
+            for key in keys:
+                await rc.set(key, key)
+            assert [await rc.get(key) for key in keys] == [k.encode() for k in keys]
+            nodes = rc.get_nodes()
+            assert len({rc.get_node_from_key(key).name for key in keys}) == 3
+            for node in nodes:
+                for conn in node._connections:
+                    assert isinstance(conn._parser, AsyncParser)
+                    assert conn._rp_packer is not None
+        finally:
+            await rc.aclose()
+    finally:
+        redispool.uninstall()

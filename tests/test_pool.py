@@ -574,3 +574,19 @@ def test_install_and_uninstall(redis_url: str) -> None:
         redispool.uninstall()
     assert (redis.ConnectionPool, redis.client.ConnectionPool) == originals
     assert not isinstance(redis.Connection()._parser, Parser)
+
+
+def test_private_views_write_through(pool_class: type) -> None:
+    """redis-py's tests add connections to the private containers by hand."""
+    pool = pool_class(max_connections=3, connection_class=Dummy)
+    idle, busy = Dummy(), Dummy()
+    pool._available_connections.append(idle)
+    pool._in_use_connections.add(busy)
+    (idle_count, _), (used_count, _) = pool.get_connection_count()
+    assert (idle_count, used_count) == (1, 1)
+    assert pool.get_connection() is idle
+    pool.release(busy)
+    assert busy in pool._available_connections
+    pool._available_connections.append(Dummy())
+    with pytest.raises(redis.MaxConnectionsError):
+        pool._available_connections.append(Dummy())

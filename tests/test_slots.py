@@ -271,3 +271,16 @@ def _run(module: ModuleType, ops: list[tuple[str, int]], fifo: bool) -> list[Any
 @given(ops=OPS, fifo=st.booleans())
 def test_twins_agree(ops: list[tuple[str, int]], fifo: bool) -> None:
     assert _run(_slots_c, ops, fifo) == _run(_slots_py, ops, fifo)
+
+
+def test_reserve_never_takes_an_idle_slot(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(2)
+    a = new(slots, "a")
+    slots.release(a)
+    slot = slots.reserve()
+    assert slot >= 0
+    b = Conn("b")
+    slots.fill(slot, b)
+    assert slots.idle_connections() == [a] and slots.busy_connections() == [b]
+    assert slots.reserve() == -1
+    assert slots.stats().misses == 1  # reserve() is not a checkout

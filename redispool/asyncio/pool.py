@@ -25,6 +25,7 @@ from redis.observability.attributes import ConnectionState, get_pool_name
 from .._impl import SlotArray
 from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, knobs
 from ..stats import PoolStats
+from ..views import BusyView, IdleView
 from ..tracking import tracked
 from .parser import AsyncParser
 
@@ -98,10 +99,10 @@ class ConnectionPool(_aconnection.ConnectionPool):
 
     @property  # redis-py's private views: snapshots (its __init__ assigns them; ignored)
     def _available_connections(self) -> list[Any]:
-        idle: list[Any] = self._slots.idle_connections() if self._slots is not None else []
+        idle: list[Any] = self._slots.idle_connections()
         if self.fifo:
             idle.reverse()
-        return idle
+        return IdleView(self._slots, idle)
 
     @_available_connections.setter
     def _available_connections(self, value: Any) -> None:
@@ -109,7 +110,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
 
     @property
     def _in_use_connections(self) -> set[Any]:
-        return set(self._slots.busy_connections()) if self._slots is not None else set()
+        return BusyView(self._slots, self._slots.busy_connections())
 
     @_in_use_connections.setter
     def _in_use_connections(self, value: Any) -> None:
@@ -185,12 +186,15 @@ class ConnectionPool(_aconnection.ConnectionPool):
         except BaseException:
             await self.release(conn)
             raise
-        if _arecorder._async_metrics_collector is not None:
-            pool_name = get_pool_name(self)
-            await _aconnection.record_connection_count(
-                pool_name=pool_name, connection_state=ConnectionState.USED, counter=1
-            )
+        await self._record_checkout(started)
         return conn
+
+    async def _record_checkout(self, started: float) -> None:
+        """redis-py's metrics for a checkout that took the slow path."""
+        if _arecorder._async_metrics_collector is not None:
+            await _aconnection.record_connection_count(
+                pool_name=get_pool_name(self), connection_state=ConnectionState.USED, counter=1
+            )
 
     async def _full(self) -> tuple[int, Any]:
         """No idle connection and no room: the non-blocking pool gives up."""
@@ -418,10 +422,12 @@ class BlockingConnectionPool(ConnectionPool):
                 first = True
         finally:
             slots.wait_end(monotonic() - started, timed_out)
-            if not timed_out:
-                await _aconnection.record_connection_wait_time(
-                    pool_name=get_pool_name(self), duration_seconds=monotonic() - started
-                )
+
+    async def _record_checkout(self, started: float) -> None:
+        await super()._record_checkout(started)
+        await _aconnection.record_connection_wait_time(
+            pool_name=get_pool_name(self), duration_seconds=monotonic() - started
+        )
 
     def _pass_on(self, item: Any) -> None:
         """Give back what a waiter received but can no longer use."""

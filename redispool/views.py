@@ -1,0 +1,47 @@
+"""redis-py's private pool containers, as snapshots that write through.
+
+redis-py's own code and tests read ``pool._available_connections`` (a list) and
+``pool._in_use_connections`` (a set), and its tests add connections to them by hand.
+Here the slot array is the truth: these views are copies taken when the attribute is
+read, and ``append``/``add`` hand the connection to the pool instead of to the copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.exceptions import MaxConnectionsError
+
+
+def adopt(slots: Any, conn: Any, idle: bool) -> None:
+    """Put a connection made outside the pool into ``slots``, idle or in use."""
+    slot = slots.reserve()
+    if slot < 0:
+        raise MaxConnectionsError("Too many connections")
+    slots.fill(slot, conn)
+    if idle:
+        slots.release(conn)
+
+
+class IdleView(list):  # type: ignore[type-arg]
+    """``_available_connections``: the idle connections, the next one to be lent last."""
+
+    def __init__(self, slots: Any, connections: list[Any]) -> None:
+        super().__init__(connections)
+        self._slots = slots
+
+    def append(self, conn: Any) -> None:
+        super().append(conn)
+        adopt(self._slots, conn, idle=True)
+
+
+class BusyView(set):  # type: ignore[type-arg]
+    """``_in_use_connections``: the connections lent out."""
+
+    def __init__(self, slots: Any, connections: list[Any]) -> None:
+        super().__init__(connections)
+        self._slots = slots
+
+    def add(self, conn: Any) -> None:
+        super().add(conn)
+        adopt(self._slots, conn, idle=False)
