@@ -15,20 +15,20 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-import redis.client
-import redis.cluster
-import redis.connection
 import redis.asyncio
 import redis.asyncio.client
 import redis.asyncio.connection
+import redis.client
+import redis.cluster
+import redis.connection
 import redis.sentinel
 
 from ._impl import Packer
-from .parsers import Parser
-from .pool import BlockingConnectionPool, ConnectionPool
 from .asyncio import AsyncParser
 from .asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
 from .asyncio import ConnectionPool as AsyncConnectionPool
+from .parsers import Parser
+from .pool import BlockingConnectionPool, ConnectionPool
 from .sentinel import SentinelConnectionPool
 
 _undo: list[Callable[[], None]] = []

@@ -30,8 +30,8 @@ from redis.utils import warn_deprecated_arg_usage
 from ._impl import Packer, SlotArray
 from .parsers import Parser
 from .stats import PoolStats
-from .views import BusyView, IdleView
 from .tracking import TrackedCacheProxy, tracked
+from .views import BusyView, IdleView
 
 # slot array codes and flags (identical in both twins)
 _READY, _CHECK, _RENEW, _NEW, _FULL = 0, 1, 2, 3, 4

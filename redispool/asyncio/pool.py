@@ -25,8 +25,8 @@ from redis.observability.attributes import ConnectionState, get_pool_name
 from .._impl import SlotArray
 from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, knobs
 from ..stats import PoolStats
-from ..views import BusyView, IdleView
 from ..tracking import tracked
+from ..views import BusyView, IdleView
 from .parser import AsyncParser
 
 _CLOSE, _REAP, _FORKED = 2, 8, 16
