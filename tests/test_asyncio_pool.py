@@ -279,6 +279,89 @@ async def test_timeouts_around_commands(redis_url: str) -> None:
     await pool.disconnect()
 
 
+# ---- the same knobs and helpers as the sync pool -----------------------------------------------
+
+
+async def test_knobs(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url, idle_timeout=0.02)
+    r = aredis.Redis(connection_pool=pool)
+    first = await r.client_id()
+    await asyncio.sleep(0.05)
+    assert await r.client_id() != first
+    assert pool.stats().stale_closed == 1
+    pool = ConnectionPool.from_url(redis_url, max_idle=1)
+    a, b = await pool.get_connection(), await pool.get_connection()
+    await pool.release(a)
+    await pool.release(b)
+    assert not b.is_connected and pool._available_connections == [a]
+    pool = ConnectionPool.from_url(redis_url, min_idle=3)
+    conn = await pool.get_connection()
+    stats = pool.stats()
+    assert (stats.idle, stats.in_use, stats.created) == (2, 1, 3)
+    await pool.release(conn)
+    pool = ConnectionPool.from_url(redis_url, fifo=True)
+    a, b = await pool.get_connection(), await pool.get_connection()
+    await pool.release(a)
+    await pool.release(b)
+    assert await pool.get_connection() is a
+    with pytest.raises(ValueError, match="health_check_after"):
+        ConnectionPool(health_check_after=-1)
+
+
+async def test_killed_connection_is_reconnected(redis_url: str, pool_class: type) -> None:
+    pool = pool_class.from_url(redis_url, health_check_after=0)
+    no_retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0)
+    r = aredis.Redis(connection_pool=pool, retry=no_retry)
+    first = await r.client_id()
+    redis.Redis.from_url(redis_url).client_kill_filter(_id=first)
+    await asyncio.sleep(0.05)
+    assert await r.client_id() != first
+    await pool.disconnect()
+
+
+async def test_unix_socket_and_helpers(redis_server: Any, pool_class: type) -> None:
+    pool = pool_class.from_url(f"unix://{redis_server.unix_path}", decode_responses=True)
+    r = aredis.Redis(connection_pool=pool)
+    assert await r.ping() is True
+    assert pool.get_encoder().decode_responses is True
+    conn = await pool.get_connection()
+    assert isinstance(conn, aredis.UnixDomainSocketConnection)
+    retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1)
+    pool.set_retry(retry)
+    assert conn.retry is retry
+    assert pool._get_in_use_connections() == {conn}
+    await pool.disconnect(inuse_connections=False)
+    assert conn.is_connected
+    await pool.disconnect()
+    assert not conn.is_connected
+    await pool.release(conn)
+    async with pool as entered:
+        assert entered is pool
+        conn = await pool.get_connection()
+        assert conn.is_connected
+    assert not conn.is_connected
+
+
+async def test_release_event_and_deprecation(redis_url: str) -> None:
+    from redis.event import AsyncAfterConnectionReleasedEvent, EventDispatcher
+
+    events: list[Any] = []
+
+    class Listener:
+        async def listen(self, event: Any) -> None:
+            events.append(event.connection)
+
+    dispatcher = EventDispatcher()
+    dispatcher.register_listeners({AsyncAfterConnectionReleasedEvent: [Listener()]})
+    pool = ConnectionPool.from_url(redis_url, event_dispatcher=dispatcher)
+    with pytest.warns(DeprecationWarning):
+        conn = await pool.get_connection("GET")
+    await pool.release(conn)
+    await pool.release(conn)  # already back: ignored
+    assert events == [conn]
+    await pool.disconnect()
+
+
 # ---- pools across event loops ---------------------------------------------------------------
 
 

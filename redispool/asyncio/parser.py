@@ -52,11 +52,17 @@ class AsyncParser(_AsyncRESP3Parser):
         self._connected = False
 
     async def can_read(self) -> bool:
-        """Whether bytes (or EOF) wait in the Reader or the stream; never blocks."""
+        """Whether bytes wait in the Reader or the stream; never blocks. A stream the
+        server closed raises ``ConnectionError``, as the sync ``Parser`` does, so a pool
+        reconnects it even where pending bytes are allowed (maintenance notifications)."""
         if not self._connected:
             raise OSError("Buffer is closed.")
+        if self._reader.has_data():
+            return True
         stream: Any = self._stream
-        return bool(self._reader.has_data() or stream._buffer or stream.at_eof())
+        if stream.at_eof():
+            raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+        return bool(stream._buffer)
 
     async def read_from_socket(self) -> bool:
         stream: Any = self._stream
