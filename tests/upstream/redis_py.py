@@ -33,6 +33,9 @@ DEFAULT_FILES = [
     "tests/test_lock.py",
     "tests/test_monitor.py",
     "tests/test_retry.py",
+    "tests/test_asyncio/test_connection_pool.py",
+    "tests/test_asyncio/test_pipeline.py",
+    "tests/test_asyncio/test_pubsub.py",
 ]
 
 
