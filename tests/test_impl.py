@@ -16,10 +16,12 @@ def test_implementation_matches_environment() -> None:
         assert redispool.IMPLEMENTATION == "python"
         assert redispool.Reader.__module__ == "redispool._reader_py"
         assert redispool.Packer.__module__ == "redispool._pack_py"
+        assert _impl.SlotArray.__module__ == "redispool._slots_py"
     else:
         assert redispool.IMPLEMENTATION == "cython"
         assert redispool.Reader.__module__ == "redispool._reader_c"
         assert redispool.Packer.__module__ == "redispool._pack_c"
+        assert _impl.SlotArray.__module__ == "redispool._slots_c"
     assert _impl.IMPLEMENTATION == redispool.IMPLEMENTATION
 
 
