@@ -11,11 +11,15 @@ disconnected, which is what redis-py's own pub/sub and monitor code does on rele
 
 from __future__ import annotations
 
+import asyncio
+from time import monotonic
 from typing import Any
 
 from redis.asyncio.connection import AbstractConnection as AsyncAbstractConnection
 from redis.connection import AbstractConnection, CacheProxyConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ._impl import Packer
 
@@ -96,13 +100,16 @@ class Tracked:
 
 class AsyncTracked:
     """The same for ``redis.asyncio`` connections, which also get the compiled packer
-    (redis-py's asyncio connections have no packer hook and always pack in Python).
-    Replies are counted where the parser returns one, because ``read_response`` with a
-    ``timeout`` returns None both for a nil reply and for a timeout."""
+    (redis-py's asyncio connections have no packer hook and always pack in Python) and a
+    write path without a task per command. Replies are counted where the parser returns
+    one, because ``read_response`` with a ``timeout`` returns None both for a nil reply
+    and for a timeout."""
 
     _rp_owed: int = 0
     _rp_batch: Any = None
     _rp_packer: Any = None
+    _rp_deadline: float | None = None  # monotonic deadline of the read in progress
+    _rp_timer: Any = None
 
     def pack_command(self, *args: Any) -> Any:
         packer = self._rp_packer
@@ -124,13 +131,123 @@ class AsyncTracked:
             self._rp_batch = None
             if batch[0] is command:
                 owed = batch[1]
-        await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        writer = self._writer  # type: ignore[attr-defined]
+        if writer is None or self.health_check_interval or type(command) is not list:  # type: ignore[attr-defined]
+            await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        else:
+            await self._rp_write(writer, command)
         self._rp_owed += owed
+
+    async def _rp_write(self, writer: Any, command: list[Any]) -> None:
+        """Write a packed command. redis-py wraps every write in ``wait_for`` (a task per
+        command); here the socket timeout guards only a drain that really has to wait."""
+        try:
+            writer.writelines(command)
+            timeout = self.socket_timeout  # type: ignore[attr-defined]
+            if timeout and writer.transport.get_write_buffer_size():
+                await asyncio.wait_for(writer.drain(), timeout)
+            else:
+                await writer.drain()
+        except asyncio.TimeoutError:
+            await self.disconnect(nowait=True)
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            await self.disconnect(nowait=True)
+            code, message = ("UNKNOWN", exc.args[0]) if len(exc.args) == 1 else exc.args[:2]
+            raise RedisConnectionError(f"Error {code} while writing to socket. {message}.") from exc
+        except BaseException:
+            await self.disconnect(nowait=True)
+            raise
 
     async def send_command(self, *args: Any, **kwargs: Any) -> None:
         await super().send_command(*args, **kwargs)  # type: ignore[misc]
         if args and args[0] in _UNCOUNTED:
             self._rp_owed = UNCOUNTABLE
+
+    async def read_response(
+        self,
+        disable_decoding: bool = False,
+        timeout: float | None = None,
+        *,
+        disconnect_on_error: bool = True,
+        push_request: bool | None = False,
+    ) -> Any:
+        """redis-py's ``read_response``, without a timeout context per read when the
+        socket timeout applies: a per-connection watchdog timer, re-armed at most once
+        per timeout period, fails the read waiting past its deadline instead."""
+        parser = self._parser  # type: ignore[attr-defined]
+        if (
+            timeout is not None
+            or push_request
+            or self.health_check_interval  # type: ignore[attr-defined]
+            or not getattr(parser, "watchdog_safe", False)
+        ):
+            return await super().read_response(  # type: ignore[misc]
+                disable_decoding,
+                timeout,
+                disconnect_on_error=disconnect_on_error,
+                push_request=push_request,
+            )
+        socket_timeout = self.socket_timeout  # type: ignore[attr-defined]
+        try:
+            if socket_timeout is not None:
+                self._rp_deadline = monotonic() + socket_timeout
+                if self._rp_timer is None:
+                    self._rp_watch(socket_timeout)
+            try:
+                response = await self._read_response_from_parser(disable_decoding=disable_decoding)
+            finally:
+                self._rp_deadline = None
+        except asyncio.TimeoutError:  # set by the watchdog
+            if disconnect_on_error:
+                await self.disconnect(nowait=True)
+            host = self._host_error()  # type: ignore[attr-defined]
+            raise RedisTimeoutError(f"Timeout reading from {host}") from None
+        except OSError as exc:
+            if disconnect_on_error:
+                await self.disconnect(nowait=True)
+            host = self._host_error()  # type: ignore[attr-defined]
+            raise RedisConnectionError(f"Error while reading from {host} : {exc.args}") from exc
+        except BaseException:
+            if disconnect_on_error:
+                await self.disconnect(nowait=True)
+            raise
+        if isinstance(response, ResponseError):
+            raise response from None
+        return response
+
+    def _rp_watch(self, delay: float) -> None:
+        self._rp_timer = asyncio.get_running_loop().call_later(delay, self._rp_expire)
+
+    def _rp_expire(self) -> None:
+        """The watchdog: past the deadline, fail the read that waits on the socket."""
+        self._rp_timer = None
+        deadline = self._rp_deadline
+        if deadline is None:  # no read in progress; the next one re-arms
+            return
+        left = deadline - monotonic()
+        if left > 0:
+            self._rp_watch(left)
+            return
+        waiter = getattr(self._reader, "_waiter", None)  # type: ignore[attr-defined]
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(asyncio.TimeoutError())
+        else:  # busy elsewhere (a push handler): look again shortly
+            self._rp_watch(0.01)
+
+    def _reschedule_active_read_timeout(self, timeout: float | None) -> None:
+        """Maintenance notifications relax (or restore) the timeout of a read in flight."""
+        if self._rp_deadline is None:
+            super()._reschedule_active_read_timeout(timeout)  # type: ignore[misc]
+            return
+        if self._rp_timer is not None:
+            self._rp_timer.cancel()
+            self._rp_timer = None
+        if timeout is None:
+            self._rp_deadline = float("inf")
+            return
+        self._rp_deadline = monotonic() + timeout
+        self._rp_watch(timeout)
 
     async def _read_response_from_parser(self, *args: Any, **kwargs: Any) -> Any:
         response = await super()._read_response_from_parser(*args, **kwargs)  # type: ignore[misc]

@@ -279,6 +279,34 @@ async def test_timeouts_around_commands(redis_url: str) -> None:
     await pool.disconnect()
 
 
+async def test_socket_timeout_fails_the_read(redis_url: str, protocol: int) -> None:
+    pool = ConnectionPool.from_url(redis_url, protocol=protocol, socket_timeout=0.1)
+    no_retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0)
+    r = aredis.Redis(connection_pool=pool, retry=no_retry)
+    await r.set("apool:st", "x")
+    with pytest.raises(redis.TimeoutError, match="Timeout reading from"):
+        await r.blpop(["apool:nothing"], timeout=1)
+    conn = pool._available_connections[0]
+    assert not conn.is_connected and conn._rp_owed == 0
+    for _ in range(3):  # the watchdog does not fire on later, quick reads
+        assert await r.get("apool:st") == b"x"
+        await asyncio.sleep(0.06)
+    await pool.disconnect()
+
+
+async def test_relaxed_timeout_applies_to_the_read_in_flight(redis_url: str) -> None:
+    pool = ConnectionPool.from_url(redis_url, socket_timeout=0.1)
+    conn = await pool.get_connection()
+    await conn.send_command("BLPOP", "apool:nothing", 0.3)
+    read = asyncio.create_task(conn.read_response())
+    await asyncio.sleep(0.02)
+    conn.update_current_socket_timeout(2.0)  # what a MOVING notice does
+    assert await read is None  # BLPOP's own timeout, not the socket's
+    await pool.release(conn)
+    assert conn.is_connected and pool.stats().dirty_closed == 0
+    await pool.disconnect()
+
+
 # ---- the same knobs and helpers as the sync pool -----------------------------------------------
 
 

@@ -27,6 +27,9 @@ class AsyncParser(_AsyncRESP3Parser):
 
     #: The Reader class (the compiled twin when available); tests swap in either twin.
     reader_class: Any = Reader
+    #: Reads wait only in ``StreamReader.read``, so the connection's watchdog can time
+    #: them out by failing the stream's waiter (see ``redispool.tracking``).
+    watchdog_safe = True
 
     def __init__(self, socket_read_size: int) -> None:
         super().__init__(socket_read_size)
