@@ -1,0 +1,317 @@
+"""End-to-end workloads on a real server for ``python -m redispool bench`` and the
+benchmark suite: each one run through redispool, redis-py (with hiredis, and with its
+pure-Python parser) and a raw-socket floor that sends pre-packed bytes and only counts
+reply bytes, which shows how close to the physical limit each client gets.
+
+A workload makes, for one client kind, a ``run(n)`` callable doing ``n`` operations and a
+``close()``. Results are checked once before timing, so every client does the same work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from redis._parsers import _AsyncRESP3Parser, _RESP3Parser
+
+from . import asyncio as rp_asyncio
+from ._impl import Reader, pack_command
+from .pool import ConnectionPool
+
+VALUE = b"v" * 100
+HASH = {f"field{i:03d}".encode(): f"value{i:03d}".encode() for i in range(100)}
+LIST = [f"item{i:04d}".encode() for i in range(1000)]
+
+#: client kinds in table order; the first reference is what ratios are taken against
+CLIENTS = ("redispool", "redis-py+hiredis", "redis-py", "raw socket")
+REFERENCE = "redis-py+hiredis"
+FLOOR = "raw socket"
+
+Runner = tuple[Callable[[int], None], Callable[[], None]]
+
+
+def hiredis_available() -> bool:
+    try:
+        import hiredis  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def seed(url: str) -> None:
+    """The keys every workload reads."""
+    r = redis.Redis.from_url(url)
+    pipe: Any
+    with r.pipeline(transaction=False) as pipe:
+        pipe.set("bench:k", VALUE)
+        pipe.delete("bench:h", "bench:l")
+        pipe.hset("bench:h", mapping=HASH)
+        pipe.rpush("bench:l", *LIST)
+        pipe.execute()
+    r.close()
+
+
+def _pool(kind: str, url: str, **kwargs: Any) -> Any:
+    if kind == "redispool":
+        return ConnectionPool.from_url(url, **kwargs)
+    if kind == "redis-py":
+        return redis.ConnectionPool.from_url(url, parser_class=_RESP3Parser, **kwargs)
+    return redis.ConnectionPool.from_url(url, **kwargs)  # hiredis when installed
+
+
+def _async_pool(kind: str, url: str) -> Any:
+    if kind == "redispool":
+        return rp_asyncio.ConnectionPool.from_url(url)
+    if kind == "redis-py":
+        return aredis.ConnectionPool.from_url(url, parser_class=_AsyncRESP3Parser)
+    return aredis.ConnectionPool.from_url(url)
+
+
+def _reply_size(url: str, command: bytes) -> int:
+    """Bytes of the reply to ``command``: the raw floor reads exactly that many."""
+    with _raw_socket(url) as sock:
+        sock.sendall(command)
+        reader, size = Reader(), 0
+        while True:
+            chunk = sock.recv(1 << 20)
+            size += len(chunk)
+            reader.feed(chunk)
+            if reader.gets() is not False:
+                return size
+
+
+def _raw_socket(url: str) -> socket.socket:
+    pool = redis.ConnectionPool.from_url(url)
+    kw = pool.connection_kwargs
+    sock = socket.create_connection((kw.get("host", "localhost"), kw.get("port", 6379)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if kw.get("password"):
+        sock.sendall(pack_command(("AUTH", kw["password"])))
+        sock.recv(100)
+    db = kw.get("db", 0)
+    if db:
+        sock.sendall(pack_command(("SELECT", db)))
+        sock.recv(100)
+    return sock
+
+
+def _raw_loop(sock: socket.socket, command: bytes, size: int) -> Callable[[int], None]:
+    buf = bytearray(max(size, 1 << 16))
+    view = memoryview(buf)
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            sock.sendall(command)
+            got = 0
+            while got < size:
+                got += sock.recv_into(view[got:])
+
+    return run
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One row of the table: what one operation is, and how each client does it."""
+
+    name: str
+    unit: str  # what one operation is, for the table
+    command: tuple[Any, ...]  # the command as packed for the raw floor
+    repeat: int = 1  # commands per operation (a pipeline of 1000 GETs is one operation)
+    threads: int = 1
+    tasks: int = 0  # asyncio tasks (0: sync)
+
+    def packed(self) -> bytes:
+        return pack_command(self.command) * self.repeat
+
+    def make(self, kind: str, url: str) -> Runner:
+        if kind == FLOOR:
+            return self._floor(url)
+        if self.tasks:
+            return self._asyncio(kind, url)
+        pool = _pool(kind, url, max_connections=max(self.threads, 1) * 2)
+        r = redis.Redis(connection_pool=pool)
+        self._check(kind, self._operation_result(r))
+        one = self._operation(r)
+        if self.threads == 1:
+            return one, pool.disconnect
+        return _threaded(one, self.threads), pool.disconnect
+
+    def _check(self, kind: str, result: Any) -> None:
+        """Every client must give the same answer before it is timed."""
+        if result != self._expected():
+            raise AssertionError(f"{kind} answered {self.name} wrongly: {result!r:.200}")
+
+    # the redis-py way of doing one operation
+    def _operation(self, r: redis.Redis) -> Callable[[int], None]:
+        name, *args = self.command
+        if self.repeat > 1:
+
+            def run(n: int) -> None:
+                for _ in range(n):
+                    with r.pipeline(transaction=False) as pipe:
+                        for _ in range(self.repeat):
+                            pipe.execute_command(name, *args)
+                        pipe.execute()
+
+            return run
+        call = r.execute_command
+
+        def single(n: int) -> None:
+            for _ in range(n):
+                call(name, *args)
+
+        return single
+
+    def _operation_result(self, r: redis.Redis) -> Any:
+        name, *args = self.command
+        if self.repeat > 1:
+            with r.pipeline(transaction=False) as pipe:
+                for _ in range(self.repeat):
+                    pipe.execute_command(name, *args)
+                return pipe.execute()
+        return r.execute_command(name, *args)
+
+    def _expected(self) -> Any:
+        name = self.command[0]
+        one: Any = {
+            "GET": VALUE,
+            "SET": True,
+            "HGETALL": HASH,
+            "LRANGE": LIST,
+        }[name]
+        return [one] * self.repeat if self.repeat > 1 else one
+
+    def _floor(self, url: str) -> Runner:
+        command = self.packed()
+        size = _reply_size(url, command)
+        if self.tasks:
+            return _async_floor(url, command, size, self.tasks)
+        sockets = [_raw_socket(url) for _ in range(self.threads)]
+
+        def close() -> None:
+            for sock in sockets:
+                sock.close()
+
+        if self.threads == 1:
+            return _raw_loop(sockets[0], command, size), close
+        loops = [_raw_loop(sock, command, size) for sock in sockets]
+        return _threaded_each(loops), close
+
+    def _asyncio(self, kind: str, url: str) -> Runner:
+        loop = asyncio.new_event_loop()
+        pool = _async_pool(kind, url)
+        r = aredis.Redis(connection_pool=pool)
+        name, *args = self.command
+        tasks = self.tasks
+        self._check(kind, loop.run_until_complete(r.execute_command(name, *args)))
+
+        async def worker(count: int) -> None:
+            call = r.execute_command
+            for _ in range(count):
+                await call(name, *args)
+
+        async def batch(n: int) -> None:
+            share, extra = divmod(n, tasks)
+            await asyncio.gather(*(worker(share + (i < extra)) for i in range(tasks)))
+
+        def run(n: int) -> None:
+            loop.run_until_complete(batch(n))
+
+        def close() -> None:
+            loop.run_until_complete(pool.disconnect())
+            loop.close()
+
+        return run, close
+
+
+def _threaded(one: Callable[[int], None], threads: int) -> Callable[[int], None]:
+    return _threaded_each([one] * threads)
+
+
+def _threaded_each(loops: list[Callable[[int], None]]) -> Callable[[int], None]:
+    """Run ``n`` operations split over one thread per loop; all start together."""
+
+    def run(n: int) -> None:
+        share, extra = divmod(n, len(loops))
+        start = threading.Barrier(len(loops))
+
+        def work(loop: Callable[[int], None], count: int) -> None:
+            start.wait()
+            loop(count)
+
+        workers = [
+            threading.Thread(target=work, args=(loop, share + (i < extra)))
+            for i, loop in enumerate(loops)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    return run
+
+
+def _async_floor(url: str, command: bytes, size: int, tasks: int) -> Runner:
+    loop = asyncio.new_event_loop()
+    pool = redis.ConnectionPool.from_url(url)
+    kw = pool.connection_kwargs
+
+    async def connect() -> list[Any]:
+        host, port = kw.get("host", "localhost"), kw.get("port", 6379)
+        return [await asyncio.open_connection(host, port) for _ in range(tasks)]
+
+    streams = loop.run_until_complete(connect())
+
+    async def worker(reader: asyncio.StreamReader, writer: Any, count: int) -> None:
+        for _ in range(count):
+            writer.write(command)
+            await writer.drain()
+            await reader.readexactly(size)
+
+    async def batch(n: int) -> None:
+        share, extra = divmod(n, tasks)
+        await asyncio.gather(
+            *(worker(r, w, share + (i < extra)) for i, (r, w) in enumerate(streams))
+        )
+
+    def run(n: int) -> None:
+        loop.run_until_complete(batch(n))
+
+    def close() -> None:
+        for _, writer in streams:
+            writer.close()
+        loop.close()
+
+    return run, close
+
+
+#: name -> workload; ``ops`` in the runner is per row
+WORKLOADS: dict[str, Workload] = {
+    w.name: w
+    for w in (
+        Workload("GET", "GET", ("GET", "bench:k")),
+        Workload("SET", "SET", ("SET", "bench:k", VALUE)),
+        Workload("GET, 8 threads", "GET", ("GET", "bench:k"), threads=8),
+        Workload("pipeline of 1000 GETs", "pipeline", ("GET", "bench:k"), repeat=1000),
+        Workload("HGETALL, 100 fields", "HGETALL", ("HGETALL", "bench:h")),
+        Workload("LRANGE 0 999", "LRANGE", ("LRANGE", "bench:l", 0, 999)),
+        Workload("asyncio GET, 50 tasks", "GET", ("GET", "bench:k"), tasks=50),
+    )
+}
+
+#: operations per timing round, per workload (a round takes ~10-50 ms here)
+OPS: dict[str, int] = {
+    "GET": 500,
+    "SET": 500,
+    "GET, 8 threads": 800,
+    "pipeline of 1000 GETs": 4,
+    "HGETALL, 100 fields": 200,
+    "LRANGE 0 999": 50,
+    "asyncio GET, 50 tasks": 1000,
+}
