@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: demo test lint bench fuzz upstream build redis-server clean
 
 demo: build redis-server
-	$(PY) -m redispool demo
+	$(PY) -m redispool bench --plot bench.png --json bench.json
 
 test: build redis-server
 	$(PY) -m pytest tests; rc=$$?; \

@@ -1,4 +1,4 @@
-"""``python -m redispool info | demo``."""
+"""``python -m redispool info | bench``."""
 
 from __future__ import annotations
 
@@ -36,18 +36,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m redispool")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="which implementation is loaded, and versions")
-    demo = commands.add_parser("demo", help="real commands and a parse-speed comparison")
-    demo.add_argument("--url", help="use this server instead of an embedded redis-server")
-    demo.add_argument("--rounds", type=int, default=15, help="timing rounds per parser")
+    bench = commands.add_parser(
+        "bench", help="redispool vs redis-py (+hiredis) vs a raw socket, side by side"
+    )
+    bench.add_argument("--url", help="measure against this server, not an embedded one")
+    bench.add_argument("--rounds", type=int, default=9, help="timing rounds (medians)")
+    bench.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    bench.add_argument("--plot", metavar="FILE", help="write a PNG bar chart")
     args = parser.parse_args(argv)
     if args.command == "info":
         info()
         return 0
-    from ._demo import main as run_demo
+    from ._bench import run
     from .server import ServerNotFound
 
     try:
-        run_demo(args.url, args.rounds)
+        run(args.url, args.rounds, args.json, args.plot)
     except ServerNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,296 @@
+"""``python -m redispool bench``: redispool against what people run today, side by side.
+
+End-to-end workloads on a real server (an embedded redis-server on a free loopback port
+unless ``--url`` is given), the pools' checkout+release, and the parsers on the same
+bytes. Every comparison is interleaved round by round in a new random order, so a noisy
+moment hits every client alike, and reported as medians.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+
+from . import __version__, _e2e, _reader_py
+from ._impl import IMPLEMENTATION, Reader
+from ._workloads import SHAPES, reader_runner, redis_py_runner
+from .asyncio import ConnectionPool as AsyncConnectionPool
+from .pool import BlockingConnectionPool, ConnectionPool
+from .server import RedisServer
+
+
+class Progress:
+    """A progress bar on stderr (tqdm when installed, a counter line otherwise)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        try:
+            from tqdm import tqdm  # type: ignore[import-untyped]
+        except ImportError:
+            self._bar: Any = None
+        else:
+            self._bar = tqdm(total=total, unit="round", leave=False, file=sys.stderr)
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self._bar is not None:
+            self._bar.set_description(label)
+            self._bar.update()
+        elif sys.stderr.isatty():
+            print(f"\r[{self.done}/{self.total}] {label:<40}", end="", file=sys.stderr)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif sys.stderr.isatty():
+            print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+
+
+def interleaved(
+    runs: Mapping[str, Callable[[], Any]], rounds: int, progress: Progress, label: str
+) -> dict[str, float]:
+    """Median seconds of each run, the runs interleaved in a new random order per round."""
+    names = list(runs)
+    shuffle = random.Random(0).shuffle
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(rounds):
+        shuffle(names)
+        for name in names:
+            start = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+        progress.step(label)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+@contextmanager
+def _runners(workload: _e2e.Workload, url: str, clients: Iterable[str]) -> Iterator[dict[str, Any]]:
+    made: dict[str, Any] = {}
+    try:
+        for kind in clients:
+            made[kind] = workload.make(kind, url)
+        yield made
+    finally:
+        for _, close in made.values():
+            close()
+
+
+def end_to_end(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]]:
+    """One row per workload and client: µs per operation, ops/s, ratios."""
+    clients = [c for c in _e2e.CLIENTS if c != _e2e.REFERENCE or _e2e.hiredis_available()]
+    reference = _e2e.REFERENCE if _e2e.REFERENCE in clients else "redis-py"
+    _e2e.seed(url)
+    rows = []
+    for name, workload in _e2e.WORKLOADS.items():
+        ops = _e2e.OPS[name]
+        with _runners(workload, url, clients) as made:
+            runs = {kind: functools.partial(run, ops) for kind, (run, _) in made.items()}
+            medians = interleaved(runs, rounds, progress, name)
+        for kind in clients:
+            us = medians[kind] / ops * 1e6
+            rows.append(
+                {
+                    "workload": name,
+                    "unit": workload.unit,
+                    "client": kind,
+                    "us_per_op": us,
+                    "ops_per_s": 1e6 / us,
+                    "vs_reference": medians[reference] / medians[kind],
+                    "reference": reference,
+                    "pct_of_floor": 100 * medians[_e2e.FLOOR] / medians[kind],
+                }
+            )
+    return rows
+
+
+def pool_cycles(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]]:
+    """get_connection()+release() per cycle, sync and asyncio, vs redis-py's pools."""
+    n = 2_000
+    pools = {
+        "redispool ConnectionPool": ConnectionPool.from_url(url),
+        "redispool BlockingConnectionPool": BlockingConnectionPool.from_url(url),
+        "redis-py ConnectionPool": redis.ConnectionPool.from_url(url),
+        "redis-py BlockingConnectionPool": redis.BlockingConnectionPool.from_url(url),
+    }
+    loop = asyncio.new_event_loop()
+    async_pools = {
+        "redispool asyncio ConnectionPool": AsyncConnectionPool.from_url(url),
+        "redis-py asyncio ConnectionPool": aredis.ConnectionPool.from_url(url),
+    }
+
+    def cycles(pool: Any) -> Callable[[], None]:
+        get, release = pool.get_connection, pool.release
+        release(get())
+
+        def run() -> None:
+            for _ in range(n):
+                release(get())
+
+        return run
+
+    def async_cycles(pool: Any) -> Callable[[], None]:
+        async def go(count: int) -> None:
+            get, release = pool.get_connection, pool.release
+            for _ in range(count):
+                await release(await get())
+
+        loop.run_until_complete(go(1))
+        return functools.partial(_complete, loop, go, n)
+
+    runs = {name: cycles(pool) for name, pool in pools.items()}
+    runs.update({name: async_cycles(pool) for name, pool in async_pools.items()})
+    try:
+        medians = interleaved(runs, rounds, progress, "pool checkout+release")
+    finally:
+        for pool in pools.values():
+            pool.disconnect()
+        for async_pool in async_pools.values():
+            loop.run_until_complete(async_pool.disconnect())
+        loop.close()
+    rows = []
+    for name, seconds in medians.items():
+        reference = name.replace("redispool", "redis-py")
+        rows.append(
+            {
+                "pool": name,
+                "us_per_cycle": seconds / n * 1e6,
+                "vs_redis_py": medians[reference] / seconds,
+            }
+        )
+    return rows
+
+
+def _complete(loop: asyncio.AbstractEventLoop, make: Callable[[int], Any], n: int) -> None:
+    loop.run_until_complete(make(n))
+
+
+def parsers(rounds: int, progress: Progress) -> list[dict[str, Any]]:
+    """Median parse time per reply shape, every parser reading the same bytes."""
+    makers: dict[str, Callable[[bytes, int], Callable[[], Any]]] = {
+        f"redispool ({IMPLEMENTATION})": lambda data, n: reader_runner(Reader, data),
+    }
+    if IMPLEMENTATION == "cython":
+        makers["redispool (python)"] = lambda data, n: reader_runner(_reader_py.Reader, data)
+    if _e2e.hiredis_available():
+        import hiredis
+
+        makers["hiredis"] = lambda data, n: reader_runner(hiredis.Reader, data)
+    makers["redis-py"] = redis_py_runner
+    reference = "hiredis" if "hiredis" in makers else "redis-py"
+    rows = []
+    for shape, (data, count) in SHAPES.items():
+        runs = {name: make(data, count) for name, make in makers.items()}
+        medians = interleaved(runs, rounds, progress, f"parse {shape}")
+        for name, seconds in medians.items():
+            rows.append(
+                {
+                    "shape": shape,
+                    "parser": name,
+                    "us": seconds * 1e6,
+                    "vs_reference": medians[reference] / seconds,
+                    "reference": reference,
+                }
+            )
+    return rows
+
+
+def print_tables(result: dict[str, Any]) -> None:
+    rows = result["end_to_end"]
+    reference = rows[0]["reference"] if rows else "redis-py"
+    print(f"\nend to end on {result['server']} (median of {result['rounds']} rounds)")
+    print(
+        f"{'workload':<24}{'client':<18}{'ops/s':>11}{'µs/op':>10}"
+        f"{'vs ' + reference:>21}{'% of floor':>12}"
+    )
+    for row in rows:
+        print(
+            f"{row['workload']:<24}{row['client']:<18}{row['ops_per_s']:>11,.0f}"
+            f"{row['us_per_op']:>10.1f}{row['vs_reference']:>20.2f}x{row['pct_of_floor']:>11.0f}%"
+        )
+    print("\npool get_connection() + release()")
+    for row in result["pools"]:
+        print(f"  {row['pool']:<36}{row['us_per_cycle']:>8.2f} µs{row['vs_redis_py']:>8.1f}x")
+    print("\nparsing the same bytes (ratio: speed relative to the reference)")
+    for row in result["parsers"]:
+        print(
+            f"  {row['shape']:<20}{row['parser']:<22}{row['us']:>10,.0f} µs"
+            f"{row['vs_reference']:>8.2f}x vs {row['reference']}"
+        )
+
+
+def plot(result: dict[str, Any], path: str) -> None:
+    """A bar chart of end-to-end speed relative to redis-py (+hiredis), per workload."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise SystemExit(f"--plot needs matplotlib ({exc}); pip install matplotlib") from None
+    rows = result["end_to_end"]
+    workloads = list(dict.fromkeys(row["workload"] for row in rows))
+    clients = list(dict.fromkeys(row["client"] for row in rows))
+    width = 0.8 / len(clients)
+    fig, ax = plt.subplots(figsize=(11, 5))
+    for i, client in enumerate(clients):
+        values = [
+            next(r["vs_reference"] for r in rows if r["workload"] == w and r["client"] == client)
+            for w in workloads
+        ]
+        ax.bar([x + i * width for x in range(len(workloads))], values, width, label=client)
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xticks([x + width * (len(clients) - 1) / 2 for x in range(len(workloads))])
+    ax.set_xticklabels(workloads, rotation=15, ha="right")
+    ax.set_ylabel(f"speed relative to {rows[0]['reference']} (higher is faster)")
+    ax.set_title(f"redispool {__version__} ({IMPLEMENTATION}), median of {result['rounds']} rounds")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(url: str | None, rounds: int, json_path: str | None, plot_path: str | None) -> None:
+    server = RedisServer() if url is None else None  # no redis-server: fail before starting
+    progress = Progress(rounds * (len(_e2e.WORKLOADS) + 1 + len(SHAPES)))
+    result: dict[str, Any] = {
+        "redispool": __version__,
+        "implementation": IMPLEMENTATION,
+        "redis_py": redis.__version__,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "rounds": rounds,
+    }
+    try:
+        if server is not None:
+            with server:
+                result["server"] = f"embedded redis-server {server.url}"
+                result["end_to_end"] = end_to_end(server.url, rounds, progress)
+                result["pools"] = pool_cycles(server.url, rounds, progress)
+        else:
+            assert url is not None
+            result["server"] = url
+            result["end_to_end"] = end_to_end(url, rounds, progress)
+            result["pools"] = pool_cycles(url, rounds, progress)
+        result["parsers"] = parsers(rounds, progress)
+    finally:
+        progress.close()
+    print_tables(result)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(result, f, indent=2)
+        print(f"\nwrote {json_path}")
+    if plot_path:
+        plot(result, plot_path)
+        print(f"wrote {plot_path}")
