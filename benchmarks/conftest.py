@@ -21,6 +21,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if session is None or not session.benchmarks:
         return
     medians: dict[str, dict[str, float]] = defaultdict(dict)
+    peaks: list[str] = []
     columns: dict[str, tuple[tuple[str, ...], bool]] = {}  # group -> (references, per op)
     for bench in session.benchmarks:
         info = bench.extra_info
@@ -28,7 +29,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         if label:
             medians[bench.group][label] = bench.stats.median / info.get("ops", 1)
             columns[bench.group] = (tuple(info.get("references", REFERENCES)), "ops" in info)
+            if "peak_kib" in info:
+                peaks.append(f"{bench.group:<28}{label:<20}{info['peak_kib']:>10,} KiB")
     width = max([14] + [len(label) + 2 for by_label in medians.values() for label in by_label])
+    gwidth = max([20] + [len(group) + 2 for group in medians])
     write = terminalreporter.write_line
     write("")
     write("median time ratios (reference / parser; > 1 means faster than the reference)")
@@ -41,7 +45,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             group_name, row_name = ("shape", "parser") if refs == REFERENCES else ("group", "impl")
             unit = "µs/op" if per_op else "median µs"
             write(
-                f"{group_name:<20}{row_name:<{width}}{unit:>12}"
+                f"{group_name:<{gwidth}}{row_name:<{width}}{unit:>12}"
                 + "".join(f"{'vs ' + ref:>{col}}" for ref, col in zip(refs, cols, strict=True))
             )
         for label, median in by_label.items():
@@ -49,4 +53,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                 f"{by_label[ref] / median:>{col - 1}.2f}x" if ref in by_label else f"{'-':>{col}}"
                 for ref, col in zip(refs, cols, strict=True)
             )
-            write(f"{group:<20}{label:<{width}}{median * 1e6:>12.{3 if per_op else 1}f}{ratios}")
+            write(
+                f"{group:<{gwidth}}{label:<{width}}{median * 1e6:>12.{3 if per_op else 1}f}{ratios}"
+            )
+    if peaks:
+        write("")
+        write("peak Python allocations during one operation (tracemalloc)")
+        for line in peaks:
+            write(line)

@@ -25,6 +25,7 @@ from ._impl import Reader, pack_command
 from .pool import ConnectionPool
 
 VALUE = b"v" * 100
+BIG = b"b" * (1 << 20)
 HASH = {f"field{i:03d}".encode(): f"value{i:03d}".encode() for i in range(100)}
 LIST = [f"item{i:04d}".encode() for i in range(1000)]
 
@@ -50,6 +51,7 @@ def seed(url: str) -> None:
     pipe: Any
     with r.pipeline(transaction=False) as pipe:
         pipe.set("bench:k", VALUE)
+        pipe.set("bench:big", BIG)
         pipe.delete("bench:h", "bench:l")
         pipe.hset("bench:h", mapping=HASH)
         pipe.rpush("bench:l", *LIST)
@@ -180,7 +182,7 @@ class Workload:
     def _expected(self) -> Any:
         name = self.command[0]
         one: Any = {
-            "GET": VALUE,
+            "GET": BIG if self.command[1] == "bench:big" else VALUE,
             "SET": True,
             "HGETALL": HASH,
             "LRANGE": LIST,
@@ -301,6 +303,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload("pipeline of 1000 GETs", "pipeline", ("GET", "bench:k"), repeat=1000),
         Workload("HGETALL, 100 fields", "HGETALL", ("HGETALL", "bench:h")),
         Workload("LRANGE 0 999", "LRANGE", ("LRANGE", "bench:l", 0, 999)),
+        Workload("GET of 1 MiB", "GET", ("GET", "bench:big")),
         Workload("asyncio GET, 50 tasks", "GET", ("GET", "bench:k"), tasks=50),
     )
 }
@@ -313,5 +316,6 @@ OPS: dict[str, int] = {
     "pipeline of 1000 GETs": 4,
     "HGETALL, 100 fields": 200,
     "LRANGE 0 999": 50,
+    "GET of 1 MiB": 10,
     "asyncio GET, 50 tasks": 1000,
 }

@@ -61,8 +61,17 @@ class _FakeSocket:
         self._pos += len(chunk)
         return chunk
 
+    def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
+        size = min(nbytes or len(buffer), len(self._data) - self._pos)
+        buffer[:size] = self._data[self._pos : self._pos + size]
+        self._pos += size
+        return size
+
     def settimeout(self, timeout: float | None) -> None:
         pass
+
+    def gettimeout(self) -> float | None:
+        return None
 
 
 class _FakeConnection:
@@ -71,6 +80,20 @@ class _FakeConnection:
     def __init__(self, data: bytes) -> None:
         self._sock = _FakeSocket(data)
         self.encoder = Encoder("utf-8", "strict", False)
+
+
+def connection_runner(parser_class: Any, data: bytes, count: int) -> Callable[[], list[Any]]:
+    """``count`` replies read through redis-py's ``Connection.read_response`` with
+    ``parser_class``, from an in-memory socket: the glue between parser and client counts."""
+    from redis.connection import Connection
+
+    def run() -> list[Any]:
+        conn: Any = Connection(parser_class=parser_class, protocol=3)
+        conn._sock = _FakeSocket(data)
+        conn._parser.on_connect(conn)
+        return [conn.read_response(push_request=True) for _ in range(count)]
+
+    return run
 
 
 def redis_py_runner(data: bytes, count: int, protocol: int = 3) -> Callable[[], list[Any]]:
