@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench fuzz upstream build redis-server clean
+.PHONY: demo test lint bench bench-check fuzz upstream build redis-server clean
 
 demo: build redis-server
 	$(PY) -m redispool bench --plot bench.png --json bench.json
@@ -29,8 +29,21 @@ upstream: build redis-server
 	$(PY) -m pip install -q pytest-asyncio pytest-timeout packaging ujson numpy
 	$(PY) tests/upstream/redis_py.py
 
+BENCH := $(PY) -m pytest benchmarks -q -p no:randomly --benchmark-only --benchmark-disable-gc \
+	--benchmark-columns=median,iqr,rounds
+
 bench: build redis-server
-	$(PY) -m pytest benchmarks -q --benchmark-only --benchmark-disable-gc
+	$(BENCH)
+
+# The perf-regression gate: speed ratios measured in one run against
+# benchmarks/thresholds.toml, then instruction counts under callgrind against
+# benchmarks/callgrind_baseline.json (valgrind from Debian packages when missing).
+bench-check: build redis-server
+	@command -v valgrind >/dev/null || $(SUDO) apt-get install -y -qq valgrind >/dev/null
+	mkdir -p .benchmarks
+	$(BENCH) --benchmark-json=.benchmarks/latest.json
+	$(PY) benchmarks/gate.py .benchmarks/latest.json benchmarks/thresholds.toml
+	$(PY) benchmarks/callgrind.py
 
 build: $(DEPS)
 	REDISPOOL_REQUIRE_EXTENSIONS=1 $(PY) setup.py -q build_ext --inplace

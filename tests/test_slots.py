@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redispool import _slots_c, _slots_py
+from redispool import _slots_py
+from redispool._impl import NO_EXTENSIONS
+
+if NO_EXTENSIONS:
+    _slots_c: Any = None
+else:
+    from redispool import _slots_c
+
+compiled = pytest.mark.skipif(NO_EXTENSIONS, reason="REDISPOOL_NO_EXTENSIONS is set")
 
 CODES = ("READY", "CHECK", "RENEW", "NEW", "FULL", "RELEASED", "CLOSE", "WAITERS", "REAP")
 
@@ -34,6 +42,7 @@ def new(slots: Any, name: str) -> Conn:
     return conn
 
 
+@compiled
 def test_twins_share_codes() -> None:
     for name in CODES:
         assert getattr(_slots_c, name) == getattr(_slots_py, name)
@@ -268,6 +277,7 @@ def _run(module: ModuleType, ops: list[tuple[str, int]], fifo: bool) -> list[Any
     return out
 
 
+@compiled
 @given(ops=OPS, fifo=st.booleans())
 def test_twins_agree(ops: list[tuple[str, int]], fifo: bool) -> None:
     assert _run(_slots_c, ops, fifo) == _run(_slots_py, ops, fifo)

@@ -1,0 +1,99 @@
+"""The perf gates' logic (benchmarks/gate.py and benchmarks/callgrind.py), shown to pass
+on good numbers and to fail on a deliberate slowdown, without timing anything."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from redispool._impl import NO_EXTENSIONS
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gate = load("gate")
+callgrind = load("callgrind")
+
+
+def report(times: dict[str, float], ops: int = 100) -> dict[str, Any]:
+    """A pytest-benchmark JSON report with one group; ``times`` are seconds per round."""
+    return {
+        "benchmarks": [
+            {"group": "e2e GET", "extra_info": {"impl": impl, "ops": ops}, "stats": {"median": t}}
+            for impl, t in times.items()
+        ]
+    }
+
+
+RULE = [{"group": "e2e GET", "impl": "redispool", "reference": "redis-py+hiredis", "min": 1.1}]
+
+
+def test_gate_passes_a_fast_build() -> None:
+    lines, failures = gate.check(report({"redispool": 0.8, "redis-py+hiredis": 1.0}), RULE)
+    assert failures == [] and "1.25x" in lines[0]
+
+
+def test_gate_fails_a_deliberate_slowdown() -> None:
+    fast = report({"redispool": 0.8, "redis-py+hiredis": 1.0})
+    slowed = report({"redispool": 0.8 * 1.5, "redis-py+hiredis": 1.0})  # 50 % slower
+    assert gate.check(fast, RULE)[1] == []
+    (failure,) = gate.check(slowed, RULE)[1]
+    assert "0.83x" in failure and "min 1.10x" in failure
+
+
+def test_gate_fails_what_was_not_measured() -> None:
+    (failure,) = gate.check(report({"redis-py+hiredis": 1.0}), RULE)[1]
+    assert "not measured" in failure
+
+
+def test_gate_reads_the_committed_thresholds(tmp_path: Path, capsys: Any) -> None:
+    rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
+    assert rules and all(rule["min"] >= 1.0 for rule in rules)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report({"redispool": 0.5, "redis-py+hiredis": 1})))
+    rules_path = tmp_path / "t.toml"
+    rules_path.write_text(
+        '[[ratio]]\ngroup = "e2e GET"\nimpl = "redispool"\nreference = "redis-py+hiredis"\n'
+        "min = 1.5\n"
+    )
+    assert gate.main([str(path), str(rules_path)]) == 0
+    path.write_text(json.dumps(report({"redispool": 0.9, "redis-py+hiredis": 1})))
+    assert gate.main([str(path), str(rules_path)]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_callgrind_gate_tolerance() -> None:
+    baseline = {"parse": 1_000_000, "pack": 500_000}
+    assert callgrind.compare({"parse": 1_040_000, "pack": 400_000}, baseline, 0.05) == []
+    (failure,) = callgrind.compare({"parse": 1_060_000, "pack": 500_000}, baseline, 0.05)
+    assert failure.startswith("parse") and "+6.0%" in failure
+    (failure,) = callgrind.compare({"new": 1}, baseline, 0.05)
+    assert "no baseline" in failure
+
+
+def test_callgrind_baseline_covers_every_workload() -> None:
+    baseline = json.loads((BENCHMARKS / "callgrind_baseline.json").read_text())
+    assert set(baseline) == set(callgrind.WORKLOADS)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="valgrind run on Linux only")
+@pytest.mark.skipif(NO_EXTENSIONS, reason="measures the compiled twins")
+def test_callgrind_measures_a_workload() -> None:
+    if not shutil.which("valgrind"):
+        pytest.skip("valgrind is not installed")
+    assert callgrind.measure("slots_cycle") > 100_000  # compiled code was counted
