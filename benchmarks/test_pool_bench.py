@@ -4,6 +4,8 @@ On a private redis-server over real TCP connections (RESP3, redis-py's default):
 
 - ``checkout``/``checkout_blocking``: ``pool.release(pool.get_connection())`` in a tight
   loop, single-threaded; reference redis-py's ``ConnectionPool``/``BlockingConnectionPool``.
+- ``checkout_4_threads``/``checkout_16_threads``: the same from 4 or 16 threads at once,
+  with a connection for each.
 - ``contention``/``contention_ping``: 8 threads share a ``BlockingConnectionPool`` of 4
   connections (``timeout=None``), holding each connection for nothing or for one PING;
   wall time from the threads' start (a barrier) to the last join.
@@ -119,6 +121,50 @@ def test_checkout(benchmark: Any, redis_url: str, group: str, impl: str) -> None
         benchmark.pedantic(run, rounds=20, iterations=1, warmup_rounds=1)
         assert conn._sock is sock
         _assert_idle(pool, 1)
+    finally:
+        pool.disconnect()
+
+
+@pytest.mark.parametrize("threads", [4, 16])
+@pytest.mark.parametrize("impl", list(POOLS))
+def test_checkout_threads(benchmark: Any, redis_url: str, impl: str, threads: int) -> None:
+    """``threads`` threads doing checkout+release on a pool big enough for all of them."""
+    pool = POOLS[impl](redis_url, max_connections=threads)
+    per_thread = CYCLES // threads
+    errors: list[BaseException] = []
+
+    def setup() -> tuple[tuple[threading.Barrier, list[threading.Thread]], dict[str, Any]]:
+        barrier = threading.Barrier(threads + 1)
+
+        def worker() -> None:
+            get, release = pool.get_connection, pool.release
+            barrier.wait()
+            try:
+                for _ in range(per_thread):
+                    release(get())
+            except BaseException as exc:  # reported after the run
+                errors.append(exc)
+
+        workers = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+        for worker_thread in workers:
+            worker_thread.start()
+        return (barrier, workers), {}
+
+    def run(barrier: threading.Barrier, workers: list[threading.Thread]) -> None:
+        barrier.wait()
+        for worker_thread in workers:
+            worker_thread.join()
+
+    try:
+        run(*setup()[0])
+        assert not errors, errors
+        benchmark.group = f"checkout_{threads}_threads"
+        benchmark.extra_info.update(impl=impl, ops=threads * per_thread, references=["redis_py"])
+        benchmark.pedantic(run, setup=setup, rounds=10, warmup_rounds=1)
+        assert not errors, errors
+        if isinstance(pool, redispool.ConnectionPool):
+            stats = pool.stats()
+            assert stats.in_use == 0 and stats.idle + stats.in_use == stats.created - stats.closed
     finally:
         pool.disconnect()
 
