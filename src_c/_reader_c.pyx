@@ -495,6 +495,7 @@ cdef class Reader:
     cdef object _integer(self, const char *s, Py_ssize_t n):
         cdef Py_ssize_t i = 0
         cdef bint negative = False
+        cdef bint overflow = False
         cdef unsigned long long value = 0
         cdef unsigned long long limit
         if n > 0 and s[0] == c'-':
@@ -507,11 +508,12 @@ cdef class Reader:
             if not (c'0' <= s[i] <= c'9'):
                 raise _Malformed(f"Bad integer value {PyBytes_FromStringAndSize(s, n)!r}")
             if value > (limit - <unsigned long long>(s[i] - c'0')) // 10:
-                raise _Malformed(
-                    f"Integer value out of range {PyBytes_FromStringAndSize(s, n)!r}"
-                )
-            value = value * 10 + <unsigned long long>(s[i] - c'0')
+                overflow = True  # out of range, unless a later byte makes it malformed
+            else:
+                value = value * 10 + <unsigned long long>(s[i] - c'0')
             i += 1
+        if overflow:
+            raise _Malformed(f"Integer value out of range {PyBytes_FromStringAndSize(s, n)!r}")
         if negative:
             return -<long long>(value - 1) - 1
         return <long long>value

@@ -275,6 +275,8 @@ def test_decode_error_raised_after_whole_reply(reader_mod: ModuleType) -> None:
         (b"*-5\r\n", "Bad multi-bulk length b'-5'"),
         (b":1.5\r\n", "Bad integer value b'1.5'"),
         (b":9223372036854775808\r\n", "Integer value out of range b'9223372036854775808'"),
+        # found by the fuzzer: too many digits, then a non-digit, is malformed first
+        (b":27777777777777777777777b\r\n", "Bad integer value b'27777777777777777777777b'"),
         (b"$3\r\nfooXX", "Bulk string of length 3 not followed by CRLF: b'XX'"),
         (b",1e999\r\n", "Bad double value b'1e999'"),
         (b",+inf\r\n", "Bad double value b'+inf'"),
