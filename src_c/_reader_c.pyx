@@ -175,6 +175,7 @@ cdef class Reader:
     cdef object _root, _key, _deferred, _failure
     cdef object _big  # bytes: a large bulk string being received straight into its result
     cdef Py_ssize_t _big_len, _big_want  # bytes received / expected (payload + CRLF)
+    cdef Py_ssize_t _big_head  # length of its header line: unconsumed until it completes
     cdef object _protocol_error, _reply_error, _not_enough
     cdef object _encoding, _errors  # owned str objects: the char* below point into them
     cdef const char *_enc
@@ -363,7 +364,9 @@ cdef class Reader:
     @cython.critical_section
     def len(self):
         """Bytes fed and not yet consumed by a returned reply."""
-        return self._len - self._pos + (self._big_len if self._big is not None else 0)
+        if self._big is not None:
+            return self._len - self._pos + self._big_head + self._big_len
+        return self._len - self._pos
 
     @cython.critical_section
     def has_data(self):
@@ -774,6 +777,7 @@ cdef class Reader:
                 stop = start + <Py_ssize_t>count
                 if stop + 2 > end:
                     if kind == c'$' and count >= BIG_BULK:
+                        self._big_head = start - pos
                         self._receive_big(start, count, end)
                         self._next = end
                         return RECEIVING

@@ -79,6 +79,19 @@ def test_has_data_and_len(reader_mod: ModuleType) -> None:
     assert not reader.has_data()
 
 
+@pytest.mark.parametrize("prefix", [b"", b"*3\r\n"])
+def test_len_counts_a_large_bulk_in_progress_with_its_header(
+    reader_mod: ModuleType, prefix: bytes
+) -> None:
+    """Found by the fuzzer: a large bulk string still arriving is unconsumed, header and
+    all, in both twins (an aggregate's own header is consumed once it is open)."""
+    reader = reader_mod.Reader()
+    reader.feed(prefix + b"$377777\r\n")
+    reader.feed(b"+7a\x001")
+    assert reader.gets() is False
+    assert reader.len() == len(b"$377777\r\n+7a\x001")
+
+
 def test_maxbuf(reader_mod: ModuleType) -> None:
     reader = reader_mod.Reader()
     assert reader.getmaxbuf() == 16 * 1024
