@@ -3,7 +3,8 @@
 The extensions are optional: ``REDISPOOL_NO_EXTENSIONS=1`` skips them, and a failed build
 (no compiler, no Cython) installs the pure-Python twins with one warning, unless
 ``REDISPOOL_REQUIRE_EXTENSIONS=1``. ``REDISPOOL_DEBUG_BUILD=1`` builds without
-optimisation and with debug symbols (for sanitizers and gdb).
+optimisation and with debug symbols (for gdb); ``REDISPOOL_SANITIZE=address,undefined``
+adds those sanitizers (run with the sanitizer runtime preloaded, as ``make fuzz`` does).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from setuptools.command.build_ext import build_ext
 NO_EXTENSIONS = bool(os.environ.get("REDISPOOL_NO_EXTENSIONS"))
 REQUIRE_EXTENSIONS = bool(os.environ.get("REDISPOOL_REQUIRE_EXTENSIONS"))
 DEBUG_BUILD = bool(os.environ.get("REDISPOOL_DEBUG_BUILD"))
+SANITIZE = os.environ.get("REDISPOOL_SANITIZE", "")
 
 
 class OptionalBuildExt(build_ext):
@@ -63,6 +65,11 @@ def extensions() -> list:  # type: ignore[type-arg]
     from setuptools import Extension
 
     flags = ["-O0", "-g3"] if DEBUG_BUILD else ["-O2"]
+    link_flags: list[str] = []
+    if SANITIZE:
+        sanitize = [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer", "-g"]
+        flags += [*sanitize, "-fno-sanitize-recover=all"]
+        link_flags += sanitize
     modules = [
         Extension(
             f"redispool.{source.stem}",
@@ -70,6 +77,7 @@ def extensions() -> list:  # type: ignore[type-arg]
             include_dirs=["src_c"],
             define_macros=[("REDISPOOL_CYTHON_VERSION", f'"{cython_version}"')],
             extra_compile_args=flags if os.name != "nt" else [],
+            extra_link_args=link_flags if os.name != "nt" else [],
         )
         for source in sorted(Path("src_c").glob("_*_c.pyx"))
     ]
