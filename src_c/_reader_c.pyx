@@ -133,7 +133,8 @@ cdef inline Py_ssize_t _plain_number(
     cdef Py_ssize_t start = i
     cdef long long value = 0
     while i < end and c'0' <= buf[i] <= c'9':
-        value = value * 10 + (buf[i] - c'0')
+        if i - start < 18:  # longer numbers are rejected below: no overflow
+            value = value * 10 + (buf[i] - c'0')
         i += 1
     if i == start or i - start > 18 or i + 1 >= end or buf[i] != c'\r' or buf[i + 1] != c'\n':
         return -1
@@ -471,11 +472,11 @@ cdef class Reader:
 
     @cython.final
     cdef long long _length(self, Py_ssize_t start, Py_ssize_t eol, str what) except? -2:
-        """A length field: digits, or -1 (null). Larger than 10**18 saturates to LLONG_MAX."""
+        """A length field: digits, or -1 (null). Values past LLONG_MAX saturate to it."""
         cdef const char *s = self._buf + start
         cdef Py_ssize_t n = eol - start
         cdef Py_ssize_t i
-        cdef long long value = 0
+        cdef long long value = 0, digit
         if n == 2 and s[0] == c'-' and s[1] == c'1':
             return -1
         if n == 0:
@@ -483,8 +484,9 @@ cdef class Reader:
         for i in range(n):
             if not (c'0' <= s[i] <= c'9'):
                 raise _Malformed(f"Bad {what} length {PyBytes_FromStringAndSize(s, n)!r}")
-            if value < 1000000000000000000LL:
-                value = value * 10 + (s[i] - c'0')
+            digit = s[i] - c'0'
+            if value <= (9223372036854775807LL - digit) // 10:
+                value = value * 10 + digit
             else:
                 value = 9223372036854775807LL
         return value
