@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench bench-check fuzz upstream build redis-server clean
+.PHONY: demo test lint bench bench-check fuzz stress upstream build redis-server clean
 
 demo: build redis-server
 	$(PY) -m redispool bench --plot bench.png --json bench.json
@@ -31,6 +31,12 @@ fuzz: build
 	$(PY) -m pip install -q atheris
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_reader_differential.py tests/test_pack.py
 	PYTHONPATH=. $(PY) tests/fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+# Longer reliability runs: the pool stress test with 100,000 commands under CLIENT KILL
+# and a server restart, and the leak loops for 1,000,000 iterations each.
+stress: build redis-server
+	REDISPOOL_STRESS_COMMANDS=100000 REDISPOOL_LEAK_ITERATIONS=1000000 \
+	  $(PY) -m pytest -q -s tests/test_stress.py tests/test_leaks.py
 
 upstream: build redis-server
 	$(PY) -m pip install -q pytest-asyncio pytest-timeout packaging ujson numpy

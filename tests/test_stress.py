@@ -1,0 +1,92 @@
+"""Pool stress: 16 threads on a pool of 4 connections, every reply checked against the key
+its caller asked for, while connections are killed (``CLIENT KILL``) and the server
+restarts. ``make test`` runs 4,000 commands; ``make stress`` 100,000
+(``REDISPOOL_STRESS_COMMANDS``)."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from typing import Any
+
+import pytest
+import redis
+
+from redispool import BlockingConnectionPool, PoolStats
+from redispool.server import RedisServer
+
+pytestmark = pytest.mark.usefixtures("slot_twin")
+
+COMMANDS = int(os.environ.get("REDISPOOL_STRESS_COMMANDS", "4000"))
+THREADS = 16
+
+
+def balanced(stats: PoolStats) -> bool:
+    return stats.idle + stats.in_use == stats.created - stats.closed
+
+
+def test_threads_kills_and_a_restart() -> None:
+    with RedisServer() as server:
+        pool = BlockingConnectionPool.from_url(server.url, max_connections=4, timeout=None)
+        no_retry = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
+        r = redis.Redis(connection_pool=pool, retry=no_retry)
+        wrong: list[Any] = []
+        unexpected: list[BaseException] = []
+        counts = {"ok": 0, "failed": 0}
+        lock = threading.Lock()
+        done = threading.Event()
+
+        def worker(index: int) -> None:
+            for i in range(COMMANDS // THREADS):
+                key, value = f"stress:{index}:{i % 50}", f"{index}:{i}"
+                try:
+                    r.set(key, value)
+                    got = r.get(key)
+                except (redis.ConnectionError, redis.TimeoutError):
+                    with lock:
+                        counts["failed"] += 1
+                    continue
+                except BaseException as exc:
+                    unexpected.append(exc)
+                    return
+                with lock:
+                    counts["ok"] += 1
+                if got != value.encode():
+                    wrong.append((key, value, got))
+
+        def killer() -> None:
+            admin = redis.Redis.from_url(server.url, retry=no_retry)
+            rng = random.Random(7)
+            while not done.is_set():
+                try:
+                    clients = [c for c in admin.client_list() if c["cmd"] in ("get", "set")]
+                    if clients:
+                        admin.client_kill_filter(_id=rng.choice(clients)["id"])
+                except redis.RedisError:
+                    pass  # the server is restarting
+                time.sleep(0.005)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+        kill = threading.Thread(target=killer)
+        for thread in [*threads, kill]:
+            thread.start()
+        time.sleep(0.2)
+        server.restart()
+        for thread in threads:
+            thread.join(600)
+        done.set()
+        kill.join(30)
+        stats = pool.stats()
+        print(
+            f"\n{counts['ok']:,} commands answered, {counts['failed']:,} ConnectionError/"
+            f"TimeoutError, {len(wrong)} wrong replies; pool: {stats.created} connections "
+            f"made, {stats.closed} closed, {stats.dirty_closed} closed dirty, {stats.waits:,} waits"
+        )
+        assert unexpected == []
+        assert wrong == []
+        assert counts["ok"] + counts["failed"] == THREADS * (COMMANDS // THREADS)
+        assert counts["ok"] > counts["failed"]
+        assert stats.in_use == 0 and balanced(stats) and stats.created - stats.closed <= 4
+        assert r.set("stress:after", "1") and r.get("stress:after") == b"1"  # recovered
