@@ -118,9 +118,11 @@ class SlotArray:
     # ---- hot path -----------------------------------------------------------------
     def acquire(self) -> Any:
         """The warm idle connection if it needs no check, else None (use ``checkout``)."""
+        if self._generation != _generation[0]:  # forked: the lock may be held for good
+            return None
         with self._lock:
             idle = self._idle
-            if not idle or self._generation != _generation[0]:
+            if not idle:
                 return None
             slot = idle[0] if self._fifo else idle[-1]
             now = monotonic()
@@ -139,9 +141,9 @@ class SlotArray:
 
     def release(self, conn: Any) -> int:
         """Return a checked-out connection; the result is a set of the flags above."""
+        if self._generation != _generation[0]:  # forked: the lock may be held for good
+            return FORKED
         with self._lock:
-            if self._generation != _generation[0]:
-                return FORKED
             slot = self._slot_of.get(id(conn), -1)
             if slot < 0 or self._state[slot] != _BUSY or self._conns[slot] is not conn:
                 return 0

@@ -437,7 +437,6 @@ class BlockingConnectionPool(ConnectionPool):
         self.timeout = timeout
         self._in_maintenance = False
         self._locked = False
-        self._cond = threading.Condition(threading.Lock())
         if "fifo" not in connection_kwargs and not issubclass(queue_class, LifoQueue):
             connection_kwargs["fifo"] = True
         super().__init__(
@@ -445,6 +444,11 @@ class BlockingConnectionPool(ConnectionPool):
             max_connections=max_connections,
             **connection_kwargs,
         )
+
+    def reset(self) -> None:
+        # a new condition too: after a fork, a parent's thread may have held the old one
+        self._cond = threading.Condition(threading.Lock())
+        super().reset()
 
     @property
     def _connections(self) -> list[Any]:

@@ -90,3 +90,47 @@ def test_threads_kills_and_a_restart() -> None:
         assert counts["ok"] > counts["failed"]
         assert stats.in_use == 0 and balanced(stats) and stats.created - stats.closed <= 4
         assert r.set("stress:after", "1") and r.get("stress:after") == b"1"  # recovered
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forks_while_threads_check_out(redis_url: str) -> None:
+    """Threads keep checking out while the main thread forks: each child gets a working
+    pool of its own, the parent's threads never notice, nothing deadlocks."""
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=4, timeout=None)
+    r = redis.Redis(connection_pool=pool)
+    r.set("fork:k", "v")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                assert r.get("fork:k") == b"v"
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(5):
+            pid = os.fork()
+            if pid == 0:  # the child: only this thread exists here
+                code = 1
+                try:
+                    child = redis.Redis(connection_pool=pool)
+                    if child.get("fork:k") == b"v" and pool.stats().in_use == 0:
+                        code = 0
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    stats = pool.stats()
+    assert stats.in_use == 0 and balanced(stats)
