@@ -286,7 +286,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
         is marked for reconnect, is disconnected first. Foreign and repeated releases
         are ignored, as in redis-py."""
         try:
-            dirty = connection._rp_owed or connection._should_reconnect
+            dirty = connection._rp_owed or connection._should_reconnect or connection._rp_demoted
         except AttributeError:
             dirty = getattr(connection, "_rp_owed", 0) or connection.should_reconnect()
         if dirty or self._custom_owns:
@@ -315,12 +315,25 @@ class ConnectionPool(redis.connection.ConnectionPool):
             return
         if getattr(connection, "_rp_owed", 0):
             self._slots.note_dirty()
+        if getattr(connection, "_rp_demoted", False):
+            connection._rp_demoted = False
+            self._drop_demoted()
         connection.disconnect()
         flags = self._slots.release(connection)
         if flags != _RELEASED:
             self._released(connection, flags)
         else:
             self._after_release(connection)
+
+    def _drop_demoted(self) -> None:
+        """A connection saw READONLY (a failover demoted its server): reconnect them all,
+        idle ones now and in-use ones on release, so none keeps writing to a replica."""
+        for conn in self._slots.idle_connections():
+            conn.disconnect()
+        for conn in self._slots.busy_connections():
+            mark = getattr(conn, "mark_for_reconnect", None)
+            if mark is not None:
+                mark()
 
     def _released(self, connection: Any, flags: int) -> None:
         if flags & _FORKED:

@@ -18,7 +18,7 @@ from typing import Any
 from redis.asyncio.connection import AbstractConnection as AsyncAbstractConnection
 from redis.connection import AbstractConnection, CacheProxyConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ._impl import Packer
@@ -47,6 +47,12 @@ _UNCOUNTED = frozenset(
 )
 
 
+def _demoted(conn: Any) -> None:
+    """A READONLY reply: the server this connection reaches is no longer a primary. The
+    pool then drops every connection to it (``_rp_demoted``), not just this one."""
+    conn._rp_demoted = True
+
+
 def _owed(commands: list[Any]) -> int:
     """Replies a batch of commands owes (pipelines, transactions)."""
     if any(args and args[0] in _UNCOUNTED for args in commands):
@@ -59,6 +65,7 @@ class Tracked:
 
     _rp_owed: int = 0
     _rp_batch: Any = None
+    _rp_demoted = False
 
     def pack_commands(self, commands: Any) -> Any:
         commands = commands if isinstance(commands, list) else list(commands)
@@ -84,9 +91,11 @@ class Tracked:
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             response = super().read_response(*args, **kwargs)  # type: ignore[misc]
-        except ResponseError:  # an error reply: read in full, then raised
+        except ResponseError as exc:  # an error reply: read in full, then raised
             if self._rp_owed:
                 self._rp_owed -= 1
+            if isinstance(exc, ReadOnlyError):
+                _demoted(self)
             raise
         if self._rp_owed:
             self._rp_owed -= 1
@@ -107,6 +116,7 @@ class AsyncTracked:
 
     _rp_owed: int = 0
     _rp_batch: Any = None
+    _rp_demoted = False
     _rp_packer: Any = None
     _rp_deadline: float | None = None  # monotonic deadline of the read in progress
     _rp_timer: Any = None
@@ -253,6 +263,8 @@ class AsyncTracked:
         response = await super()._read_response_from_parser(*args, **kwargs)  # type: ignore[misc]
         if self._rp_owed:
             self._rp_owed -= 1
+        if isinstance(response, ReadOnlyError):
+            _demoted(self)
         return response
 
     async def disconnect(self, *args: Any, **kwargs: Any) -> None:

@@ -134,3 +134,50 @@ def test_forks_while_threads_check_out(redis_url: str) -> None:
     assert errors == []
     stats = pool.stats()
     assert stats.in_use == 0 and balanced(stats)
+
+
+@pytest.mark.parametrize("asyncio_pool", [False, True], ids=["sync", "asyncio"])
+def test_readonly_after_failover_drops_every_connection(asyncio_pool: bool) -> None:
+    """The primary is demoted (REPLICAOF): the first READONLY reply makes the pool
+    reconnect every connection to it, idle ones at once and in-use ones on release."""
+    with RedisServer() as other, RedisServer() as primary:
+        admin = redis.Redis.from_url(primary.url)
+        if asyncio_pool:
+            import asyncio
+
+            from redispool import asyncio as rp_asyncio
+
+            async def scenario() -> None:
+                import redis.asyncio as aredis
+
+                pool = rp_asyncio.ConnectionPool.from_url(primary.url)
+                r = aredis.Redis(connection_pool=pool)
+                conns = [await pool.get_connection() for _ in range(3)]
+                for conn in conns[:2]:
+                    await pool.release(conn)
+                assert all(c.is_connected for c in conns)
+                admin.replicaof("127.0.0.1", other.port)
+                with pytest.raises(redis.ReadOnlyError):
+                    await r.set("k", "v")
+                assert not any(c.is_connected for c in conns[:2])  # idle: dropped
+                assert conns[2].should_reconnect()  # in use: reconnected on release
+                await pool.release(conns[2])
+                assert not conns[2].is_connected
+                await pool.disconnect()
+
+            asyncio.run(scenario())
+            return
+        pool = BlockingConnectionPool.from_url(primary.url, max_connections=4)
+        r = redis.Redis(connection_pool=pool)
+        conns = [pool.get_connection() for _ in range(3)]
+        for conn in conns[:2]:
+            pool.release(conn)
+        admin.replicaof("127.0.0.1", other.port)
+        with pytest.raises(redis.ReadOnlyError):
+            r.set("k", "v")
+        assert all(c._sock is None for c in conns[:2])
+        assert conns[2].should_reconnect()
+        pool.release(conns[2])
+        assert conns[2]._sock is None
+        admin.replicaof("NO", "ONE")
+        assert r.set("k", "v") and r.get("k") == b"v"  # reconnected, writable again

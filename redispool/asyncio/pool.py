@@ -251,7 +251,9 @@ class ConnectionPool(_aconnection.ConnectionPool):
         """Return a connection. The bookkeeping happens before the first suspension, so
         cancelling the releasing task cannot lose the slot."""
         try:
-            clean = not (connection._rp_owed or connection._should_reconnect)
+            clean = not (
+                connection._rp_owed or connection._should_reconnect or connection._rp_demoted
+            )
         except AttributeError:
             clean = False
         if clean and not self._waiters:
@@ -282,7 +284,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         """Synchronous part of ``release``: close a connection that may owe a reply, hand
         it to the first waiter or put it back. False for a connection that is not ours."""
         try:
-            dirty = connection._rp_owed or connection._should_reconnect
+            dirty = connection._rp_owed or connection._should_reconnect or connection._rp_demoted
         except AttributeError:
             dirty = getattr(connection, "_rp_owed", 0) or connection.should_reconnect()
         slots = self._slots
@@ -291,6 +293,9 @@ class ConnectionPool(_aconnection.ConnectionPool):
                 return False
             if getattr(connection, "_rp_owed", 0):
                 slots.note_dirty()
+            if getattr(connection, "_rp_demoted", False):
+                connection._rp_demoted = False
+                self._drop_demoted()
             _close(connection)
             if hasattr(connection, "reset_should_reconnect"):
                 connection.reset_should_reconnect()
@@ -305,6 +310,16 @@ class ConnectionPool(_aconnection.ConnectionPool):
                 return True
         flags = slots.release(connection)
         return flags == _RELEASED or self._released(connection, flags)
+
+    def _drop_demoted(self) -> None:
+        """A connection saw READONLY (a failover demoted its server): reconnect them all,
+        idle ones now and in-use ones on release, so none keeps writing to a replica."""
+        for conn in self._slots.idle_connections():
+            _close(conn)
+        for conn in self._slots.busy_connections():
+            mark = getattr(conn, "mark_for_reconnect", None)
+            if mark is not None:
+                mark()
 
     def _released(self, connection: Any, flags: int) -> bool:
         """Act on the slot array's flags; True if the connection is idle again."""
