@@ -131,14 +131,14 @@ cdef inline Py_ssize_t _plain_number(
     """Index of the CR after a plain (unsigned, at most 18 digits) complete number at
     ``buf[i:]``, its value in ``out``; -1 for anything else (the general path decides)."""
     cdef Py_ssize_t start = i
-    cdef long long value = 0
-    while i < end and c'0' <= buf[i] <= c'9':
-        if i - start < 18:  # longer numbers are rejected below: no overflow
-            value = value * 10 + (buf[i] - c'0')
+    cdef Py_ssize_t stop = end if end - i < 19 else i + 19  # 19 digits: rejected below
+    cdef unsigned long long value = 0  # 19 digits fit; no signed overflow
+    while i < stop and c'0' <= buf[i] <= c'9':
+        value = value * 10 + <unsigned long long>(buf[i] - c'0')
         i += 1
     if i == start or i - start > 18 or i + 1 >= end or buf[i] != c'\r' or buf[i + 1] != c'\n':
         return -1
-    out[0] = value
+    out[0] = <long long>value
     return i
 
 
