@@ -235,3 +235,72 @@ def test_twins_hold_the_same_bytes(_reader_c: ModuleType, stream: tuple[bytes, l
     """``len()`` counts bytes fed and not yet consumed, in both twins alike."""
     wire, cuts = stream
     assert held(_reader_c.Reader, wire, cuts) == held(_reader_py.Reader, wire, cuts)
+
+
+# -- where hiredis is wrong, redis-py's own pure-Python parser is the oracle --------------
+
+
+def pure_parser_replies() -> st.SearchStrategy[bytes]:
+    """Replies both redispool and redis-py's ``_RESP3Parser`` read, including blob errors
+    and duplicate map keys (hiredis gets those wrong). Left out: attributes (redis-py
+    raises), bignums (redis-py gives int, redispool bytes as hiredis) and RESP2 nulls
+    (redis-py's RESP3 parser hangs on ``$-1``)."""
+    leaves = st.one_of(
+        line_text.map(lambda s: b"+" + s + CRLF),
+        line_text.map(lambda s: b"-ERR " + s + CRLF),
+        line_text.map(lambda s: bulk(b"SYNTAX " + s, b"!")),
+        st.binary(max_size=40).map(bulk),
+        st.just(b"_\r\n"),
+        st.integers(-(2**63), 2**63 - 1).map(lambda i: b":%d\r\n" % i),
+        st.floats(allow_nan=False).map(lambda f: b"," + repr(f).encode() + CRLF),
+        st.booleans().map(lambda b: b"#t\r\n" if b else b"#f\r\n"),
+        st.binary(max_size=20).map(lambda b: bulk(b"txt:" + b, b"=")),
+    )
+    keys = st.one_of(st.binary(max_size=3).map(bulk), st.integers(0, 3).map(b":%d\r\n".__mod__))
+
+    def extend(children: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+        seq = st.lists(children, max_size=4)
+        pairs = st.lists(st.tuples(keys, children), max_size=4)  # duplicates likely
+        return st.one_of(
+            seq.map(lambda items: b"*%d\r\n" % len(items) + b"".join(items)),
+            seq.map(lambda items: b"~%d\r\n" % len(items) + b"".join(items)),
+            pairs.map(lambda ps: b"%%%d\r\n" % len(ps) + b"".join(k + v for k, v in ps)),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=12)
+
+
+def through_redis_py(parser_class: Any, wire: bytes, count: int) -> list[Any]:
+    """Replies read by redis-py's ``Connection`` with ``parser_class``; error replies
+    raised at the top level are recorded, as redis-py raises them."""
+    from redis.connection import Connection
+    from redis.exceptions import ResponseError
+
+    from redispool._workloads import _FakeSocket
+
+    conn: Any = Connection(parser_class=parser_class, protocol=3)
+    conn._sock = _FakeSocket(wire)
+    conn._parser.on_connect(conn)
+    out: list[Any] = []
+    for _ in range(count):
+        try:
+            out.append(normal(conn.read_response()))
+        except ResponseError as exc:
+            out.append(("raised", normal(exc)))
+    return out
+
+
+@given(replies=st.lists(pure_parser_replies(), min_size=1, max_size=4))
+def test_parser_matches_redis_py_where_hiredis_is_wrong(
+    reader_mod: ModuleType, replies: list[bytes]
+) -> None:
+    from redis._parsers import _RESP3Parser
+
+    from redispool import Parser
+
+    class TwinParser(Parser):
+        reader_class = reader_mod.Reader
+
+    wire = b"".join(replies)
+    expected = through_redis_py(_RESP3Parser, wire, len(replies))
+    assert through_redis_py(TwinParser, wire, len(replies)) == expected
