@@ -206,6 +206,20 @@ class SlotArray:
                 return -1
             return self._reserve()
 
+    def renew(self, conn: Any) -> bool:
+        """For a connection handed from one user to the next without going idle: True
+        (and its age restarts) if it is past ``max_lifetime`` and must be reconnected."""
+        with self._lock:
+            slot = self._slot_of.get(id(conn), -1)
+            if slot < 0 or not self._max_lifetime:
+                return False
+            now = monotonic()
+            if now - self._created_at[slot] < self._max_lifetime:
+                return False
+            self._created_at[slot] = now
+            self._stale_closed += 1
+            return True
+
     def fill(self, slot: int, conn: Any) -> None:
         """Put a newly made connection into the slot ``checkout`` reserved; it is in use."""
         with self._lock:
@@ -270,6 +284,7 @@ class SlotArray:
         Returns the connections that were in the array; the caller decides their fate."""
         if self._generation != _generation[0]:  # forked: the lock may have been held
             self._lock = threading.Lock()
+            self._waiters = 0  # and the parent's waiters are not here
         with self._lock:
             out = [c for c, s in zip(self._conns, self._state, strict=True) if s in (_IDLE, _BUSY)]
             self._conns.clear()

@@ -40,6 +40,28 @@ _RELEASED, _CLOSE, _WAITERS, _REAP, _FORKED = 1, 2, 4, 8, 16
 _SOCKET_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+class _LockedSlots:
+    """With client-side caching, redis-py's ``CacheProxyConnection`` reads other
+    connections' invalidation messages while holding the pool lock; then every slot-array
+    call takes that lock too, so no connection is checked out while it is being drained."""
+
+    def __init__(self, slots: Any, lock: Any) -> None:
+        self._slots = slots
+        self._lock = lock
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._slots, name)
+        if not callable(attr):
+            return attr
+        lock = self._lock
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return attr(*args, **kwargs)
+
+        return locked
+
+
 def _seconds(value: float | None, name: str) -> float:
     if value is None:
         return 0.0
@@ -131,10 +153,13 @@ class ConnectionPool(redis.connection.ConnectionPool):
         """Forget every connection without closing it (redis-py's semantics: after a fork
         the parent's sockets must stay untouched). Counters in ``stats()`` are kept."""
         slots = getattr(self, "_slots", None)
+        if isinstance(slots, _LockedSlots):
+            slots = slots._slots
         if slots is None or slots.capacity != self.max_connections:
-            self._slots = SlotArray(self.max_connections, **self._knobs)
+            slots = SlotArray(self.max_connections, **self._knobs)
         else:
             slots.clear()
+        self._slots = slots if self.cache is None else _LockedSlots(slots, self._lock)
         self._warm_pending = self.min_idle > 0
         self._custom_owns = type(self).owns_connection is not ConnectionPool.owns_connection
         self._release_listeners: tuple[Any, bool] = (None, False)
@@ -317,7 +342,8 @@ class ConnectionPool(redis.connection.ConnectionPool):
             self._slots.note_dirty()
         if getattr(connection, "_rp_demoted", False):
             connection._rp_demoted = False
-            self._drop_demoted()
+            if getattr(self, "is_master", True):  # not a Sentinel pool of replicas
+                self._drop_demoted()
         connection.disconnect()
         flags = self._slots.release(connection)
         if flags != _RELEASED:
@@ -348,8 +374,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
                 conn.disconnect()
         if flags & (_WAITERS | _CLOSE):
             self._notify()
-        if flags & _RELEASED:
-            self._after_release(connection)
+        self._after_release(connection)  # ours, idle again or closed: the event is due
 
     def _after_release(self, connection: Any) -> None:
         """redis-py's release event. Its default listener only re-authenticates a

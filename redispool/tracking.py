@@ -53,9 +53,38 @@ def _demoted(conn: Any) -> None:
     conn._rp_demoted = True
 
 
+_UPPER = frozenset(name for name in _UNCOUNTED_NAMES if " " not in name)
+
+
+def _uncounted(args: tuple[Any, ...]) -> bool:
+    """Whether a command's replies cannot be counted; any spelling (``Subscribe``,
+    ``client reply``, ``CLIENT`` and ``REPLY`` as two arguments)."""
+    if not args:
+        return False
+    name = args[0]
+    if name in _UNCOUNTED:
+        return True
+    if type(name) is str and name.isupper() and name != "CLIENT":  # redis-py's spelling
+        return False
+    words = [_text(arg).upper() for arg in args[:2]]
+    first = words[0].split()
+    if not first:
+        return False
+    if first[0] in _UPPER:
+        return True
+    second = first[1] if len(first) > 1 else (words[1] if len(words) > 1 else "")
+    return first[0] == "CLIENT" and second == "REPLY"
+
+
+def _text(arg: Any) -> str:
+    if isinstance(arg, (bytes, bytearray, memoryview)):
+        return bytes(arg).decode("latin-1")
+    return arg if isinstance(arg, str) else ""
+
+
 def _owed(commands: list[Any]) -> int:
     """Replies a batch of commands owes (pipelines, transactions)."""
-    if any(args and args[0] in _UNCOUNTED for args in commands):
+    if any(_uncounted(args) for args in commands):
         return UNCOUNTABLE
     return len(commands)
 
@@ -85,7 +114,7 @@ class Tracked:
 
     def send_command(self, *args: Any, **kwargs: Any) -> None:
         super().send_command(*args, **kwargs)  # type: ignore[misc]
-        if args and args[0] in _UNCOUNTED:
+        if _uncounted(args):
             self._rp_owed = UNCOUNTABLE
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
@@ -171,7 +200,7 @@ class AsyncTracked:
 
     async def send_command(self, *args: Any, **kwargs: Any) -> None:
         await super().send_command(*args, **kwargs)  # type: ignore[misc]
-        if args and args[0] in _UNCOUNTED:
+        if _uncounted(args):
             self._rp_owed = UNCOUNTABLE
 
     async def read_response(

@@ -14,13 +14,20 @@ from redis.exceptions import MaxConnectionsError
 
 
 def adopt(slots: Any, conn: Any, idle: bool) -> None:
-    """Put a connection made outside the pool into ``slots``, idle or in use."""
+    """Put a connection made outside the pool into ``slots``, idle or in use (one the
+    pool already holds is left as it is, as adding it to a set would)."""
+    if slots.in_use(conn) or any(c is conn for c in slots.idle_connections()):
+        return
     slot = slots.reserve()
     if slot < 0:
         raise MaxConnectionsError("Too many connections")
-    slots.fill(slot, conn)
-    if idle:
-        slots.release(conn)
+    try:
+        slots.fill(slot, conn)
+    except BaseException:
+        slots.cancel(slot)
+        raise
+    if idle and slots.release(conn) & 2:  # CLOSE: max_idle says no more idle ones
+        conn.disconnect()
 
 
 class IdleView(list):  # type: ignore[type-arg]

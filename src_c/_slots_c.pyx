@@ -244,6 +244,21 @@ cdef class SlotArray:
         return slot >= 0 and self.state[slot] == S_BUSY
 
     @cython.critical_section
+    def renew(self, conn):
+        """For a connection handed from one user to the next without going idle: True
+        (and its age restarts) if it is past ``max_lifetime`` and must be reconnected."""
+        cdef Py_ssize_t slot = self._find(<PyObject *>conn)
+        cdef double now
+        if slot < 0 or self.max_lifetime <= 0:
+            return False
+        now = rp_monotonic()
+        if now - self.created_at[slot] < self.max_lifetime:
+            return False
+        self.created_at[slot] = now
+        self.stale_closed += 1
+        return True
+
+    @cython.critical_section
     def fill(self, Py_ssize_t slot, conn):
         """Put a newly made connection into the slot ``checkout`` reserved; it is in use."""
         cdef double now
@@ -341,6 +356,8 @@ cdef class SlotArray:
         self.n_empty = self.alloc
         self.head = self.n_idle = 0
         self.occupied = self.busy = 0
+        if self.generation != rp_fork_generation:  # the parent's waiters are not here
+            self.n_waiters = 0
         self.generation = rp_fork_generation
         return out
 
@@ -483,24 +500,24 @@ cdef class SlotArray:
             PyMem_Free(hkeys)
             PyMem_Free(hvals)
             raise MemoryError()
+        # each array keeps its old contents if a later one cannot grow (alloc unchanged)
         p = PyMem_Realloc(self.conns, new * sizeof(PyObject *))
+        if p != NULL:
+            self.conns = <PyObject **>p
+            p = PyMem_Realloc(self.state, new * sizeof(unsigned char))
+        if p != NULL:
+            self.state = <unsigned char *>p
+            p = PyMem_Realloc(self.created_at, new * sizeof(double))
+        if p != NULL:
+            self.created_at = <double *>p
+            p = PyMem_Realloc(self.last_used, new * sizeof(double))
+        if p != NULL:
+            self.last_used = <double *>p
+            p = PyMem_Realloc(self.empty, new * sizeof(Py_ssize_t))
         if p == NULL:
-            raise MemoryError()
-        self.conns = <PyObject **>p
-        p = PyMem_Realloc(self.state, new * sizeof(unsigned char))
-        if p == NULL:
-            raise MemoryError()
-        self.state = <unsigned char *>p
-        p = PyMem_Realloc(self.created_at, new * sizeof(double))
-        if p == NULL:
-            raise MemoryError()
-        self.created_at = <double *>p
-        p = PyMem_Realloc(self.last_used, new * sizeof(double))
-        if p == NULL:
-            raise MemoryError()
-        self.last_used = <double *>p
-        p = PyMem_Realloc(self.empty, new * sizeof(Py_ssize_t))
-        if p == NULL:
+            PyMem_Free(ring)
+            PyMem_Free(hkeys)
+            PyMem_Free(hvals)
             raise MemoryError()
         self.empty = <Py_ssize_t *>p
         # new empty slots, lowest index on top of the stack

@@ -404,3 +404,19 @@ def test_pool_survives_a_new_event_loop(redis_url: str) -> None:
     assert asyncio.run(work()) == b"x"
     assert asyncio.run(work()) == b"x"  # the first loop's connection is left behind
     assert pool.stats().created == 2
+
+
+async def test_max_lifetime_applies_to_handed_over_connections(redis_url: str) -> None:
+    """Found in review: a connection handed straight to a waiter skipped its age check."""
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=1, max_lifetime=0.05)
+    r = aredis.Redis(connection_pool=pool)
+    first = await r.client_id()
+    held = await pool.get_connection()
+    waiter = asyncio.create_task(r.client_id())
+    while pool.stats().waits == 0:
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.1)
+    await pool.release(held)  # handed to the waiting task, past its lifetime
+    assert await waiter != first
+    assert pool.stats().stale_closed >= 1
+    await pool.disconnect()

@@ -590,3 +590,33 @@ def test_private_views_write_through(pool_class: type) -> None:
     pool._available_connections.append(Dummy())
     with pytest.raises(redis.MaxConnectionsError):
         pool._available_connections.append(Dummy())
+
+
+def test_client_side_caching_locks_the_slot_array() -> None:
+    """redis-py drains invalidations of idle connections under the pool lock; with a
+    cache, checkouts take that lock too (no server needed to see the wiring)."""
+    from redis.cache import CacheConfig
+
+    pool = ConnectionPool(protocol=3, cache_config=CacheConfig())
+    assert pool.cache is not None
+    assert type(pool._slots).__name__ == "_LockedSlots"
+    assert pool.stats().max == pool.max_connections
+    assert type(ConnectionPool()._slots).__name__ == "SlotArray"
+
+
+def test_mixed_case_subscribe_is_not_reused(redis_url: str) -> None:
+    """Found in review: ``Subscribe`` (any spelling) owes an unknown number of replies."""
+    pool = ConnectionPool.from_url(redis_url, protocol=2)
+    r = redis.Redis(connection_pool=pool)
+    r.set("pool:mixed", "v")
+    r.execute_command("Subscribe", "a", "b")  # reads one confirmation of two
+    assert r.get("pool:mixed") == b"v"  # not the second confirmation
+
+
+def test_adopting_a_held_connection_is_a_no_op() -> None:
+    pool = ConnectionPool(max_connections=2, connection_class=Dummy)
+    conn = pool.get_connection()
+    pool._in_use_connections.add(conn)  # already there: as with a set, nothing changes
+    stats = pool.stats()
+    assert (stats.in_use, stats.idle, pool._created_connections) == (1, 0, 1)
+    pool.get_connection()  # the second slot is still free

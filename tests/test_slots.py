@@ -294,3 +294,30 @@ def test_reserve_never_takes_an_idle_slot(slots_mod: ModuleType) -> None:
     assert slots.idle_connections() == [a] and slots.busy_connections() == [b]
     assert slots.reserve() == -1
     assert slots.stats().misses == 1  # reserve() is not a checkout
+
+
+def test_renew(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(2, max_lifetime=0.01)
+    conn = new(slots, "a")
+    assert slots.renew(conn) is False
+    time.sleep(0.02)
+    assert slots.renew(conn) is True
+    assert slots.renew(conn) is False  # its age restarted
+    assert slots.stats().stale_closed == 1
+    assert slots_mod.SlotArray(2).renew(conn) is False
+
+
+def test_fork_forgets_the_parents_waiters(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(1)
+    conn = new(slots, "a")
+    slots.wait_begin()  # a parent thread waits across the fork
+    pid = os.fork()
+    if pid == 0:
+        slots.clear()
+        fresh = new(slots, "b")
+        ok = slots.waiters == 0 and slots.release(fresh) == slots_mod.RELEASED
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    slots.wait_end(0.0, False)
+    assert slots.release(conn) == slots_mod.RELEASED

@@ -295,7 +295,8 @@ class ConnectionPool(_aconnection.ConnectionPool):
                 slots.note_dirty()
             if getattr(connection, "_rp_demoted", False):
                 connection._rp_demoted = False
-                self._drop_demoted()
+                if getattr(self, "is_master", True):  # not a pool meant for replicas
+                    self._drop_demoted()
             _close(connection)
             if hasattr(connection, "reset_should_reconnect"):
                 connection.reset_should_reconnect()
@@ -331,7 +332,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         if flags & _REAP:
             for conn in self._slots.reap():
                 _close(conn)
-        return bool(flags & _RELEASED)
+        return True  # ours, idle again or closed: the release event is due either way
 
     def _wake(self) -> None:
         """A slot was freed: let the first waiter try to make a connection."""
@@ -429,8 +430,8 @@ class BlockingConnectionPool(ConnectionPool):
                         timed_out = True
                         raise RedisConnectionError("No connection available.") from exc
                     raise
-                if got is not None:
-                    return _READY, got
+                if got is not None:  # handed over: check its age, it skipped the array
+                    return (_RENEW if slots.renew(got) else _READY), got
                 code, item = slots.checkout()
                 if code != _FULL:
                     return code, item
