@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import deque
 from time import monotonic
 from typing import Any
@@ -33,10 +34,15 @@ FORKED = 16  #: the process forked since the array was made: the pool must reset
 _EMPTY, _RESERVED, _IDLE, _BUSY = 0, 1, 2, 3
 
 _generation = [0]
+_arrays: weakref.WeakSet[SlotArray] = weakref.WeakSet()
 
 
 def _bump_generation() -> None:
+    """In a forked child: a new generation, and a new lock for every array, as a parent's
+    thread may have held one at the fork and will never release it here."""
     _generation[0] += 1
+    for array in list(_arrays):
+        array._lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -64,6 +70,7 @@ class SlotArray:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self._lock = threading.Lock()
+        _arrays.add(self)
         self._capacity = capacity
         self._fifo = bool(fifo)
         self._check_after = float(check_after)
@@ -282,9 +289,8 @@ class SlotArray:
     def clear(self) -> list[Any]:
         """Forget every connection (``reset()``, or after a fork); counters are kept.
         Returns the connections that were in the array; the caller decides their fate."""
-        if self._generation != _generation[0]:  # forked: the lock may have been held
-            self._lock = threading.Lock()
-            self._waiters = 0  # and the parent's waiters are not here
+        if self._generation != _generation[0]:  # forked: the parent's waiters are not here
+            self._waiters = 0
         with self._lock:
             out = [c for c, s in zip(self._conns, self._state, strict=True) if s in (_IDLE, _BUSY)]
             self._conns.clear()
