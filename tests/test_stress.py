@@ -89,7 +89,10 @@ def test_threads_kills_and_a_restart() -> None:
         assert counts["ok"] + counts["failed"] == THREADS * (COMMANDS // THREADS)
         assert counts["ok"] > counts["failed"]
         assert stats.in_use == 0 and balanced(stats) and stats.created - stats.closed <= 4
-        assert r.set("stress:after", "1") and r.get("stress:after") == b"1"  # recovered
+        # recovered: a connection killed in the killer's last moments fails once, as with
+        # redis-py; redis-py's default retry (one reconnect) then succeeds
+        after = redis.Redis(connection_pool=pool)
+        assert after.set("stress:after", "1") and after.get("stress:after") == b"1"
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
