@@ -1,8 +1,43 @@
 /* Helpers for _slots_c.pyx that Cython cannot express portably: a monotonic clock read
  * without calling into Python, and a fork generation bumped in the child by pthread_atfork
- * (so a checkout notices a fork by comparing two integers, with no getpid() syscall). */
+ * (so a checkout notices a fork by comparing two integers, with no getpid() syscall).
+ * tests/c/test_slots_h.c exercises the counter from many threads under ThreadSanitizer. */
 #ifndef REDISPOOL_SLOTS_H
 #define REDISPOOL_SLOTS_H
+
+/* The fork generation: bumped in the child by an atfork hook, read by every checkout
+ * from any thread (free-threaded builds included), so it is an atomic counter with
+ * relaxed ordering: a reader needs the value, not ordering with other memory. */
+#if defined(_MSC_VER)
+#include <windows.h>
+static volatile LONG rp_fork_generation_value = 0;
+static unsigned long rp_fork_generation(void)
+{
+    return (unsigned long)InterlockedCompareExchange(&rp_fork_generation_value, 0, 0);
+}
+static void rp_bump_fork_generation(void) { InterlockedIncrement(&rp_fork_generation_value); }
+#elif defined(__GNUC__) || defined(__clang__)
+static unsigned long rp_fork_generation_value = 0;
+static unsigned long rp_fork_generation(void)
+{
+    return __atomic_load_n(&rp_fork_generation_value, __ATOMIC_RELAXED);
+}
+static void rp_bump_fork_generation(void)
+{
+    __atomic_add_fetch(&rp_fork_generation_value, 1, __ATOMIC_RELAXED);
+}
+#else
+#include <stdatomic.h>
+static atomic_ulong rp_fork_generation_value = 0;
+static unsigned long rp_fork_generation(void)
+{
+    return atomic_load_explicit(&rp_fork_generation_value, memory_order_relaxed);
+}
+static void rp_bump_fork_generation(void)
+{
+    atomic_fetch_add_explicit(&rp_fork_generation_value, 1, memory_order_relaxed);
+}
+#endif
 
 #ifdef _WIN32
 #include <windows.h>
@@ -15,8 +50,7 @@ static double rp_monotonic(void)
     QueryPerformanceCounter(&now);
     return (double)now.QuadPart / (double)freq.QuadPart;
 }
-static volatile unsigned long rp_fork_generation = 0; /* no fork on Windows */
-static int rp_install_fork_hook(void) { return 0; }
+static int rp_install_fork_hook(void) { return 0; } /* no fork on Windows */
 #else
 #include <pthread.h>
 #include <time.h>
@@ -30,12 +64,9 @@ static double rp_monotonic(void)
 #endif
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
-/* Written only in the child right after fork(), while it has a single thread. */
-static volatile unsigned long rp_fork_generation = 0;
-static void rp_after_fork_child(void) { rp_fork_generation++; }
 static int rp_install_fork_hook(void)
 {
-    return pthread_atfork(NULL, NULL, rp_after_fork_child);
+    return pthread_atfork(NULL, NULL, rp_bump_fork_generation);
 }
 #endif
 

@@ -18,7 +18,7 @@ from redispool.stats import PoolStats
 
 cdef extern from "_slots.h":
     double rp_monotonic() nogil
-    unsigned long rp_fork_generation
+    unsigned long rp_fork_generation()
     int rp_install_fork_hook()
 
 if rp_install_fork_hook() != 0:
@@ -94,7 +94,7 @@ cdef class SlotArray:
         self.max_lifetime = max_lifetime
         self.max_idle = max_idle if max_idle > 0 else capacity
         self.min_idle = min_idle if min_idle > 0 else 0
-        self.generation = rp_fork_generation
+        self.generation = rp_fork_generation()
         self._grow()
 
     def __dealloc__(self):
@@ -124,7 +124,7 @@ cdef class SlotArray:
     @property
     def forked(self):
         """True in a child process until the array is cleared."""
-        return self.generation != rp_fork_generation
+        return self.generation != rp_fork_generation()
 
     @property
     def size(self):
@@ -149,7 +149,7 @@ cdef class SlotArray:
         """The warm idle connection if it needs no check, else None (use ``checkout``)."""
         cdef Py_ssize_t slot
         cdef double now
-        if self.n_idle == 0 or self.generation != rp_fork_generation:
+        if self.n_idle == 0 or self.generation != rp_fork_generation():
             return None
         slot = self.ring[self.head] if self.is_fifo else self.ring[(self.head + self.n_idle - 1) & self.ring_mask]
         now = rp_monotonic()
@@ -171,7 +171,7 @@ cdef class SlotArray:
         cdef Py_ssize_t slot
         cdef double now
         cdef int flags
-        if self.generation != rp_fork_generation:
+        if self.generation != rp_fork_generation():
             return FORKED
         slot = self._find(<PyObject *>conn)
         if slot < 0 or self.state[slot] != S_BUSY:
@@ -356,9 +356,9 @@ cdef class SlotArray:
         self.n_empty = self.alloc
         self.head = self.n_idle = 0
         self.occupied = self.busy = 0
-        if self.generation != rp_fork_generation:  # the parent's waiters are not here
+        if self.generation != rp_fork_generation():  # the parent's waiters are not here
             self.n_waiters = 0
-        self.generation = rp_fork_generation
+        self.generation = rp_fork_generation()
         return out
 
     # ---- waiting and counters -----------------------------------------------------
