@@ -38,6 +38,6 @@ def test_e2e(benchmark: Any, url: str, workload: str, client: str) -> None:
             run(1)
             benchmark.extra_info["peak_kib"] = tracemalloc.get_traced_memory()[1] // 1024
             tracemalloc.stop()
-        benchmark.pedantic(run, args=(ops,), rounds=7, iterations=1, warmup_rounds=1)
+        benchmark.pedantic(run, args=(ops,), rounds=11, iterations=1, warmup_rounds=1)
     finally:
         close()
