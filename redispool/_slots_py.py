@@ -287,8 +287,8 @@ class SlotArray:
             return [c for c, s in zip(self._conns, self._state, strict=True) if s == _BUSY]
 
     def clear(self) -> list[Any]:
-        """Forget every connection (``reset()``, or after a fork); counters are kept.
-        Returns the connections that were in the array; the caller decides their fate."""
+        """Forget every connection (``reset()``, or after a fork); counters are kept, and
+        the forgotten ones count as closed. Returns them; the caller decides their fate."""
         if self._generation != _generation[0]:  # forked: the parent's waiters are not here
             self._waiters = 0
         with self._lock:
@@ -301,6 +301,7 @@ class SlotArray:
             self._idle.clear()
             self._slot_of.clear()
             self._occupied = self._busy = 0
+            self._closed += len(out)  # forgotten: gone from the pool, for the stats' balance
             self._generation = _generation[0]
             return out
 

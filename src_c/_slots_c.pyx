@@ -338,8 +338,8 @@ cdef class SlotArray:
 
     @cython.critical_section
     def clear(self):
-        """Forget every connection (``reset()``, or after a fork); counters are kept.
-        Returns the connections that were in the array; the caller decides their fate."""
+        """Forget every connection (``reset()``, or after a fork); counters are kept, and
+        the forgotten ones count as closed. Returns them; the caller decides their fate."""
         cdef list out = []
         cdef Py_ssize_t i
         for i in range(self.alloc):
@@ -356,6 +356,7 @@ cdef class SlotArray:
         self.n_empty = self.alloc
         self.head = self.n_idle = 0
         self.occupied = self.busy = 0
+        self.closed += len(out)  # forgotten: gone from the pool, for the stats' balance
         if self.generation != rp_fork_generation():  # the parent's waiters are not here
             self.n_waiters = 0
         self.generation = rp_fork_generation()

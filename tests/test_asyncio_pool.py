@@ -403,7 +403,8 @@ def test_pool_survives_a_new_event_loop(redis_url: str) -> None:
 
     assert asyncio.run(work()) == b"x"
     assert asyncio.run(work()) == b"x"  # the first loop's connection is left behind
-    assert pool.stats().created == 2
+    stats = pool.stats()
+    assert stats.created == 2 and stats.closed == 1 and balanced(stats)
 
 
 async def test_max_lifetime_applies_to_handed_over_connections(redis_url: str) -> None:
