@@ -70,7 +70,8 @@ def _seconds(value: float | None, name: str) -> float:
     return float(value)
 
 
-def knobs(
+def set_knobs(
+    pool: Any,
     *,
     health_check_after: float,
     fifo: bool,
@@ -78,13 +79,14 @@ def knobs(
     max_lifetime: float | None,
     max_idle: int | None,
     min_idle: int,
-) -> dict[str, Any]:
-    """The pools' extra keyword arguments, validated, as ``SlotArray`` arguments."""
+) -> None:
+    """Validate a pool's extra keyword arguments (sync or asyncio) and keep them, as
+    ``SlotArray`` arguments in ``pool._knobs`` and as the public attributes."""
     if max_idle is not None and max_idle < 0:
         raise ValueError('"max_idle" must be a non-negative integer')
     if min_idle < 0:
         raise ValueError('"min_idle" must be a non-negative integer')
-    return {
+    pool._knobs = {
         "fifo": fifo,
         "check_after": _seconds(health_check_after, "health_check_after"),
         "idle_timeout": _seconds(idle_timeout, "idle_timeout"),
@@ -92,6 +94,9 @@ def knobs(
         "max_idle": max_idle or 0,
         "min_idle": min_idle,
     }
+    pool.fifo = fifo
+    pool.health_check_after = pool._knobs["check_after"]
+    pool.min_idle = min_idle
 
 
 class ConnectionPool(redis.connection.ConnectionPool):
@@ -114,6 +119,11 @@ class ConnectionPool(redis.connection.ConnectionPool):
     compiled ``Parser`` and ``Packer``.
     """
 
+    _knobs: dict[str, Any]  # set by set_knobs(), with the three below
+    fifo: bool
+    health_check_after: float
+    min_idle: int
+
     def __init__(
         self,
         connection_class: type = Connection,
@@ -129,7 +139,8 @@ class ConnectionPool(redis.connection.ConnectionPool):
         min_idle: int = 0,
         **connection_kwargs: Any,
     ) -> None:
-        self._knobs = knobs(
+        set_knobs(
+            self,
             health_check_after=health_check_after,
             fifo=fifo,
             idle_timeout=idle_timeout,
@@ -137,9 +148,6 @@ class ConnectionPool(redis.connection.ConnectionPool):
             max_idle=max_idle,
             min_idle=min_idle,
         )
-        self.fifo = fifo
-        self.health_check_after = self._knobs["check_after"]
-        self.min_idle = min_idle
         super().__init__(
             connection_class=connection_class,
             max_connections=max_connections,

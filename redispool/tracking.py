@@ -89,8 +89,9 @@ def _owed(commands: list[Any]) -> int:
     return len(commands)
 
 
-class Tracked:
-    """Mixin over a redis-py connection class; ``tracked()`` builds the subclasses."""
+class _Counting:
+    """What the sync and asyncio mixins share: the reply count and the batch a pipeline
+    packed, so that sending it adds as many replies owed as it holds commands."""
 
     _rp_owed: int = 0
     _rp_batch: Any = None
@@ -102,13 +103,20 @@ class Tracked:
         self._rp_batch = (packed, _owed(commands))
         return packed
 
-    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+    def _rp_sending(self, command: Any) -> int:
+        """Replies ``command`` will owe: its batch's count if ``pack_commands`` made it."""
         batch = self._rp_batch
-        owed = 1
-        if batch is not None:
-            self._rp_batch = None
-            if batch[0] is command:
-                owed = batch[1]
+        if batch is None:
+            return 1
+        self._rp_batch = None
+        return int(batch[1]) if batch[0] is command else 1
+
+
+class Tracked(_Counting):
+    """Mixin over a redis-py connection class; ``tracked()`` builds the subclasses."""
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        owed = self._rp_sending(command)
         super().send_packed_command(command, check_health)  # type: ignore[misc]
         self._rp_owed += owed
 
@@ -136,16 +144,13 @@ class Tracked:
         self._rp_batch = None
 
 
-class AsyncTracked:
+class AsyncTracked(_Counting):
     """The same for ``redis.asyncio`` connections, which also get the compiled packer
     (redis-py's asyncio connections have no packer hook and always pack in Python) and a
     write path without a task per command. Replies are counted where the parser returns
     one, because ``read_response`` with a ``timeout`` returns None both for a nil reply
     and for a timeout."""
 
-    _rp_owed: int = 0
-    _rp_batch: Any = None
-    _rp_demoted = False
     _rp_packer: Any = None
     _rp_deadline: float | None = None  # monotonic deadline of the read in progress
     _rp_timer: Any = None
@@ -157,19 +162,8 @@ class AsyncTracked:
             packer = self._rp_packer = Packer(encoder.encoding, encoder.encoding_errors)
         return packer.pack(*args)
 
-    def pack_commands(self, commands: Any) -> Any:
-        commands = commands if isinstance(commands, list) else list(commands)
-        packed = super().pack_commands(commands)  # type: ignore[misc]
-        self._rp_batch = (packed, _owed(commands))
-        return packed
-
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        batch = self._rp_batch
-        owed = 1
-        if batch is not None:
-            self._rp_batch = None
-            if batch[0] is command:
-                owed = batch[1]
+        owed = self._rp_sending(command)
         writer = self._writer  # type: ignore[attr-defined]
         if writer is None or self.health_check_interval or type(command) is not list:  # type: ignore[attr-defined]
             await super().send_packed_command(command, check_health)  # type: ignore[misc]

@@ -89,3 +89,9 @@ def slot_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     module = _twin(request, "slots")
     monkeypatch.setattr("redispool.pool.SlotArray", module.SlotArray)
     return str(request.param)
+
+
+@pytest.fixture(params=[2, 3], ids=lambda p: f"resp{p}")
+def protocol(request: pytest.FixtureRequest) -> int:
+    """Both RESP versions, for tests that talk to a server."""
+    return int(request.param)

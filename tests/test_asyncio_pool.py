@@ -34,11 +34,6 @@ def pool_class(request: pytest.FixtureRequest) -> type[ConnectionPool]:
     return request.param  # type: ignore[no-any-return]
 
 
-@pytest.fixture(params=[2, 3], ids=lambda p: f"resp{p}")
-def protocol(request: pytest.FixtureRequest) -> int:
-    return request.param  # type: ignore[no-any-return]
-
-
 def balanced(stats: PoolStats) -> bool:
     return stats.idle + stats.in_use == stats.created - stats.closed
 

@@ -23,7 +23,7 @@ from redis.exceptions import MaxConnectionsError
 from redis.observability.attributes import ConnectionState, get_pool_name
 
 from .._impl import SlotArray
-from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, knobs
+from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
 from ..stats import PoolStats
 from ..tracking import tracked
 from ..views import BusyView, IdleView
@@ -51,6 +51,11 @@ class ConnectionPool(_aconnection.ConnectionPool):
     different threads) is not supported.
     """
 
+    _knobs: dict[str, Any]  # set by set_knobs(), with the three below
+    fifo: bool
+    health_check_after: float
+    min_idle: int
+
     def __init__(
         self,
         connection_class: type = Connection,
@@ -65,7 +70,8 @@ class ConnectionPool(_aconnection.ConnectionPool):
         min_idle: int = 0,
         **connection_kwargs: Any,
     ) -> None:
-        self._knobs = knobs(
+        set_knobs(
+            self,
             health_check_after=health_check_after,
             fifo=fifo,
             idle_timeout=idle_timeout,
@@ -73,9 +79,6 @@ class ConnectionPool(_aconnection.ConnectionPool):
             max_idle=max_idle,
             min_idle=min_idle,
         )
-        self.fifo = fifo
-        self.health_check_after = self._knobs["check_after"]
-        self.min_idle = min_idle
         self._loop: Any = None
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._slots: Any = None
