@@ -78,6 +78,7 @@ def extensions() -> list:  # type: ignore[type-arg]
             define_macros=[("REDISPOOL_CYTHON_VERSION", f'"{cython_version}"')],
             extra_compile_args=flags if os.name != "nt" else [],
             extra_link_args=link_flags if os.name != "nt" else [],
+            libraries=["ws2_32"] if os.name == "nt" else [],  # WSAPoll in _slots.h
         )
         for source in sorted(Path("src_c").glob("_*_c.pyx"))
     ]

@@ -23,6 +23,8 @@ from typing import Any, Final, TypeAlias
 
 from redis.exceptions import DataError
 
+from .ledger import UNCOUNTABLE, uncounted
+
 __all__ = ("Packer", "pack_command")
 
 DEFAULT_BUFFER_CUTOFF: Final = 6000  # redis-py's: larger values travel as their own chunk
@@ -58,9 +60,15 @@ def pack_command(cmd: tuple[Any, ...]) -> bytes:
 
 
 class Packer:
-    """redis-py's ``command_packer=`` hook: ``pack(*args)`` returns the chunks to send."""
+    """redis-py's ``command_packer=`` hook: ``pack(*args)`` returns the chunks to send.
 
-    __slots__ = ("_buffer_cutoff", "_encoding", "_errors")
+    A Packer belongs to one connection and keeps its reply ledger (see
+    ``redispool.ledger``): ``owed`` counts replies of the commands packed and not yet
+    read (the connection's ``Parser`` calls ``replied()``), ``demoted`` records a
+    READONLY reply, ``fd`` is the connection's socket (-1 when unknown or closed).
+    """
+
+    __slots__ = ("_buffer_cutoff", "_encoding", "_errors", "demoted", "fd", "owed")
 
     def __init__(
         self,
@@ -73,6 +81,24 @@ class Packer:
         self._encoding = encoding
         self._errors = errors
         self._buffer_cutoff = operator.index(buffer_cutoff)
+        self.owed = 0
+        self.demoted = False
+        self.fd = -1
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the connection may hold an unread reply, or reached a demoted server."""
+        return bool(self.owed or self.demoted)
+
+    def replied(self) -> None:
+        """One reply was read."""
+        if self.owed:
+            self.owed -= 1
+
+    def disconnected(self) -> None:
+        """The connection closed: nothing is owed on a socket that is gone."""
+        self.owed = 0
+        self.fd = -1
 
     @property
     def encoding(self) -> str:
@@ -96,7 +122,13 @@ class Packer:
         return Packer, (self._encoding, self._errors, self._buffer_cutoff)
 
     def pack(self, *args: Any) -> list[Chunk]:
-        """Pack one command; multi-word command names (``"CONFIG GET"``) are split."""
+        """Pack one command; multi-word command names (``"CONFIG GET"``) are split. The
+        command's reply is owed from now on."""
+        chunks = self._pack(args)
+        self.owed = UNCOUNTABLE if uncounted(args) else self.owed + 1
+        return chunks
+
+    def _pack(self, args: tuple[Any, ...]) -> list[Chunk]:
         if args:
             name = args[0]
             if isinstance(name, str):  # always UTF-8, as redis-py

@@ -9,6 +9,7 @@ section under ``self._lock``; the compiled twin needs no lock under the GIL.
 from __future__ import annotations
 
 import os
+import select
 import threading
 import weakref
 from collections import deque
@@ -31,7 +32,24 @@ WAITERS = 4  #: somebody waits for a connection: notify
 REAP = 8  #: the coldest idle connection is past ``idle_timeout``/``max_lifetime``
 FORKED = 16  #: the process forked since the array was made: the pool must reset
 
+# release() ``fd`` values that are not descriptors
+NO_SOCKET = -1  #: the connection is closed (``acquire`` hands it out: the caller connects)
+OPAQUE_SOCKET = -2  #: open, but not a socket ``acquire`` can poll (the caller checks)
+
 _EMPTY, _RESERVED, _IDLE, _BUSY = 0, 1, 2, 3
+
+
+def _pending(fd: int) -> bool:
+    """Whether a socket has anything to report (bytes, EOF, an error, a stale
+    descriptor): one non-blocking poll."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([fd], [], [fd], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 _generation = [0]
 _arrays: weakref.WeakSet[SlotArray] = weakref.WeakSet()
@@ -75,8 +93,6 @@ class SlotArray:
         self._fifo = bool(fifo)
         self._check_after = float(check_after)
         self._idle_timeout = float(idle_timeout)
-        if 0 < self._idle_timeout < self._check_after:  # acquire() sees expiry as "check"
-            self._check_after = self._idle_timeout
         self._max_lifetime = float(max_lifetime)
         self._max_idle = max_idle if max_idle > 0 else capacity
         self._min_idle = max(0, min_idle)
@@ -85,6 +101,7 @@ class SlotArray:
         self._state: list[int] = []
         self._created_at: list[float] = []
         self._last_used: list[float] = []
+        self._fds: list[int] = []
         self._free: list[int] = []  # empty slot indices
         self._idle: deque[int] = deque()  # right end is the warm end
         self._slot_of: dict[int, int] = {}  # id(conn) -> slot
@@ -124,7 +141,10 @@ class SlotArray:
 
     # ---- hot path -----------------------------------------------------------------
     def acquire(self) -> Any:
-        """The warm idle connection if it needs no check, else None (use ``checkout``)."""
+        """The next idle connection if its socket has nothing pending (one non-blocking
+        poll; none for a connection used within ``check_after``), else None (use
+        ``checkout``). A connection released with ``NO_SOCKET`` is handed out as it is:
+        the caller connects it."""
         if self._generation != _generation[0]:  # forked: the lock may be held for good
             return None
         with self._lock:
@@ -133,9 +153,12 @@ class SlotArray:
                 return None
             slot = idle[0] if self._fifo else idle[-1]
             now = monotonic()
-            if now - self._last_used[slot] >= self._check_after or (
-                self._max_lifetime and now - self._created_at[slot] >= self._max_lifetime
+            age = now - self._last_used[slot]
+            if (self._max_lifetime and now - self._created_at[slot] >= self._max_lifetime) or (
+                self._idle_timeout and age >= self._idle_timeout
             ):
+                return None  # checkout() renews it
+            if age >= self._check_after and self._suspect(slot):
                 return None
             if self._fifo:
                 idle.popleft()
@@ -146,8 +169,10 @@ class SlotArray:
             self._hits += 1
             return self._conns[slot]
 
-    def release(self, conn: Any) -> int:
-        """Return a checked-out connection; the result is a set of the flags above."""
+    def release(self, conn: Any, fd: int = OPAQUE_SOCKET) -> int:
+        """Return a checked-out connection; the result is a set of the flags above.
+        ``fd`` is its open socket's descriptor, ``NO_SOCKET`` if it is closed, or
+        ``OPAQUE_SOCKET`` if it is open but cannot be polled."""
         if self._generation != _generation[0]:  # forked: the lock may be held for good
             return FORKED
         with self._lock:
@@ -165,6 +190,7 @@ class SlotArray:
             else:
                 self._state[slot] = _IDLE
                 self._last_used[slot] = now
+                self._fds[slot] = fd
                 self._idle.append(slot)
                 flags = RELEASED
             if self._waiters:
@@ -192,7 +218,7 @@ class SlotArray:
                     self._created_at[slot] = now
                     self._stale_closed += 1
                 else:
-                    code = CHECK if age >= self._check_after else READY
+                    code = CHECK if age >= self._check_after and self._suspect(slot) else READY
                 return code, self._conns[slot]
             if self._occupied >= self._capacity:
                 return FULL, None
@@ -286,6 +312,13 @@ class SlotArray:
         with self._lock:
             return [c for c, s in zip(self._conns, self._state, strict=True) if s == _BUSY]
 
+    def note_closed(self, conn: Any) -> None:
+        """An idle connection's socket was closed outside ``release`` (``disconnect()``)."""
+        with self._lock:
+            slot = self._slot_of.get(id(conn), -1)
+            if slot >= 0 and self._state[slot] == _IDLE and self._conns[slot] is conn:
+                self._fds[slot] = NO_SOCKET
+
     def clear(self) -> list[Any]:
         """Forget every connection (``reset()``, or after a fork); counters are kept, and
         the forgotten ones count as closed. Returns them; the caller decides their fate."""
@@ -297,6 +330,7 @@ class SlotArray:
             self._state.clear()
             self._created_at.clear()
             self._last_used.clear()
+            self._fds.clear()
             self._free.clear()
             self._idle.clear()
             self._slot_of.clear()
@@ -332,6 +366,7 @@ class SlotArray:
 
     def stats(self) -> PoolStats:
         with self._lock:
+            closed_idle = sum(1 for slot in self._idle if self._fds[slot] == NO_SOCKET)
             return PoolStats(
                 hits=self._hits,
                 misses=self._misses,
@@ -343,7 +378,8 @@ class SlotArray:
                 closed=self._closed,
                 stale_closed=self._stale_closed,
                 dirty_closed=self._dirty_closed,
-                idle=len(self._idle),
+                idle=len(self._idle) - closed_idle,
+                idle_closed=closed_idle,
                 in_use=self._busy,
                 max=self._capacity,
             )
@@ -358,6 +394,7 @@ class SlotArray:
             self._state.append(_EMPTY)
             self._created_at.append(0.0)
             self._last_used.append(0.0)
+            self._fds.append(NO_SOCKET)
         self._state[slot] = _RESERVED
         self._occupied += 1
         return slot
@@ -369,6 +406,14 @@ class SlotArray:
         self._free.append(slot)
         self._occupied -= 1
         self._closed += 1
+
+    def _suspect(self, slot: int) -> bool:
+        """Whether an idle connection needs a closer look before it is lent: its socket
+        has something pending or cannot be polled."""
+        fd = self._fds[slot]
+        if fd == NO_SOCKET:
+            return False  # closed: the caller connects it anyway
+        return fd < 0 or _pending(fd)
 
     def _reap_due(self, now: float) -> bool:
         if not self._idle:

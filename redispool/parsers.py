@@ -22,9 +22,10 @@ from redis._parsers.socket import (  # the same objects in redis-py 5.0 through 
     SERVER_CLOSED_CONNECTION_ERROR,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse
+from redis.exceptions import InvalidResponse, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from . import _compat
 from ._impl import Reader
 from .push import PushNotification
 
@@ -82,7 +83,9 @@ class Parser(_RESP3Parser):
 
     Error replies map to redis-py's exception classes (``parse_error``), RESP3 push
     messages go to redis-py's push handlers, ``decode_responses``/``encoding_errors`` are
-    honoured, and a read interrupted by a timeout resumes where it stopped.
+    honoured, and a read interrupted by a timeout resumes where it stopped. When the
+    connection packs with redispool's ``Packer``, every reply read is entered in its
+    ledger (``redispool.ledger``).
     """
 
     #: The Reader class (the compiled twin when available); tests swap in either twin.
@@ -91,9 +94,13 @@ class Parser(_RESP3Parser):
     def __init__(self, socket_read_size: int) -> None:
         super().__init__(socket_read_size)
         self._reader: Any = None
+        self._ledger: Any = None
         self._recv = bytearray(socket_read_size)
 
     def on_connect(self, connection: Any) -> None:
+        ledger = self._ledger = _compat.ledger(_compat.sync_packer(connection))
+        if ledger is not None:
+            ledger.fd = _compat.sync_fd(connection)
         self._sock = connection._sock
         self._buffer = _SocketState(connection._sock, connection.socket_timeout)
         self.encoder = encoder = connection.encoder
@@ -108,6 +115,8 @@ class Parser(_RESP3Parser):
         self._reader = self.reader_class(**kwargs)
 
     def on_disconnect(self) -> None:
+        if self._ledger is not None:
+            self._ledger.disconnected()
         self._sock = None
         self._buffer = None
         self._reader = None
@@ -176,6 +185,8 @@ class Parser(_RESP3Parser):
                 response = reader.gets(False) if disable_decoding else reader.gets()
             kind = type(response)
             if kind is bytes or kind is int or kind is str:
+                if self._ledger is not None:
+                    self._ledger.replied()
                 return response
             if isinstance(response, RedisConnectionError):
                 raise response
@@ -184,6 +195,10 @@ class Parser(_RESP3Parser):
                 if push_request:
                     return response
                 continue  # the reply the caller waits for comes after the push
+            if self._ledger is not None:
+                self._ledger.replied()
+                if isinstance(response, ReadOnlyError):  # the server was demoted: see pools
+                    self._ledger.demoted = True
             if kind is list and response and isinstance(response[0], RedisConnectionError):
                 raise response[0]
             return response

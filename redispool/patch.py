@@ -27,6 +27,7 @@ from ._impl import Packer
 from .asyncio import AsyncParser
 from .asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
 from .asyncio import ConnectionPool as AsyncConnectionPool
+from .asyncio.pool import pack_command as async_pack_command
 from .parsers import Parser
 from .pool import BlockingConnectionPool, ConnectionPool
 from .sentinel import SentinelConnectionPool
@@ -66,13 +67,6 @@ def _construct_command_packer(self: Any, packer: Any) -> Any:
     return Packer(encoding=self.encoder.encoding, errors=self.encoder.encoding_errors)
 
 
-def _async_pack_command(self: Any, *args: Any) -> Any:
-    packer = getattr(self, "_rp_packer", None)
-    if packer is None:
-        packer = self._rp_packer = Packer(self.encoder.encoding, self.encoder.encoding_errors)
-    return packer.pack(*args)
-
-
 def install() -> None:
     """Make every redis-py client created from now on use redispool's pools, parsers and
     packer, sync and asyncio. Idempotent; existing clients keep what they have."""
@@ -97,7 +91,7 @@ def install() -> None:
     for module in (redis.asyncio, redis.asyncio.connection):
         _rebind(module, "BlockingConnectionPool", AsyncBlockingConnectionPool)
     _default(redis.asyncio.connection.AbstractConnection.__init__, "parser_class", AsyncParser)
-    _rebind(redis.asyncio.connection.AbstractConnection, "pack_command", _async_pack_command)
+    _rebind(redis.asyncio.connection.AbstractConnection, "pack_command", async_pack_command)
 
 
 def uninstall() -> None:

@@ -3,10 +3,10 @@
 Both subclass redis-py's classes' base (``redis.connection.ConnectionPool``) and keep its
 ``__init__``, which wires client-side caching, maintenance notifications, the HIMPORT
 registry and the observability id that RedisCluster and Sentinel rely on. What changes
-is the hot path: a checkout is one call into the slot array (no lock, no ``getpid``, no
-socket syscall for a connection used within ``health_check_after`` seconds) and a release
-is another, plus the checks that keep a connection with an unread reply from ever being
-lent again.
+is the hot path: a checkout is one call into the slot array (no lock, no ``getpid``, one
+non-blocking poll of the socket done in C, none for a connection used within the opt-in
+``health_check_after``) and a release is another, plus the checks that keep a connection
+with an unread reply from ever being lent again.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import redis.connection
 import redis.observability.recorder as _recorder
-from redis.connection import Connection
+from redis.connection import AbstractConnection, CacheProxyConnection, Connection
 from redis.event import AfterConnectionReleasedEvent, ReAuthConnectionListener
 from redis.exceptions import ChildDeadlockedError, MaxConnectionsError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -27,15 +27,17 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.observability.attributes import ConnectionState, get_pool_name
 from redis.utils import warn_deprecated_arg_usage
 
+from . import _compat
 from ._impl import Packer, SlotArray
 from .parsers import Parser
 from .stats import PoolStats
-from .tracking import TrackedCacheProxy, tracked
 from .views import BusyView, IdleView
 
 # slot array codes and flags (identical in both twins)
 _READY, _CHECK, _RENEW, _NEW, _FULL = 0, 1, 2, 3, 4
 _RELEASED, _CLOSE, _WAITERS, _REAP, _FORKED = 1, 2, 4, 8, 16
+
+_DEFAULT_PARSER = _compat.default_parsers()[0]
 
 _SOCKET_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -104,8 +106,11 @@ class ConnectionPool(redis.connection.ConnectionPool):
 
     Extra keyword arguments (all optional):
 
-    - ``health_check_after`` (1.0 s): a connection idle longer than this is peeked at
-      (closed or dirty sockets are reconnected) before it is handed out.
+    - ``health_check_after`` (0 s): every checkout polls the connection's socket (in C,
+      without blocking) and reconnects one the server has closed, as redis-py checks every
+      checkout. A positive value skips the poll for connections used within that many
+      seconds: an opt-in that trades a possible ``ConnectionError`` after a server-side
+      close for one syscall per checkout.
     - ``fifo`` (False): hand out the least recently used idle connection instead of the
       warmest one, spreading load over all connections.
     - ``idle_timeout``, ``max_lifetime`` (seconds, None = never): close connections idle
@@ -131,7 +136,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
         cache_factory: Any = None,
         maint_notifications_config: Any = None,
         *,
-        health_check_after: float = 1.0,
+        health_check_after: float = 0.0,
         fifo: bool = False,
         idle_timeout: float | None = None,
         max_lifetime: float | None = None,
@@ -155,6 +160,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
             maint_notifications_config=maint_notifications_config,
             **connection_kwargs,
         )
+        _compat.weaken_maint_handler(self)  # no pool <-> connection cycle
 
     # ---- state ------------------------------------------------------------------------
     def reset(self) -> None:
@@ -294,19 +300,23 @@ class ConnectionPool(redis.connection.ConnectionPool):
                 self.release(conn)
 
     def make_connection(self) -> Any:
-        """Create a new connection (the slot array has already counted it)."""
+        """Create a new connection (the slot array has already counted it). A redis-py
+        connection class gets redispool's ``Parser`` unless another parser was chosen
+        (naming redis-py's ``DefaultParser`` is not a choice), and its own ``Packer``,
+        whose reply ledger tells ``release`` whether the connection owes a reply."""
         kwargs = dict(self.connection_kwargs)
-        cls = tracked(self.connection_class)
-        if cls is not self.connection_class:  # a redis-py connection: our parser/packer
-            kwargs.setdefault("parser_class", Parser)
-            if "command_packer" not in kwargs:
+        if issubclass(self.connection_class, AbstractConnection):
+            if kwargs.get("parser_class", _DEFAULT_PARSER) is _DEFAULT_PARSER:
+                kwargs["parser_class"] = Parser
+            packer = kwargs.get("command_packer")
+            if packer is None or _compat.ledger(packer) is not None:  # one ledger each
                 kwargs["command_packer"] = Packer(
                     encoding=kwargs.get("encoding", "utf-8"),
                     errors=kwargs.get("encoding_errors", "strict"),
                 )
-        conn = cls(**kwargs)
+        conn = self.connection_class(**kwargs)
         if self.cache is not None:
-            conn = TrackedCacheProxy(conn, self.cache, self._lock)  # type: ignore[abstract]
+            conn = CacheProxyConnection(conn, self.cache, self._lock)
         if _recorder._metrics_collector is not None:
             _recorder.record_connection_count(
                 pool_name=get_pool_name(self), connection_state=ConnectionState.IDLE, counter=1
@@ -318,14 +328,16 @@ class ConnectionPool(redis.connection.ConnectionPool):
         """Return a connection. A connection that may still hold an unread reply, or that
         is marked for reconnect, is disconnected first. Foreign and repeated releases
         are ignored, as in redis-py."""
-        try:
-            dirty = connection._rp_owed or connection._should_reconnect or connection._rp_demoted
-        except AttributeError:
-            dirty = getattr(connection, "_rp_owed", 0) or connection.should_reconnect()
-        if dirty or self._custom_owns:
+        try:  # the names are redispool._compat's HOT_NAMES, inlined on the hot path
+            ledger = connection._command_packer
+            if ledger.dirty or connection._should_reconnect or self._custom_owns:
+                self._release_checked(connection)
+                return
+            fd = ledger.fd
+        except AttributeError:  # not a redispool Packer: no ledger, a socket poll only
             self._release_checked(connection)
             return
-        flags = self._slots.release(connection)
+        flags = self._slots.release(connection, fd)
         if flags != _RELEASED:
             self._released(connection, flags)
             return
@@ -346,14 +358,19 @@ class ConnectionPool(redis.connection.ConnectionPool):
                     pool_name="unknown_pool", connection_state=ConnectionState.USED, counter=-1
                 )
             return
-        if getattr(connection, "_rp_owed", 0):
+        ledger = _compat.sync_ledger(connection)
+        dirty = bool(connection.should_reconnect())
+        if ledger is not None and ledger.owed:
             self._slots.note_dirty()
-        if getattr(connection, "_rp_demoted", False):
-            connection._rp_demoted = False
+            dirty = True
+        if ledger is not None and ledger.demoted:
+            ledger.demoted = False
+            dirty = True
             if getattr(self, "is_master", True):  # not a Sentinel pool of replicas
                 self._drop_demoted()
-        connection.disconnect()
-        flags = self._slots.release(connection)
+        if dirty:
+            connection.disconnect()
+        flags = self._slots.release(connection, _compat.sync_fd(connection))
         if flags != _RELEASED:
             self._released(connection, flags)
         else:
@@ -364,6 +381,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
         idle ones now and in-use ones on release, so none keeps writing to a replica."""
         for conn in self._slots.idle_connections():
             conn.disconnect()
+            self._slots.note_closed(conn)
         for conn in self._slots.busy_connections():
             mark = getattr(conn, "mark_for_reconnect", None)
             if mark is not None:
@@ -441,11 +459,13 @@ class ConnectionPool(redis.connection.ConnectionPool):
     def disconnect(self, inuse_connections: bool = True) -> None:
         """Disconnect idle connections, and in-use ones too unless told otherwise."""
         self._checkpid()
-        connections = self._slots.idle_connections()
-        if inuse_connections:
-            connections += self._slots.busy_connections()
-        for connection in connections:
+        idle = self._slots.idle_connections()
+        for connection in idle:
             connection.disconnect()
+            self._slots.note_closed(connection)
+        if inuse_connections:
+            for connection in self._slots.busy_connections():
+                connection.disconnect()
 
     def set_retry(self, retry: Any) -> None:
         self.connection_kwargs.update({"retry": retry})

@@ -15,6 +15,10 @@ class PoolStats(NamedTuple):
     ``closed`` counts connections removed from the pool for any reason, ``stale_closed``
     those removed by ``idle_timeout``/``max_lifetime``/``max_idle``, and ``dirty_closed``
     the disconnects of connections released with a reply possibly unread.
+
+    The gauges count sockets: ``idle`` the idle connections with an open socket,
+    ``idle_closed`` those kept without one (disconnected, reconnected on checkout), and
+    ``in_use`` the connections lent out; ``idle + idle_closed + in_use == created - closed``.
     """
 
     hits: int
@@ -28,5 +32,6 @@ class PoolStats(NamedTuple):
     stale_closed: int
     dirty_closed: int
     idle: int
+    idle_closed: int
     in_use: int
     max: int

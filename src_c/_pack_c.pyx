@@ -27,6 +27,8 @@ import operator
 
 from redis.exceptions import DataError
 
+from redispool.ledger import UNCOUNTABLE, UNCOUNTED, uncounted
+
 cdef extern from *:
     """
     /* An ASCII-only str read in place: 1 (ptr and size set), 0 if it holds other
@@ -332,8 +334,17 @@ cdef bint _maps_ascii_to_itself(encoding, errors) except -1:
 
 @cython.final
 cdef class Packer:
-    """redis-py's ``command_packer=`` hook: ``pack(*args)`` returns the chunks to send."""
+    """redis-py's ``command_packer=`` hook: ``pack(*args)`` returns the chunks to send.
 
+    A Packer belongs to one connection and keeps its reply ledger (see
+    ``redispool.ledger``): ``owed`` counts replies of the commands packed and not yet
+    read (the connection's ``Parser`` calls ``replied()``), ``demoted`` records a
+    READONLY reply, ``fd`` is the connection's socket (-1 when unknown or closed).
+    """
+
+    cdef public long long owed
+    cdef public bint demoted
+    cdef public int fd
     cdef readonly object encoding, errors  # str, as given
     cdef readonly object buffer_cutoff  # an int, as given; the Mode holds it clamped
     cdef bytes _encoding, _errors  # owned: the Mode's char* point into them
@@ -347,6 +358,7 @@ cdef class Packer:
         self.buffer_cutoff = operator.index(buffer_cutoff)
         self._encoding = encoding.encode()
         self._errors = errors.encode()
+        self.fd = -1
         self._mode = Mode(
             redis=True,
             ascii_in_place=_maps_ascii_to_itself(encoding, errors),
@@ -354,6 +366,21 @@ cdef class Packer:
             errors=self._errors,
             cutoff=max(-1, min(self.buffer_cutoff, PY_SSIZE_T_MAX)),
         )
+
+    @property
+    def dirty(self):
+        """Whether the connection may hold an unread reply, or reached a demoted server."""
+        return self.owed != 0 or self.demoted
+
+    def replied(self):
+        """One reply was read."""
+        if self.owed:
+            self.owed -= 1
+
+    def disconnected(self):
+        """The connection closed: nothing is owed on a socket that is gone."""
+        self.owed = 0
+        self.fd = -1
 
     def __repr__(self):
         return (
@@ -365,17 +392,27 @@ cdef class Packer:
         return Packer, (self.encoding, self.errors, self.buffer_cutoff)
 
     def pack(self, *args):
-        """Pack one command; multi-word command names (``"CONFIG GET"``) are split."""
+        """Pack one command; multi-word command names (``"CONFIG GET"``) are split. The
+        command's reply is owed from now on."""
         cdef bint name_in_place = False
+        cdef bint counted = True
+        cdef object chunks
         if args:
             name = args[0]
             if type(name) is str and _plain_name(name, self._mode.cutoff):
                 name_in_place = True
-            elif isinstance(name, str):
-                args = (*name.encode().split(), *args[1:])
-            elif type(name) is bytes:
-                if memchr(PyBytes_AS_STRING(name), c' ', PyBytes_GET_SIZE(name)) != NULL:
+                # redis-py's upper-case spellings cost one set lookup (CLIENT: two words)
+                if name in UNCOUNTED or name == "CLIENT" or not (<str>name).isupper():
+                    counted = not uncounted(args)
+            else:
+                counted = not uncounted(args)
+                if isinstance(name, str):
+                    args = (*name.encode().split(), *args[1:])
+                elif type(name) is bytes:
+                    if memchr(PyBytes_AS_STRING(name), c' ', PyBytes_GET_SIZE(name)) != NULL:
+                        args = (*name.split(), *args[1:])
+                elif isinstance(name, (bytes, bytearray)) and b" " in name:
                     args = (*name.split(), *args[1:])
-            elif isinstance(name, (bytes, bytearray)) and b" " in name:
-                args = (*name.split(), *args[1:])
-        return _pack(args, &self._mode, name_in_place)
+        chunks = _pack(args, &self._mode, name_in_place)
+        self.owed = self.owed + 1 if counted else UNCOUNTABLE
+        return chunks

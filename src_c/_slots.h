@@ -5,6 +5,12 @@
 #ifndef REDISPOOL_SLOTS_H
 #define REDISPOOL_SLOTS_H
 
+#ifdef _WIN32
+#include <winsock2.h> /* before windows.h */
+#else
+#include <poll.h>
+#endif
+
 /* The fork generation: bumped in the child by an atfork hook, read by every checkout
  * from any thread (free-threaded builds included), so it is an atomic counter with
  * relaxed ordering: a reader needs the value, not ordering with other memory. */
@@ -69,5 +75,25 @@ static int rp_install_fork_hook(void)
     return pthread_atfork(NULL, NULL, rp_bump_fork_generation);
 }
 #endif
+
+/* Whether a socket an idle connection holds has anything to report: bytes, EOF (the
+ * server closed it), an error, or a descriptor that is no longer valid. One non-blocking
+ * poll, no Python call; any answer but "nothing" sends the connection to a closer look. */
+static int rp_socket_pending(int fd)
+{
+#ifdef _WIN32
+    WSAPOLLFD p;
+    p.fd = (SOCKET)fd;
+    p.events = POLLRDNORM;
+    p.revents = 0;
+    return WSAPoll(&p, 1, 0) != 0;
+#else
+    struct pollfd p;
+    p.fd = fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    return poll(&p, 1, 0) != 0;
+#endif
+}
 
 #endif

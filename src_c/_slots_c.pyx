@@ -2,17 +2,20 @@
 """Compiled twin of ``redispool._slots_py``: the pool's slot array.
 
 Same API and results as the pure twin. State lives in C arrays (connection pointers,
-slot states, timestamps), the idle slots in a ring buffer and the connection -> slot map
-in an open-addressing table keyed by object address, so ``acquire`` and ``release`` never
-call back into Python: under the GIL each method is atomic without a lock. On
-free-threaded CPython every method runs in a critical section on the array. The arrays
-grow by doubling up to ``capacity``, so a large ``max_connections`` costs nothing up front.
+slot states, socket descriptors, timestamps), the idle slots in a ring buffer and the
+connection -> slot map in an open-addressing table keyed by object address, so ``acquire``
+and ``release`` never call back into Python: under the GIL each method is atomic without a
+lock. On free-threaded CPython every method runs in a critical section on the array. The
+arrays grow by doubling up to ``capacity``, so a large ``max_connections`` costs nothing up
+front. The references that keep the connections alive are held in a list the garbage
+collector sees (the C pointers borrow from it), so a pool caught in a reference cycle is
+collected like any Python object.
 """
 
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.ref cimport Py_INCREF
 
 from redispool.stats import PoolStats
 
@@ -20,6 +23,19 @@ cdef extern from "_slots.h":
     double rp_monotonic() nogil
     unsigned long rp_fork_generation()
     int rp_install_fork_hook()
+    int rp_socket_pending(int fd) nogil
+
+cdef extern from *:
+    """
+    /* Store item at list[i] (in range); the old item's reference is dropped last. */
+    static void rp_list_put(PyObject *list, Py_ssize_t i, PyObject *item) {
+        PyObject *old = PyList_GET_ITEM(list, i);
+        Py_INCREF(item);
+        PyList_SET_ITEM(list, i, item);
+        Py_XDECREF(old);
+    }
+    """
+    void rp_list_put(list lst, Py_ssize_t i, object item)
 
 if rp_install_fork_hook() != 0:
     raise ImportError("redispool._slots_c: pthread_atfork failed")
@@ -37,6 +53,13 @@ REAP = 8
 FORKED = 16
 
 cdef enum:
+    C_NO_SOCKET = -1
+    C_OPAQUE_SOCKET = -2
+
+NO_SOCKET = C_NO_SOCKET
+OPAQUE_SOCKET = C_OPAQUE_SOCKET
+
+cdef enum:
     S_EMPTY = 0
     S_RESERVED = 1
     S_IDLE = 2
@@ -48,10 +71,13 @@ cdef inline size_t _hash(PyObject *p) noexcept nogil:
     return (h >> 4) ^ (h >> 17)
 
 
+@cython.final
 cdef class SlotArray:
     """Up to ``capacity`` connections; the bookkeeping behind ``ConnectionPool``."""
 
+    cdef list owned  # the references; conns[i] borrows owned[i]
     cdef PyObject **conns
+    cdef int *fds
     cdef unsigned char *state
     cdef double *created_at
     cdef double *last_used
@@ -89,21 +115,16 @@ cdef class SlotArray:
         self.is_fifo = fifo
         self.check_after = check_after
         self.idle_timeout = idle_timeout
-        if 0 < idle_timeout < check_after:  # acquire() sees expiry as "check"
-            self.check_after = idle_timeout
         self.max_lifetime = max_lifetime
         self.max_idle = max_idle if max_idle > 0 else capacity
         self.min_idle = min_idle if min_idle > 0 else 0
         self.generation = rp_fork_generation()
+        self.owned = []
         self._grow()
 
     def __dealloc__(self):
-        cdef Py_ssize_t i
-        if self.conns != NULL:
-            for i in range(self.alloc):
-                if self.conns[i] != NULL:
-                    Py_DECREF(<object>self.conns[i])
         PyMem_Free(self.conns)
+        PyMem_Free(self.fds)
         PyMem_Free(self.state)
         PyMem_Free(self.created_at)
         PyMem_Free(self.last_used)
@@ -146,16 +167,22 @@ cdef class SlotArray:
     # ---- hot path -----------------------------------------------------------------
     @cython.critical_section
     def acquire(self):
-        """The warm idle connection if it needs no check, else None (use ``checkout``)."""
+        """The next idle connection if its socket has nothing pending (one non-blocking
+        poll; none for a connection used within ``check_after``), else None (use
+        ``checkout``). A connection released with ``NO_SOCKET`` is handed out as it is:
+        the caller connects it."""
         cdef Py_ssize_t slot
-        cdef double now
+        cdef double now, age
         if self.n_idle == 0 or self.generation != rp_fork_generation():
             return None
         slot = self.ring[self.head] if self.is_fifo else self.ring[(self.head + self.n_idle - 1) & self.ring_mask]
         now = rp_monotonic()
-        if now - self.last_used[slot] >= self.check_after or (
-            self.max_lifetime > 0 and now - self.created_at[slot] >= self.max_lifetime
+        age = now - self.last_used[slot]
+        if (self.max_lifetime > 0 and now - self.created_at[slot] >= self.max_lifetime) or (
+            self.idle_timeout > 0 and age >= self.idle_timeout
         ):
+            return None  # checkout() renews it
+        if age >= self.check_after and self._suspect(slot):
             return None
         if self.is_fifo:
             self.head = (self.head + 1) & self.ring_mask
@@ -166,10 +193,12 @@ cdef class SlotArray:
         return <object>self.conns[slot]
 
     @cython.critical_section
-    def release(self, conn):
-        """Return a checked-out connection; the result is a set of RELEASED/CLOSE/... flags."""
+    def release(self, conn, int fd=C_OPAQUE_SOCKET):
+        """Return a checked-out connection; the result is a set of RELEASED/CLOSE/... flags.
+        ``fd`` is its open socket's descriptor, ``NO_SOCKET`` if it is closed, or
+        ``OPAQUE_SOCKET`` if it is open but cannot be polled."""
         cdef Py_ssize_t slot
-        cdef double now
+        cdef double now, age
         cdef int flags
         if self.generation != rp_fork_generation():
             return FORKED
@@ -187,6 +216,7 @@ cdef class SlotArray:
         else:
             self.state[slot] = S_IDLE
             self.last_used[slot] = now
+            self.fds[slot] = fd
             self.ring[(self.head + self.n_idle) & self.ring_mask] = slot
             self.n_idle += 1
             flags = RELEASED
@@ -222,7 +252,7 @@ cdef class SlotArray:
                 self.created_at[slot] = now
                 self.stale_closed += 1
             else:
-                code = CHECK if age >= self.check_after else READY
+                code = CHECK if age >= self.check_after and self._suspect(slot) else READY
             return code, <object>self.conns[slot]
         if self.occupied >= self.cap:
             return FULL, None
@@ -248,7 +278,7 @@ cdef class SlotArray:
         """For a connection handed from one user to the next without going idle: True
         (and its age restarts) if it is past ``max_lifetime`` and must be reconnected."""
         cdef Py_ssize_t slot = self._find(<PyObject *>conn)
-        cdef double now
+        cdef double now, age
         if slot < 0 or self.max_lifetime <= 0:
             return False
         now = rp_monotonic()
@@ -261,13 +291,13 @@ cdef class SlotArray:
     @cython.critical_section
     def fill(self, Py_ssize_t slot, conn):
         """Put a newly made connection into the slot ``checkout`` reserved; it is in use."""
-        cdef double now
+        cdef double now, age
         if slot < 0 or slot >= self.alloc or self.state[slot] != S_RESERVED:
             raise ValueError(f"slot {slot} is not reserved")
         if self._find(<PyObject *>conn) >= 0:
             raise ValueError("connection is already in the array")
         now = rp_monotonic()
-        Py_INCREF(conn)
+        rp_list_put(self.owned, slot, conn)
         self.conns[slot] = <PyObject *>conn
         self.state[slot] = S_BUSY
         self.created_at[slot] = now
@@ -337,6 +367,13 @@ cdef class SlotArray:
         return [<object>self.conns[i] for i in range(self.alloc) if self.state[i] == S_BUSY]
 
     @cython.critical_section
+    def note_closed(self, conn):
+        """An idle connection's socket was closed outside ``release`` (``disconnect()``)."""
+        cdef Py_ssize_t slot = self._find(<PyObject *>conn)
+        if slot >= 0 and self.state[slot] == S_IDLE:
+            self.fds[slot] = C_NO_SOCKET
+
+    @cython.critical_section
     def clear(self):
         """Forget every connection (``reset()``, or after a fork); counters are kept, and
         the forgotten ones count as closed. Returns them; the caller decides their fate."""
@@ -346,9 +383,7 @@ cdef class SlotArray:
             if self.state[i] == S_IDLE or self.state[i] == S_BUSY:
                 out.append(<object>self.conns[i])
         for i in range(self.alloc):
-            if self.conns[i] != NULL:
-                Py_DECREF(<object>self.conns[i])
-                self.conns[i] = NULL
+            self.conns[i] = NULL
             self.state[i] = S_EMPTY
             self.empty[i] = self.alloc - 1 - i
         for i in range(self.hmask + 1):
@@ -356,6 +391,7 @@ cdef class SlotArray:
         self.n_empty = self.alloc
         self.head = self.n_idle = 0
         self.occupied = self.busy = 0
+        self.owned[:] = [None] * self.alloc
         self.closed += len(out)  # forgotten: gone from the pool, for the stats' balance
         if self.generation != rp_fork_generation():  # the parent's waiters are not here
             self.n_waiters = 0
@@ -385,6 +421,10 @@ cdef class SlotArray:
 
     @cython.critical_section
     def stats(self):
+        cdef Py_ssize_t i, closed_idle = 0
+        for i in range(self.n_idle):
+            if self.fds[self.ring[(self.head + i) & self.ring_mask]] == C_NO_SOCKET:
+                closed_idle += 1
         return PoolStats(
             hits=self.hits,
             misses=self.misses,
@@ -396,7 +436,8 @@ cdef class SlotArray:
             closed=self.closed,
             stale_closed=self.stale_closed,
             dirty_closed=self.dirty_closed,
-            idle=self.n_idle,
+            idle=self.n_idle - closed_idle,
+            idle_closed=closed_idle,
             in_use=self.busy,
             max=self.cap,
         )
@@ -413,17 +454,24 @@ cdef class SlotArray:
         return slot
 
     cdef void _drop(self, Py_ssize_t slot) noexcept:
-        """Free a slot. The caller holds its own reference to the connection, so the
-        DECREF here never runs a destructor in the middle of an update."""
-        cdef PyObject *conn = self.conns[slot]
-        self._delete(conn)
+        """Free a slot. The caller holds its own reference to the connection, so dropping
+        the array's never runs a destructor in the middle of an update."""
+        self._delete(self.conns[slot])
         self.conns[slot] = NULL
         self.state[slot] = S_EMPTY
         self.empty[self.n_empty] = slot
         self.n_empty += 1
         self.occupied -= 1
         self.closed += 1
-        Py_DECREF(<object>conn)
+        rp_list_put(self.owned, slot, None)
+
+    cdef bint _suspect(self, Py_ssize_t slot) noexcept:
+        """Whether an idle connection needs a closer look before it is lent: its socket
+        has something pending (a poll, no Python) or cannot be polled."""
+        cdef int fd = self.fds[slot]
+        if fd == C_NO_SOCKET:
+            return False  # closed: the caller connects it anyway
+        return fd < 0 or rp_socket_pending(fd)
 
     cdef bint _reap_due(self, double now) noexcept:
         cdef Py_ssize_t cold
@@ -514,6 +562,9 @@ cdef class SlotArray:
             p = PyMem_Realloc(self.last_used, new * sizeof(double))
         if p != NULL:
             self.last_used = <double *>p
+            p = PyMem_Realloc(self.fds, new * sizeof(int))
+        if p != NULL:
+            self.fds = <int *>p
             p = PyMem_Realloc(self.empty, new * sizeof(Py_ssize_t))
         if p == NULL:
             PyMem_Free(ring)
@@ -521,12 +572,14 @@ cdef class SlotArray:
             PyMem_Free(hvals)
             raise MemoryError()
         self.empty = <Py_ssize_t *>p
+        self.owned.extend([None] * (new - old))
         # new empty slots, lowest index on top of the stack
         for i in range(new - 1, old - 1, -1):
             self.conns[i] = NULL
             self.state[i] = S_EMPTY
             self.created_at[i] = 0.0
             self.last_used[i] = 0.0
+            self.fds[i] = C_NO_SOCKET
             self.empty[self.n_empty] = i
             self.n_empty += 1
         for i in range(self.n_idle):

@@ -35,7 +35,7 @@ def pool_class(request: pytest.FixtureRequest) -> type[ConnectionPool]:
 
 
 def balanced(stats: PoolStats) -> bool:
-    return stats.idle + stats.in_use == stats.created - stats.closed
+    return stats.idle + stats.idle_closed + stats.in_use == stats.created - stats.closed
 
 
 def test_names_and_bases() -> None:
@@ -282,7 +282,7 @@ async def test_socket_timeout_fails_the_read(redis_url: str, protocol: int) -> N
     with pytest.raises(redis.TimeoutError, match="Timeout reading from"):
         await r.blpop(["apool:nothing"], timeout=1)
     conn = pool._available_connections[0]
-    assert not conn.is_connected and conn._rp_owed == 0
+    assert not conn.is_connected and conn._rp_packer.owed == 0
     for _ in range(3):  # the watchdog does not fire on later, quick reads
         assert await r.get("apool:st") == b"x"
         await asyncio.sleep(0.06)

@@ -31,7 +31,7 @@ def pool_class(request: pytest.FixtureRequest) -> type[ConnectionPool]:
 
 def balanced(stats: PoolStats) -> bool:
     """Every connection ever made is idle, in use, or counted as closed."""
-    return stats.idle + stats.in_use == stats.created - stats.closed
+    return stats.idle + stats.idle_closed + stats.in_use == stats.created - stats.closed
 
 
 class Recorder(EventListenerInterface):

@@ -24,7 +24,7 @@ THREADS = 16
 
 
 def balanced(stats: PoolStats) -> bool:
-    return stats.idle + stats.in_use == stats.created - stats.closed
+    return stats.idle + stats.idle_closed + stats.in_use == stats.created - stats.closed
 
 
 def test_threads_kills_and_a_restart() -> None:

@@ -7,8 +7,9 @@ from typing import Any
 from redis._parsers import _AsyncRESP3Parser
 from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse
+from redis.exceptions import InvalidResponse, ReadOnlyError
 
+from .. import _compat
 from .._impl import Reader
 from ..push import PushNotification
 
@@ -27,15 +28,16 @@ class AsyncParser(_AsyncRESP3Parser):
 
     #: The Reader class (the compiled twin when available); tests swap in either twin.
     reader_class: Any = Reader
-    #: Reads wait only in ``StreamReader.read``, so the connection's watchdog can time
-    #: them out by failing the stream's waiter (see ``redispool.tracking``).
-    watchdog_safe = True
 
     def __init__(self, socket_read_size: int) -> None:
         super().__init__(socket_read_size)
         self._reader: Any = None
+        self._ledger: Any = None
 
     def on_connect(self, connection: Any) -> None:
+        ledger = self._ledger = _compat.async_ledger(connection)
+        if ledger is not None:
+            ledger.fd = _compat.async_fd(connection)
         self._stream = connection._reader
         if self._stream is None:
             raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
@@ -53,6 +55,8 @@ class AsyncParser(_AsyncRESP3Parser):
 
     def on_disconnect(self) -> None:
         self._connected = False
+        if self._ledger is not None:
+            self._ledger.disconnected()
 
     async def can_read(self) -> bool:
         """Whether bytes wait in the Reader or the stream; never blocks. A stream the
@@ -88,6 +92,8 @@ class AsyncParser(_AsyncRESP3Parser):
                 response = reader.gets(False) if disable_decoding else reader.gets()
             kind = type(response)
             if kind is bytes or kind is int or kind is str:
+                if self._ledger is not None:
+                    self._ledger.replied()
                 return response
             if isinstance(response, RedisConnectionError):
                 raise response
@@ -96,6 +102,10 @@ class AsyncParser(_AsyncRESP3Parser):
                 if push_request:
                     return response
                 continue  # the reply the caller waits for comes after the push
+            if self._ledger is not None:
+                self._ledger.replied()
+                if isinstance(response, ReadOnlyError):  # the server was demoted: see pools
+                    self._ledger.demoted = True
             if kind is list and response and isinstance(response[0], RedisConnectionError):
                 raise response[0]
             return response

@@ -16,28 +16,42 @@ from typing import Any
 
 import redis.asyncio.connection as _aconnection
 import redis.asyncio.observability.recorder as _arecorder
-from redis.asyncio.connection import Connection, async_timeout
+from redis.asyncio.connection import AbstractConnection, Connection, async_timeout
 from redis.event import AsyncAfterConnectionReleasedEvent, AsyncReAuthConnectionListener
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 from redis.observability.attributes import ConnectionState, get_pool_name
 
-from .._impl import SlotArray
+from .. import _compat
+from .._impl import Packer, SlotArray
 from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
 from ..stats import PoolStats
-from ..tracking import tracked
 from ..views import BusyView, IdleView
 from .parser import AsyncParser
 
 _CLOSE, _REAP, _FORKED = 2, 8, 16
+
+_DEFAULT_PARSER = _compat.default_parsers()[1]
+_PACK_COMMAND = AbstractConnection.pack_command  # redis-py's, before any install()
+
+
+def pack_command(self: Any, *args: Any) -> Any:
+    """``pack_command`` for redis-py's asyncio connections under ``install()``: the
+    compiled packer, one per connection (``_rp_packer``), keeping its reply ledger."""
+    packer = getattr(self, "_rp_packer", None)
+    if packer is None:
+        packer = self._rp_packer = Packer(self.encoder.encoding, self.encoder.encoding_errors)
+    return packer.pack(*args)
 
 
 def _close(conn: Any) -> None:
     """Close a connection without suspending (cancellation cannot cut it short)."""
     close = getattr(conn, "_close", None)
     if close is not None:
+        parser = getattr(conn, "_parser", None)
+        if parser is not None:
+            parser.on_disconnect()
         close()
-        conn._rp_owed = 0
 
 
 class ConnectionPool(_aconnection.ConnectionPool):
@@ -62,7 +76,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         max_connections: int | None = None,
         maint_notifications_config: Any = None,
         *,
-        health_check_after: float = 1.0,
+        health_check_after: float = 0.0,
         fifo: bool = False,
         idle_timeout: float | None = None,
         max_lifetime: float | None = None,
@@ -89,6 +103,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
             maint_notifications_config=maint_notifications_config,
             **connection_kwargs,
         )
+        _compat.weaken_maint_handler(self)  # no pool <-> connection cycle
         self.reset()
 
     # ---- state ---------------------------------------------------------------------------
@@ -146,6 +161,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
             try:
                 if (
                     conn._reader is not None
+                    and not conn._reader.at_eof()
                     and not self._loop.is_closed()
                     and _arecorder._async_metrics_collector is None
                 ):
@@ -241,26 +257,37 @@ class ConnectionPool(_aconnection.ConnectionPool):
                 await self.release(conn)
 
     def make_connection(self) -> Any:
-        """A new connection (the slot array has already counted it); redis-py's
-        connection classes get reply tracking, redispool's parser and packer."""
+        """A new connection (the slot array has already counted it). A redis-py
+        connection class gets redispool's ``AsyncParser`` unless another parser was
+        chosen (naming redis-py's ``DefaultParser`` is not a choice) and, unless its class
+        packs commands its own way, a ``Packer`` of its own (redis-py's asyncio
+        connections have no packer hook: it becomes the instance's ``pack_command``),
+        whose reply ledger tells ``release`` whether the connection owes a reply."""
         kwargs = dict(self.connection_kwargs)
-        cls = tracked(self.connection_class)
-        if cls is not self.connection_class:
-            kwargs.setdefault("parser_class", AsyncParser)
-        return cls(**kwargs)
+        cls = self.connection_class
+        if not issubclass(cls, AbstractConnection):
+            return cls(**kwargs)
+        if kwargs.get("parser_class", _DEFAULT_PARSER) is _DEFAULT_PARSER:
+            kwargs["parser_class"] = AsyncParser
+        conn = cls(**kwargs)
+        if cls.pack_command in (_PACK_COMMAND, pack_command):
+            encoder = conn.encoder
+            packer = conn._rp_packer = Packer(encoder.encoding, encoder.encoding_errors)
+            conn.pack_command = packer.pack
+        return conn
 
     # ---- release ---------------------------------------------------------------------------
     async def release(self, connection: Any) -> None:
         """Return a connection. The bookkeeping happens before the first suspension, so
         cancelling the releasing task cannot lose the slot."""
-        try:
-            clean = not (
-                connection._rp_owed or connection._should_reconnect or connection._rp_demoted
-            )
-        except AttributeError:
+        try:  # the names are redispool._compat's HOT_NAMES, inlined on the hot path
+            ledger = connection._rp_packer
+            clean = not (ledger.dirty or connection._should_reconnect)
+            fd = ledger.fd if connection._reader is not None else -1
+        except AttributeError:  # no ledger: the slow path
             clean = False
         if clean and not self._waiters:
-            flags = self._slots.release(connection)
+            flags = self._slots.release(connection, fd)
             if flags != _RELEASED and not self._released(connection, flags):
                 return
         elif not self._give_back(connection):
@@ -286,18 +313,16 @@ class ConnectionPool(_aconnection.ConnectionPool):
     def _give_back(self, connection: Any) -> bool:
         """Synchronous part of ``release``: close a connection that may owe a reply, hand
         it to the first waiter or put it back. False for a connection that is not ours."""
-        try:
-            dirty = connection._rp_owed or connection._should_reconnect or connection._rp_demoted
-        except AttributeError:
-            dirty = getattr(connection, "_rp_owed", 0) or connection.should_reconnect()
+        ledger = _compat.async_ledger(connection)
+        dirty = bool(connection.should_reconnect())
         slots = self._slots
-        if dirty:
+        if dirty or (ledger is not None and ledger.dirty):
             if not slots.in_use(connection):
                 return False
-            if getattr(connection, "_rp_owed", 0):
+            if ledger is not None and ledger.owed:
                 slots.note_dirty()
-            if getattr(connection, "_rp_demoted", False):
-                connection._rp_demoted = False
+            if ledger is not None and ledger.demoted:
+                ledger.demoted = False
                 if getattr(self, "is_master", True):  # not a pool meant for replicas
                     self._drop_demoted()
             _close(connection)
@@ -312,7 +337,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
                     return False
                 waiter.set_result(connection)  # handed over: the slot stays in use
                 return True
-        flags = slots.release(connection)
+        flags = slots.release(connection, _compat.async_fd(connection))
         return flags == _RELEASED or self._released(connection, flags)
 
     def _drop_demoted(self) -> None:
@@ -320,6 +345,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         idle ones now and in-use ones on release, so none keeps writing to a replica."""
         for conn in self._slots.idle_connections():
             _close(conn)
+            self._slots.note_closed(conn)
         for conn in self._slots.busy_connections():
             mark = getattr(conn, "mark_for_reconnect", None)
             if mark is not None:
@@ -349,6 +375,8 @@ class ConnectionPool(_aconnection.ConnectionPool):
     # ---- whole-pool operations ---------------------------------------------------------------
     async def disconnect(self, inuse_connections: bool = True) -> None:
         connections = self._slots.idle_connections()
+        for connection in connections:
+            self._slots.note_closed(connection)
         if inuse_connections:
             connections += self._slots.busy_connections()
         results = await asyncio.gather(
