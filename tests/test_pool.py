@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
@@ -32,6 +33,18 @@ def pool_class(request: pytest.FixtureRequest) -> type[ConnectionPool]:
 def balanced(stats: PoolStats) -> bool:
     """Every connection ever made is idle, in use, or counted as closed."""
     return stats.idle + stats.in_use == stats.created - stats.closed
+
+
+def test_pools_hold_the_selected_slot_twin(slot_twin: str, pool_class: type) -> None:
+    """``slot_twin`` really reaches the pools: their array is the selected twin's class."""
+    selected = importlib.import_module(f"redispool._slots_{slot_twin}").SlotArray
+    assert pool_class.slot_array_class is selected
+    pool = pool_class(max_connections=3)
+    assert type(pool._slots) is selected
+    pool.max_connections = 4  # reset() builds a new array at a new capacity
+    pool.reset()
+    assert type(pool._slots) is selected
+    assert pool.stats().max == 4
 
 
 class Recorder(EventListenerInterface):
