@@ -41,6 +41,7 @@ stress: build redis-server
 upstream: build redis-server
 	$(PY) -m pip install -q pytest-asyncio pytest-timeout packaging ujson numpy
 	$(PY) tests/upstream/redis_py.py
+	$(PY) tests/upstream/hiredis_py.py
 
 BENCH := $(PY) -m pytest benchmarks -q -p no:randomly --benchmark-only --benchmark-disable-gc \
 	--benchmark-columns=median,iqr,rounds

@@ -9,7 +9,7 @@ pure-Python twin that behaves identically; ``IMPLEMENTATION`` says which one was
 from __future__ import annotations
 
 from ._impl import IMPLEMENTATION, Packer, Reader, pack_command
-from .errors import HiredisError, ProtocolError, ReplyError
+from .errors import HiredisError, ProtocolError, ReplyError, UnhashableKeyError
 from .parsers import Parser
 from .patch import install, uninstall
 from .pool import BlockingConnectionPool, ConnectionPool
@@ -30,6 +30,7 @@ __all__ = (
     "PushNotification",
     "Reader",
     "ReplyError",
+    "UnhashableKeyError",
     "__version__",
     "install",
     "pack_command",

@@ -18,7 +18,7 @@ from itertools import accumulate
 from operator import add
 from typing import Any
 
-from .errors import ProtocolError, ReplyError
+from .errors import ProtocolError, ReplyError, unhashable_key_error
 from .push import PushNotification
 
 __all__ = ("DEFAULT_MAX_BULK_LEN", "DEFAULT_MAX_DEPTH", "MAX_BULK_LEN_LIMIT", "Reader")
@@ -67,6 +67,10 @@ class _Malformed(Exception):
     """Internal: the stream is not RESP; becomes the user's protocol error in ``gets()``."""
 
 
+class _UnhashableKey(_Malformed):
+    """Internal: a map key is an aggregate; raised as ``unhashable_key_error(...)``."""
+
+
 def _describe_byte(byte: int) -> str:
     """Quote a type byte the way hiredis does in its error message."""
     char = chr(byte)
@@ -83,7 +87,9 @@ class Reader:
     """Incremental RESP2/RESP3 reply reader, a drop-in for ``hiredis.Reader``.
 
     Error replies are *returned* as ``replyError(message)`` instances; protocol errors are
-    *raised* (as the type of ``protocolError(message)``) on this and every later ``gets()``.
+    *raised* (as the type of ``protocolError(message)``) on this and every later ``gets()``;
+    a map key that is an aggregate raises a subclass of that type and of ``TypeError``, as
+    hiredis raises ``TypeError`` there (``errors.unhashable_key_error``).
     """
 
     def __init__(
@@ -124,6 +130,7 @@ class Reader:
         self._top: tuple[int, Any, int, Any] = _NO_FRAME  # innermost open aggregate
         self._stack: list[list[Any]] = []  # its parents: [kind, container, remaining, key]
         self._failure: str | None = None  # protocol error message; the reader is dead
+        self._failure_key = False  # it was an aggregate map key: a TypeError too
         self._deferred: BaseException | None = None  # decode/replyError failure in a reply
 
     # -- configuration -------------------------------------------------------------------
@@ -244,7 +251,7 @@ class Reader:
         except _Incomplete:
             return self._not_enough
         except _Malformed as exc:
-            self._fail(str(exc))
+            self._fail(str(exc), isinstance(exc, _UnhashableKey))
         if self._pos == len(self._data):
             self._release()
         if self._deferred is not None:
@@ -332,8 +339,9 @@ class Reader:
         self._pos = 0
         self._need = 0
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, unhashable_key: bool = False) -> None:
         self._failure = message
+        self._failure_key = unhashable_key
         self._data = b""
         self._pos = self._pending = self._need = 0
         self._chunks.clear()
@@ -346,7 +354,10 @@ class Reader:
     def _raise_failure(self) -> None:
         message = self._failure
         assert message is not None
-        raise type(self._protocol_error(message))(message)
+        cls = type(self._protocol_error(message))
+        if self._failure_key:
+            cls = unhashable_key_error(cls)
+        raise cls(message)
 
     def _string(self, raw: bytes, encoding: str | None) -> Any:
         if encoding is None:
@@ -661,7 +672,7 @@ class Reader:
                             if not size:
                                 value = None
                     elif fkind == _MAP and rem % 2 == 0:
-                        raise _Malformed(f"Unhashable map key: aggregate type {chr(kind)!r}")
+                        raise _UnhashableKey(f"Unhashable map key: aggregate type {chr(kind)!r}")
                     elif kind == 37:  # %
                         new_kind = _MAP
                         new = {}

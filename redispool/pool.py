@@ -128,6 +128,8 @@ class ConnectionPool(redis.connection.ConnectionPool):
     fifo: bool
     health_check_after: float
     min_idle: int
+    #: The SlotArray class (the compiled twin when available); tests swap in either twin.
+    slot_array_class: Any = SlotArray
 
     def __init__(
         self,
@@ -170,7 +172,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
         if isinstance(slots, _LockedSlots):
             slots = slots._slots
         if slots is None or slots.capacity != self.max_connections:
-            slots = SlotArray(self.max_connections, **self._knobs)
+            slots = self.slot_array_class(self.max_connections, **self._knobs)
         else:
             slots.clear()
         self._slots = slots if self.cache is None else _LockedSlots(slots, self._lock)

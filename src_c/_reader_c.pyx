@@ -23,7 +23,7 @@ from libc.string cimport memchr, memcpy, memmove
 
 import codecs
 
-from redispool.errors import ProtocolError, ReplyError
+from redispool.errors import ProtocolError, ReplyError, unhashable_key_error
 from redispool.push import PushNotification
 
 cdef extern from "Python.h":
@@ -146,6 +146,10 @@ class _Malformed(Exception):
     """Internal: the stream is not RESP; becomes the user's protocol error in ``gets()``."""
 
 
+class _UnhashableKey(_Malformed):
+    """Internal: a map key is an aggregate; raised as ``unhashable_key_error(...)``."""
+
+
 cdef str _describe_byte(unsigned char byte):
     """Quote a type byte the way hiredis does in its error message."""
     cdef str char = chr(byte)
@@ -165,7 +169,9 @@ cdef class Reader:
     """Incremental RESP2/RESP3 reply reader, a drop-in for ``hiredis.Reader``.
 
     Error replies are *returned* as ``replyError(message)`` instances; protocol errors are
-    *raised* (as the type of ``protocolError(message)``) on this and every later ``gets()``.
+    *raised* (as the type of ``protocolError(message)``) on this and every later ``gets()``;
+    a map key that is an aggregate raises a subclass of that type and of ``TypeError``, as
+    hiredis raises ``TypeError`` there (``errors.unhashable_key_error``).
     """
 
     cdef char *_buf
@@ -174,6 +180,7 @@ cdef class Reader:
     cdef Py_ssize_t _depth, _stack_cap
     cdef Py_ssize_t _max_depth, _max_bulk_len, _maxbuf
     cdef object _root, _key, _deferred, _failure
+    cdef bint _failure_key  # the failure was an aggregate map key: a TypeError too
     cdef object _big  # bytes: a large bulk string being received straight into its result
     cdef Py_ssize_t _big_len, _big_want  # bytes received / expected (payload + CRLF)
     cdef Py_ssize_t _big_head  # length of its header line: unconsumed until it completes
@@ -387,7 +394,7 @@ cdef class Reader:
         try:
             reply = self._parse(shouldDecode and self._encoding is not None)
         except _Malformed as exc:
-            self._fail(str(exc))
+            self._fail(str(exc), isinstance(exc, _UnhashableKey))
         if reply is INCOMPLETE:
             return self._not_enough
         if self._pos == self._len:
@@ -410,8 +417,9 @@ cdef class Reader:
             self._cap = 0
 
     @cython.final
-    cdef int _fail(self, str message) except -1:
+    cdef int _fail(self, str message, bint unhashable_key=False) except -1:
         self._failure = message
+        self._failure_key = unhashable_key
         self._root = self._key = self._deferred = self._big = None
         self._depth = 0
         PyMem_Free(self._buf)
@@ -422,7 +430,10 @@ cdef class Reader:
     @cython.final
     cdef int _raise_failure(self) except -1:
         message = self._failure
-        raise type(self._protocol_error(message))(message)
+        cls = type(self._protocol_error(message))
+        if self._failure_key:
+            cls = unhashable_key_error(cls)
+        raise cls(message)
 
     @cython.final
     cdef object _string(self, const char *s, Py_ssize_t n, bint decode):
@@ -833,7 +844,7 @@ cdef class Reader:
                     self._next = pos
                     return OPENED
             elif parent == K_MAP and self._stack[self._depth - 1].remaining & 1 == 0:
-                raise _Malformed(f"Unhashable map key: aggregate type {chr(kind)!r}")
+                raise _UnhashableKey(f"Unhashable map key: aggregate type {chr(kind)!r}")
             elif size == 0:
                 if kind == c'>':
                     value = PyType_GenericNew(<PyTypeObject *>PushNotification, NULL, NULL)

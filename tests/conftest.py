@@ -85,9 +85,14 @@ def redis_url(redis_server: RedisServer) -> str:
 
 @pytest.fixture(params=TWINS)
 def slot_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Pools made in the test use the compiled or the pure SlotArray."""
+    """Pools made in the test, sync and asyncio (and their subclasses), use the compiled or
+    the pure SlotArray: ``slot_array_class`` of both base pools is swapped."""
+    from redispool.asyncio.pool import ConnectionPool as AsyncConnectionPool
+    from redispool.pool import ConnectionPool
+
     module = _twin(request, "slots")
-    monkeypatch.setattr("redispool.pool.SlotArray", module.SlotArray)
+    monkeypatch.setattr(ConnectionPool, "slot_array_class", module.SlotArray)
+    monkeypatch.setattr(AsyncConnectionPool, "slot_array_class", module.SlotArray)
     return str(request.param)
 
 

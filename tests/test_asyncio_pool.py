@@ -4,6 +4,7 @@ and each Reader twin under ``AsyncParser``."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import random
 from collections.abc import Iterator
 from types import ModuleType
@@ -43,6 +44,18 @@ def test_names_and_bases() -> None:
     assert issubclass(ConnectionPool, aredis.ConnectionPool)
     assert issubclass(BlockingConnectionPool, ConnectionPool)
     assert issubclass(AsyncParser, _AsyncRESP3Parser)
+
+
+def test_pools_hold_the_selected_slot_twin(slot_twin: str, pool_class: type) -> None:
+    """``slot_twin`` must reach the asyncio pools (it once patched only the sync pool)."""
+    selected = importlib.import_module(f"redispool._slots_{slot_twin}").SlotArray
+    assert pool_class.slot_array_class is selected
+    pool = pool_class(max_connections=3)
+    assert type(pool._slots) is selected
+    pool.max_connections = 4  # reset() builds a new array at a new capacity
+    pool.reset()
+    assert type(pool._slots) is selected
+    assert pool.stats().max == 4
 
 
 async def test_commands(redis_url: str, pool_class: type, protocol: int) -> None:

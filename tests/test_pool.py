@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
@@ -32,6 +33,18 @@ def pool_class(request: pytest.FixtureRequest) -> type[ConnectionPool]:
 def balanced(stats: PoolStats) -> bool:
     """Every connection ever made is idle, in use, or counted as closed."""
     return stats.idle + stats.idle_closed + stats.in_use == stats.created - stats.closed
+
+
+def test_pools_hold_the_selected_slot_twin(slot_twin: str, pool_class: type) -> None:
+    """``slot_twin`` really reaches the pools: their array is the selected twin's class."""
+    selected = importlib.import_module(f"redispool._slots_{slot_twin}").SlotArray
+    assert pool_class.slot_array_class is selected
+    pool = pool_class(max_connections=3)
+    assert type(pool._slots) is selected
+    pool.max_connections = 4  # reset() builds a new array at a new capacity
+    pool.reset()
+    assert type(pool._slots) is selected
+    assert pool.stats().max == 4
 
 
 class Recorder(EventListenerInterface):
@@ -466,32 +479,43 @@ def test_kills_under_load(redis_url: str, threads: list[threading.Thread]) -> No
 
 @pytest.mark.parametrize("pool_class", POOLS, ids=lambda c: c.__name__)
 def test_never_lent_twice(threads: list[threading.Thread], pool_class: type) -> None:
+    """Each thread marks a connection as its own from checkout to release, and yields to
+    the others while holding it: a connection lent to a second thread meanwhile is seen
+    (verified against a slot array broken to lend a connection twice)."""
     pool = pool_class(max_connections=3, connection_class=Dummy, timeout=None)
-    held: set[int] = set()
+    owner: dict[int, int] = {}  # id(conn) -> thread number, for as long as it is held
     guard = threading.Lock()
     errors: list[str] = []
+    lent = [0] * 8
 
-    def borrow() -> None:
-        for _ in range(3000):
+    def borrow(me: int) -> None:
+        while lent[me] < 2000:
             try:
                 conn = pool.get_connection()
-            except redis.MaxConnectionsError:
+            except redis.MaxConnectionsError:  # all three held (not the blocking pool)
+                time.sleep(0)
                 continue
             with guard:
-                if id(conn) in held:
-                    errors.append("lent twice")
-                held.add(id(conn))
+                holder = owner.setdefault(id(conn), me)
+            if holder != me:
+                errors.append(f"lent to {me} while {holder} held it")
+            lent[me] += 1
+            time.sleep(0)  # hold it across a thread switch
             with guard:
-                held.discard(id(conn))
+                holder = owner.pop(id(conn), None)
+            if holder != me:
+                errors.append(f"{me} releases a connection marked {holder}")
             pool.release(conn)
 
-    threads += [threading.Thread(target=borrow) for _ in range(8)]
+    threads += [threading.Thread(target=borrow, args=(me,)) for me in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
     stats = pool.stats()
-    assert errors == [] and stats.in_use == 0 and stats.created <= 3 and balanced(stats)
+    assert errors == []
+    assert lent == [2000] * 8 and owner == {}
+    assert stats.in_use == 0 and stats.created <= 3 and balanced(stats)
 
 
 def test_restart_under_load(threads: list[threading.Thread]) -> None:

@@ -9,8 +9,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from redis.exceptions import InvalidResponse, RedisError
 
-from redispool.errors import HiredisError, ProtocolError, ReplyError
+import redispool
+from redispool.errors import HiredisError, ProtocolError, ReplyError, UnhashableKeyError
 from redispool.push import PushNotification
 
 SENTINEL = object()
@@ -329,6 +331,94 @@ def test_custom_protocol_error_class_and_callable(reader_mod: ModuleType) -> Non
     reader.feed(b"?\r\n")
     with pytest.raises(ValueError, match=r'^Protocol error, got "\?" as reply type byte$'):
         reader.gets()
+
+
+@pytest.mark.parametrize(
+    ("wire", "kind"),
+    [
+        (b"%1\r\n*0\r\n:1\r\n", "*"),
+        (b"%1\r\n%1\r\n+key1\r\n+value1\r\n:9\r\n", "%"),  # hiredis-py's own case
+        (b"%1\r\n~1\r\n:1\r\n:2\r\n", "~"),
+        (b"%1\r\n>1\r\n:1\r\n:2\r\n", ">"),
+        (b"*2\r\n:0\r\n%2\r\n+a\r\n:1\r\n*1\r\n:2\r\n:3\r\n", "*"),  # second key, nested
+    ],
+)
+def test_aggregate_map_key_is_a_protocol_error_and_a_type_error(
+    reader_mod: ModuleType, wire: bytes, kind: str
+) -> None:
+    """hiredis raises ``TypeError`` here, redispool ``ProtocolError``: the error is both."""
+    reader = reader_mod.Reader()
+    raised: list[BaseException] = []
+    for at in range(len(wire)):  # cut anywhere: raised once the key's header is read
+        reader.feed(wire[at : at + 1])
+        try:
+            assert reader.gets() is False
+        except UnhashableKeyError as exc:
+            raised.append(exc)
+    for _ in range(3):  # and again on every later gets(), like every protocol error
+        with pytest.raises(UnhashableKeyError) as info:
+            reader.gets()
+        raised.append(info.value)
+    for exc in raised:
+        assert type(exc) is UnhashableKeyError
+        assert isinstance(exc, ProtocolError)
+        assert isinstance(exc, TypeError)
+        assert str(exc) == f"Unhashable map key: aggregate type {kind!r}"
+    reader = reader_mod.Reader()
+    reader.feed(wire)
+    try:
+        reader.gets()
+    except TypeError as exc:  # what code written for hiredis catches
+        assert type(exc) is UnhashableKeyError
+    else:
+        raise AssertionError("no TypeError")
+    assert redispool.UnhashableKeyError is UnhashableKeyError
+
+
+def test_aggregate_map_key_with_a_custom_protocol_error(reader_mod: ModuleType) -> None:
+    """With ``protocolError=``, the error is an instance of its type and of ``TypeError``
+    (hiredis ignores ``protocolError`` there): redis-py's Parser still sees InvalidResponse."""
+    wire = b"%1\r\n*0\r\n:1\r\n"
+    message = "Unhashable map key: aggregate type '*'"
+
+    class MyProtocolError(Exception):
+        pass
+
+    class TypeProtocolError(TypeError):
+        pass
+
+    class Final(Exception):  # cannot be subclassed: its own type, without TypeError
+        def __init_subclass__(cls) -> None:
+            raise TypeError("final")
+
+    cases: list[tuple[Any, type[BaseException], bool]] = [
+        (MyProtocolError, MyProtocolError, True),
+        (InvalidResponse, RedisError, True),
+        (lambda msg: ValueError("ignored " + msg), ValueError, True),
+        (TypeProtocolError, TypeProtocolError, True),
+        (Final, Final, False),
+    ]
+    for factory, base, is_type_error in cases:
+        reader = reader_mod.Reader(protocolError=factory)
+        reader.feed(wire)
+        raised = []
+        for _ in range(2):
+            with pytest.raises(base) as info:
+                reader.gets()
+            raised.append(type(info.value))
+            assert str(info.value) == message
+            assert isinstance(info.value, TypeError) is is_type_error
+            assert not isinstance(info.value, ProtocolError)
+        assert raised[0] is raised[1]  # one class per protocolError type, cached
+    # the derived class is named after the protocolError type, and derives from it first
+    reader = reader_mod.Reader(protocolError=InvalidResponse)
+    reader.feed(wire)
+    with pytest.raises(InvalidResponse) as info:
+        reader.gets()
+    assert type(info.value).__name__ == "InvalidResponse"
+    assert type(info.value).__module__ == InvalidResponse.__module__
+    assert type(info.value).__mro__[1:3] == (InvalidResponse, RedisError)
+    assert isinstance(info.value, TypeError)
 
 
 def test_max_bulk_len(reader_mod: ModuleType) -> None:

@@ -17,8 +17,10 @@ import hiredis
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from redis.exceptions import InvalidResponse
 
 from redispool import _reader_py
+from redispool.errors import ProtocolError
 from redispool.push import PushNotification
 
 SENTINEL = object()
@@ -304,3 +306,40 @@ def test_parser_matches_redis_py_where_hiredis_is_wrong(
     wire = b"".join(replies)
     expected = through_redis_py(_RESP3Parser, wire, len(replies))
     assert through_redis_py(TwinParser, wire, len(replies)) == expected
+
+
+# -- an aggregate map key: hiredis raises TypeError, redispool a ProtocolError too ---------
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"%1\r\n*0\r\n:1\r\n",
+        b"%1\r\n%1\r\n+key1\r\n+value1\r\n:9\r\n",
+        b"*2\r\n+x\r\n%2\r\n:1\r\n:2\r\n~1\r\n:3\r\n:4\r\n",
+    ],
+)
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"encoding": "utf-8"}, {"protocolError": ValueError}, {"protocolError": InvalidResponse}],
+    ids=["default", "decoded", "ValueError", "InvalidResponse"],
+)
+def test_aggregate_map_key_caught_as_type_error_like_hiredis(
+    reader_mod: ModuleType, wire: bytes, options: dict[str, Any]
+) -> None:
+    def caught(reader_class: Any) -> bool:
+        reader = reader_class(**options)
+        reader.feed(wire)
+        try:
+            reader.gets()
+        except TypeError:
+            return True
+        return False
+
+    assert caught(hiredis.Reader)
+    assert caught(reader_mod.Reader)
+    reader = reader_mod.Reader(**options)
+    reader.feed(wire)
+    expected = options.get("protocolError", ProtocolError)
+    with pytest.raises(expected):  # and as redispool's protocol error, unlike hiredis
+        reader.gets()

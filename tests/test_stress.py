@@ -28,14 +28,19 @@ def balanced(stats: PoolStats) -> bool:
 
 
 def test_threads_kills_and_a_restart() -> None:
+    """What must hold however the threads are scheduled: no reply goes to the wrong
+    caller, a failure is only ever a ConnectionError/TimeoutError, the stats balance and
+    the pool works afterwards. How many commands fail depends on the machine's load (one
+    busy run: 1,854 answered, 2,146 failed), so it is printed, not asserted."""
     with RedisServer() as server:
-        pool = BlockingConnectionPool.from_url(server.url, max_connections=4, timeout=None)
         no_retry = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
-        r = redis.Redis(connection_pool=pool, retry=no_retry)
+        pool = BlockingConnectionPool.from_url(
+            server.url, max_connections=4, timeout=None, retry=no_retry
+        )
+        r = redis.Redis(connection_pool=pool)  # the pool's retry applies, not the client's
         wrong: list[Any] = []
-        unexpected: list[BaseException] = []
-        counts = {"ok": 0, "failed": 0}
-        lock = threading.Lock()
+        failures: list[BaseException] = []
+        answered = [0] * THREADS
         done = threading.Event()
 
         def worker(index: int) -> None:
@@ -44,15 +49,10 @@ def test_threads_kills_and_a_restart() -> None:
                 try:
                     r.set(key, value)
                     got = r.get(key)
-                except (redis.ConnectionError, redis.TimeoutError):
-                    with lock:
-                        counts["failed"] += 1
+                except Exception as exc:  # checked below: connection errors only
+                    failures.append(exc)
                     continue
-                except BaseException as exc:
-                    unexpected.append(exc)
-                    return
-                with lock:
-                    counts["ok"] += 1
+                answered[index] += 1
                 if got != value.encode():
                     wrong.append((key, value, got))
 
@@ -80,19 +80,42 @@ def test_threads_kills_and_a_restart() -> None:
         kill.join(30)
         stats = pool.stats()
         print(
-            f"\n{counts['ok']:,} commands answered, {counts['failed']:,} ConnectionError/"
+            f"\n{sum(answered):,} commands answered, {len(failures):,} ConnectionError/"
             f"TimeoutError, {len(wrong)} wrong replies; pool: {stats.created} connections "
             f"made, {stats.closed} closed, {stats.dirty_closed} closed dirty, {stats.waits:,} waits"
         )
-        assert unexpected == []
+        assert not any(t.is_alive() for t in threads)
         assert wrong == []
-        assert counts["ok"] + counts["failed"] == THREADS * (COMMANDS // THREADS)
-        assert counts["ok"] > counts["failed"]
-        assert stats.in_use == 0 and balanced(stats) and stats.created - stats.closed <= 4
+        unexpected = [
+            f for f in failures if not isinstance(f, (redis.ConnectionError, redis.TimeoutError))
+        ]
+        assert unexpected == []
+        assert sum(answered) + len(failures) == THREADS * (COMMANDS // THREADS)
+        assert stats.in_use == 0
+        assert balanced(stats)
+        assert stats.created - stats.closed <= 4
         # recovered: a connection killed in the killer's last moments fails once, as with
-        # redis-py; redis-py's default retry (one reconnect) then succeeds
+        # redis-py; with one retry (a reconnect) every command succeeds. Four threads at
+        # once use every connection the pool holds.
+        pool.set_retry(redis.retry.Retry(redis.backoff.NoBackoff(), 1))
         after = redis.Redis(connection_pool=pool)
-        assert after.set("stress:after", "1") and after.get("stress:after") == b"1"
+        barrier = threading.Barrier(4)
+        results: list[Any] = []
+
+        def use(index: int) -> None:
+            barrier.wait(30)
+            for i in range(10):
+                after.set(f"stress:after:{index}", i)
+                results.append(after.get(f"stress:after:{index}") == str(i).encode())
+
+        users = [threading.Thread(target=use, args=(i,)) for i in range(4)]
+        for thread in users:
+            thread.start()
+        for thread in users:
+            thread.join(60)
+        assert results == [True] * 40
+        stats = pool.stats()
+        assert stats.in_use == 0 and balanced(stats) and stats.created - stats.closed <= 4
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

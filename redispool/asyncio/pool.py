@@ -69,6 +69,8 @@ class ConnectionPool(_aconnection.ConnectionPool):
     fifo: bool
     health_check_after: float
     min_idle: int
+    #: The SlotArray class (the compiled twin when available); tests swap in either twin.
+    slot_array_class: Any = SlotArray
 
     def __init__(
         self,
@@ -110,7 +112,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
     def reset(self) -> None:
         """Forget every connection without closing it; counters are kept."""
         if self._slots is None or self._slots.capacity != self.max_connections:
-            self._slots = SlotArray(self.max_connections, **self._knobs)
+            self._slots = self.slot_array_class(self.max_connections, **self._knobs)
         else:
             self._slots.clear()
         self._warm_pending = self.min_idle > 0
