@@ -51,6 +51,7 @@ def _pending(fd: int) -> bool:
     except (OSError, ValueError):
         return True
 
+
 _generation = [0]
 _arrays: weakref.WeakSet[SlotArray] = weakref.WeakSet()
 

@@ -318,7 +318,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
                 )
         conn = self.connection_class(**kwargs)
         if self.cache is not None:
-            conn = CacheProxyConnection(conn, self.cache, self._lock)
+            conn = CacheProxyConnection(conn, self.cache, self._lock)  # type: ignore[abstract]
         if _recorder._metrics_collector is not None:
             _recorder.record_connection_count(
                 pool_name=get_pool_name(self), connection_state=ConnectionState.IDLE, counter=1

@@ -271,7 +271,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
             return cls(**kwargs)
         if kwargs.get("parser_class", _DEFAULT_PARSER) is _DEFAULT_PARSER:
             kwargs["parser_class"] = AsyncParser
-        conn = cls(**kwargs)
+        conn: Any = cls(**kwargs)
         if cls.pack_command in (_PACK_COMMAND, pack_command):
             encoder = conn.encoder
             packer = conn._rp_packer = Packer(encoder.encoding, encoder.encoding_errors)
