@@ -10,7 +10,6 @@ unread reply is closed before anyone else can see it.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from time import monotonic
 from typing import Any
 
@@ -27,6 +26,7 @@ from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
 from ..stats import PoolStats
 from ..tracking import tracked
 from ..views import BusyView, IdleView
+from ..waiters import AsyncWaiter, WaitQueue
 from .parser import AsyncParser
 
 _CLOSE, _REAP, _FORKED = 2, 8, 16
@@ -80,7 +80,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
             min_idle=min_idle,
         )
         self._loop: Any = None
-        self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._waiters = WaitQueue()
         self._slots: Any = None
         self._release_listeners: tuple[Any, bool] = (None, False)
         super().__init__(
@@ -303,15 +303,11 @@ class ConnectionPool(_aconnection.ConnectionPool):
             _close(connection)
             if hasattr(connection, "reset_should_reconnect"):
                 connection.reset_should_reconnect()
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                if not slots.in_use(connection):
-                    waiters.appendleft(waiter)
-                    return False
-                waiter.set_result(connection)  # handed over: the slot stays in use
-                return True
+        if self._waiters:
+            if not slots.in_use(connection):
+                return False
+            if self._waiters.offer(connection):
+                return True  # handed over: the slot stays in use
         flags = slots.release(connection)
         return flags == _RELEASED or self._released(connection, flags)
 
@@ -339,12 +335,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
 
     def _wake(self) -> None:
         """A slot was freed: let the first waiter try to make a connection."""
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+        self._waiters.offer(None)
 
     # ---- whole-pool operations ---------------------------------------------------------------
     async def disconnect(self, inuse_connections: bool = True) -> None:
@@ -415,20 +406,18 @@ class BlockingConnectionPool(ConnectionPool):
         timed_out = False
         try:
             while True:
-                waiter: asyncio.Future[Any] = loop.create_future()
-                if first:
-                    self._waiters.appendleft(waiter)
-                else:
-                    self._waiters.append(waiter)
+                waiter = AsyncWaiter(loop)
+                self._waiters.join(waiter, first)
                 try:
                     if deadline is None:
-                        got = await waiter
+                        got = await waiter.future
                     else:
                         async with async_timeout(max(0.0, deadline - loop.time())):
-                            got = await waiter
+                            got = await waiter.future
                 except BaseException as exc:
-                    if waiter.done() and not waiter.cancelled():
-                        self._pass_on(waiter.result())  # handed to us as we gave up
+                    offered = self._waiters.leave(waiter)
+                    if offered is not None:
+                        self._pass_on(offered[0])  # handed to us as we gave up
                     if isinstance(exc, asyncio.TimeoutError):
                         timed_out = True
                         raise RedisConnectionError("No connection available.") from exc
