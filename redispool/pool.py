@@ -497,7 +497,12 @@ class BlockingConnectionPool(ConnectionPool):
         slots = getattr(self, "_slots", None)
         old = getattr(self, "_queue", None)
         self._queue = WaitQueue()
-        super().reset()
+        if self._in_maintenance:
+            with self._lock:
+                super().reset()
+            self.set_in_maintenance(True)
+        else:
+            super().reset()
         if old is not None and slots is not None and not slots.forked:
             old.offer_all(None)
 
@@ -550,9 +555,33 @@ class BlockingConnectionPool(ConnectionPool):
         if self._slots.waiters:
             self._queue.offer(None)
 
+    def make_connection(self) -> Any:
+        if self._in_maintenance:
+            with self._lock:
+                return super().make_connection()
+        return super().make_connection()
+
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        if self._in_maintenance:
+            with self._lock:
+                super().disconnect(inuse_connections)
+        else:
+            super().disconnect(inuse_connections)
+
     def set_in_maintenance(self, in_maintenance: bool) -> None:
-        """MOVING handling flag (kept for redis-py's maintenance code)."""
+        """While redis-py's maintenance handler moves connections to another node
+        (MOVING), it holds the pool lock with this flag set: every slot-array call
+        (checkout, release, connection bookkeeping) then takes that lock too, so none
+        slips between the handler's passes over idle and in-use connections. Outside
+        maintenance the slot array is called without a lock, as always."""
         self._in_maintenance = in_maintenance
+        slots = self._slots
+        if isinstance(slots, _LockedSlots):
+            slots = slots._slots
+        if in_maintenance or self.cache is not None:
+            self._slots = _LockedSlots(slots, self._lock)
+        else:
+            self._slots = slots
 
 
 def _warn_args() -> None:

@@ -5,6 +5,7 @@ serialisation of checkout and release while redis-py handles a MOVING notificati
 from __future__ import annotations
 
 import _thread
+import asyncio
 import json
 import os
 import subprocess
@@ -15,8 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+import redis.asyncio
 
+import redispool.asyncio
 from redispool import BlockingConnectionPool, PoolStats
+from redispool.server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -221,3 +226,139 @@ def test_green_threads_with_timeouts(redis_url: str, library: str, twin: str) ->
     assert report["balanced"] and report["in_use"] == 0 and report["waiters"] == 0, report
     assert report["usable"]
     assert report["counts"]["ok"], report["counts"]  # commands without a timeout succeed
+
+
+# ---- maintenance: MOVING ---------------------------------------------------------------------
+
+
+class WatchedLock:
+    """The pool's lock (an RLock, as redis-py's), noting when a thread has to wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.waited = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(False):
+            return True
+        if not blocking:
+            return False
+        self.waited = True
+        return self._lock.acquire(True, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _move(connections: list[Any], kwargs: dict[str, Any], target: RedisServer) -> None:
+    """What redis-py's MOVING handler does, reduced: point the idle connections and the
+    pool's future connections at the new node."""
+    for conn in connections:
+        conn.host, conn.port = target.host, target.port
+    kwargs.update(host=target.host, port=target.port)
+
+
+@pytest.mark.usefixtures("slot_twin")
+def test_moving_serialises_checkout_and_release(redis_url: str) -> None:
+    """While the handler holds the pool lock in maintenance, a checkout waits for it and
+    so lands on the new node (without the wait it would take the old node's idle
+    connection between the handler's passes); a release waits too."""
+    redis.Redis.from_url(redis_url).delete("moved")
+    with RedisServer() as target:
+        pool = BlockingConnectionPool.from_url(redis_url, max_connections=3)
+        pool._lock = WatchedLock()  # type: ignore[assignment]
+        r = redis.Redis(connection_pool=pool)
+        held = pool.get_connection()
+        r.ping()  # an idle connection to the old node
+        results: dict[str, Any] = {}
+        with pool._lock:
+            pool.set_in_maintenance(True)
+            worker = _run(lambda: r.set("moved", "1"), results, "set")
+            wait_until(lambda: pool._lock.waited or "set" in results, "the command starts")
+            assert "set" not in results, "the checkout did not wait for the handler"
+            pool._lock.waited = False
+            releaser = _run(lambda: pool.release(held), results, "release")
+            wait_until(lambda: pool._lock.waited or "release" in results, "the release starts")
+            assert "release" not in results, "the release did not wait for the handler"
+            assert held in pool._get_in_use_connections()
+            for conn in pool._get_free_connections():
+                conn.disconnect()
+            _move(list(pool._get_free_connections()), pool.connection_kwargs, target)
+            pool.set_in_maintenance(False)
+        worker.join(10)
+        releaser.join(10)
+        assert results == {"set": True, "release": None}
+        assert redis.Redis.from_url(target.url).get("moved") == b"1"
+        assert redis.Redis.from_url(redis_url).get("moved") is None
+        stats = pool.stats()
+        assert stats.in_use == 0 and balanced(stats) and pool._slots.waiters == 0
+        assert r.ping()  # and without maintenance, no lock: the slot array is bare again
+        assert type(pool._slots).__name__ == "SlotArray"
+
+
+def test_asyncio_moving_serialises_checkout_and_release(redis_url: str) -> None:
+    """The asyncio blocking pool: checkouts and releases wait for the handler's lock."""
+    redis.Redis.from_url(redis_url).delete("amoved")
+
+    async def scenario(target: RedisServer) -> None:
+        pool = redispool.asyncio.BlockingConnectionPool.from_url(redis_url, max_connections=3)
+        r = redis.asyncio.Redis(connection_pool=pool)
+        held = await pool.get_connection()
+        await r.ping()  # an idle connection to the old node
+        lock: asyncio.Lock = pool._lock
+
+        def waiting() -> int:
+            return len(lock._waiters or ())  # type: ignore[attr-defined]
+
+        async with lock:
+            pool.set_in_maintenance(True)
+            command = asyncio.create_task(r.set("amoved", "1"))
+            release = asyncio.create_task(pool.release(held))
+            for _ in range(1000):
+                if waiting() == 2 or command.done() or release.done():
+                    break
+                await asyncio.sleep(0)
+            assert not command.done() and not release.done(), "did not wait for the handler"
+            free = list(pool._get_free_connections())
+            for conn in free:
+                await conn.disconnect()
+            _move(free, pool.connection_kwargs, target)
+            pool.set_in_maintenance(False)
+        assert await command is True
+        await release
+        stats = pool.stats()
+        assert stats.in_use == 0 and balanced(stats)
+        await pool.aclose()
+
+    with RedisServer() as target:
+        asyncio.run(scenario(target))
+        assert redis.Redis.from_url(target.url).get("amoved") == b"1"
+    assert redis.Redis.from_url(redis_url).get("amoved") is None
+
+
+def test_asyncio_release_cancelled_in_maintenance_keeps_the_slot(redis_url: str) -> None:
+    """A release cancelled while it waits for the handler still gives the slot back."""
+
+    async def scenario() -> None:
+        pool = redispool.asyncio.BlockingConnectionPool.from_url(redis_url, max_connections=1)
+        held = await pool.get_connection()
+        async with pool._lock:
+            pool.set_in_maintenance(True)
+            release = asyncio.create_task(pool.release(held))
+            await asyncio.sleep(0)
+            release.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await release
+            pool.set_in_maintenance(False)
+        assert pool.stats().in_use == 0
+        conn = await pool.get_connection()
+        assert conn is held
+        await pool.release(conn)
+        await pool.aclose()
+
+    asyncio.run(scenario())

@@ -55,6 +55,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
     fifo: bool
     health_check_after: float
     min_idle: int
+    _in_maintenance = False  # the blocking pool's MOVING flag (set_in_maintenance)
 
     def __init__(
         self,
@@ -141,7 +142,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         """A connected connection; with one idle and fresh, without suspending."""
         if command_name is not None or keys or options:
             _warn_args()
-        conn = self._slots.acquire()
+        conn = None if self._in_maintenance else self._slots.acquire()
         if conn is not None:
             try:
                 if (
@@ -166,6 +167,8 @@ class ConnectionPool(_aconnection.ConnectionPool):
         started = monotonic()
         code = _READY
         if conn is None:
+            if self._in_maintenance:
+                await self._maintenance_done()
             code, conn = self._slots.checkout()
             if code == _FULL:
                 code, conn = await self._full()
@@ -253,6 +256,12 @@ class ConnectionPool(_aconnection.ConnectionPool):
     async def release(self, connection: Any) -> None:
         """Return a connection. The bookkeeping happens before the first suspension, so
         cancelling the releasing task cannot lose the slot."""
+        if self._in_maintenance:
+            try:
+                await self._maintenance_done()
+            except BaseException:  # cancelled while waiting: the slot is not lost either
+                self._give_back(connection)
+                raise
         try:
             clean = not (
                 connection._rp_owed or connection._should_reconnect or connection._rp_demoted
@@ -337,6 +346,12 @@ class ConnectionPool(_aconnection.ConnectionPool):
         """A slot was freed: let the first waiter try to make a connection."""
         self._waiters.offer(None)
 
+    async def _maintenance_done(self) -> None:
+        """Wait until redis-py's MOVING handler, which holds the pool lock while the
+        maintenance flag is set, has finished with the pool's connections."""
+        async with self._lock:
+            pass
+
     # ---- whole-pool operations ---------------------------------------------------------------
     async def disconnect(self, inuse_connections: bool = True) -> None:
         connections = self._slots.idle_connections()
@@ -394,6 +409,8 @@ class BlockingConnectionPool(ConnectionPool):
         self._in_maintenance = False
 
     def set_in_maintenance(self, in_maintenance: bool) -> None:
+        """redis-py's MOVING handler sets this while it holds the pool lock; checkouts
+        and releases then wait for it to finish (one attribute check otherwise)."""
         self._in_maintenance = in_maintenance
 
     async def _full(self) -> tuple[int, Any]:
