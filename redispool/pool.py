@@ -12,7 +12,6 @@ with an unread reply from ever being lent again.
 from __future__ import annotations
 
 import os
-import threading
 from queue import LifoQueue
 from time import monotonic
 from typing import Any
@@ -32,6 +31,7 @@ from ._impl import Packer, SlotArray
 from .parsers import Parser
 from .stats import PoolStats
 from .views import BusyView, IdleView
+from .waiters import Waiter, WaitQueue
 
 # slot array codes and flags (identical in both twins)
 _READY, _CHECK, _RENEW, _NEW, _FULL = 0, 1, 2, 3, 4
@@ -351,7 +351,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
         self._checkpid()
         if not self._slots.in_use(connection):
             return
-        if not self.owns_connection(connection):
+        if self._custom_owns and not self.owns_connection(connection):
             connection.disconnect()
             if self._slots.remove(connection):
                 self._notify()
@@ -514,9 +514,19 @@ class BlockingConnectionPool(ConnectionPool):
         )
 
     def reset(self) -> None:
-        # a new condition too: after a fork, a parent's thread may have held the old one
-        self._cond = threading.Condition(threading.Lock())
-        super().reset()
+        # A new queue: after a fork the parent's waiters are not in this process. Without
+        # a fork, threads still waiting on the old queue are woken to retry on this one.
+        slots = getattr(self, "_slots", None)
+        old = getattr(self, "_queue", None)
+        self._queue = WaitQueue()
+        if self._in_maintenance:
+            with self._lock:
+                super().reset()
+            self.set_in_maintenance(True)
+        else:
+            super().reset()
+        if old is not None and slots is not None and not slots.forked:
+            old.offer_all(None)
 
     @property
     def _connections(self) -> list[Any]:
@@ -528,40 +538,72 @@ class BlockingConnectionPool(ConnectionPool):
         return set(self._slots.idle_connections())
 
     def _full(self) -> tuple[int, Any]:
+        """Wait for a connection, first in first served. An exception at any point leaves
+        no waiter behind and passes on a wake-up this thread received and cannot use."""
         slots = self._slots
         started = monotonic()
         deadline = None if self.timeout is None else started + self.timeout
         timed_out = False
-        with self._cond:
-            slots.wait_begin()
-            try:
-                while True:
-                    code, item = slots.checkout()
-                    if code != _FULL:
-                        return code, item
-                    if deadline is None:
-                        self._cond.wait()
-                        continue
-                    remaining = deadline - monotonic()
-                    if remaining <= 0:
-                        timed_out = True
-                        raise RedisConnectionError("No connection available.")
-                    self._cond.wait(remaining)
-            finally:
-                slots.wait_end(monotonic() - started, timed_out)
-                if _recorder._metrics_collector is not None and not timed_out:
-                    _recorder.record_connection_wait_time(
-                        pool_name=get_pool_name(self), duration_seconds=monotonic() - started
-                    )
+        owed = False  # a wake-up received and not yet spent on a checkout
+        waiter: Waiter | None = None
+        slots.wait_begin()
+        try:
+            while True:
+                waiter = Waiter()
+                queue = self._queue
+                queue.join(waiter, first=owed)  # before the check: no release goes unseen
+                code, item = self._slots.checkout()
+                owed = False
+                if code != _FULL:
+                    return code, item
+                remaining = None if deadline is None else deadline - monotonic()
+                if remaining is not None and remaining <= 0:
+                    timed_out = True
+                    raise RedisConnectionError("No connection available.")
+                owed = waiter.wait(remaining) is not None or queue.leave(waiter) is not None
+        finally:
+            if waiter is not None and self._queue.leave(waiter) is not None:
+                owed = True
+            if owed:
+                self._notify()
+            slots.wait_end(monotonic() - started, timed_out)
+            if _recorder._metrics_collector is not None and not timed_out:
+                _recorder.record_connection_wait_time(
+                    pool_name=get_pool_name(self), duration_seconds=monotonic() - started
+                )
 
     def _notify(self) -> None:
+        """Wake the longest waiting thread (it retries its checkout)."""
         if self._slots.waiters:
-            with self._cond:
-                self._cond.notify()
+            self._queue.offer(None)
+
+    def make_connection(self) -> Any:
+        if self._in_maintenance:
+            with self._lock:
+                return super().make_connection()
+        return super().make_connection()
+
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        if self._in_maintenance:
+            with self._lock:
+                super().disconnect(inuse_connections)
+        else:
+            super().disconnect(inuse_connections)
 
     def set_in_maintenance(self, in_maintenance: bool) -> None:
-        """MOVING handling flag (kept for redis-py's maintenance code)."""
+        """While redis-py's maintenance handler moves connections to another node
+        (MOVING), it holds the pool lock with this flag set: every slot-array call
+        (checkout, release, connection bookkeeping) then takes that lock too, so none
+        slips between the handler's passes over idle and in-use connections. Outside
+        maintenance the slot array is called without a lock, as always."""
         self._in_maintenance = in_maintenance
+        slots = self._slots
+        if isinstance(slots, _LockedSlots):
+            slots = slots._slots
+        if in_maintenance or self.cache is not None:
+            self._slots = _LockedSlots(slots, self._lock)
+        else:
+            self._slots = slots
 
 
 def _warn_args() -> None:

@@ -3,7 +3,8 @@
 redis-py's own code and tests read ``pool._available_connections`` (a list) and
 ``pool._in_use_connections`` (a set), and its tests add connections to them by hand.
 Here the slot array is the truth: these views are copies taken when the attribute is
-read, and ``append``/``add`` hand the connection to the pool instead of to the copy.
+read, and ``append``/``extend``/``add``/``update`` hand the connections to the pool
+instead of to the copy.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class IdleView(list):  # type: ignore[type-arg]
         super().append(conn)
         adopt(self._slots, conn, idle=True)
 
+    def extend(self, connections: Any) -> None:
+        for conn in connections:
+            self.append(conn)
+
 
 class BusyView(set):  # type: ignore[type-arg]
     """``_in_use_connections``: the connections lent out."""
@@ -52,3 +57,8 @@ class BusyView(set):  # type: ignore[type-arg]
     def add(self, conn: Any) -> None:
         super().add(conn)
         adopt(self._slots, conn, idle=False)
+
+    def update(self, *others: Any) -> None:
+        for connections in others:
+            for conn in connections:
+                self.add(conn)

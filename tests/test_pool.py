@@ -611,6 +611,16 @@ def test_private_views_write_through(pool_class: type) -> None:
         pool._available_connections.append(Dummy())
 
 
+def test_private_views_extend_and_update(pool_class: type) -> None:
+    """redis-py's maintenance tests fill them with ``extend`` and ``update``."""
+    pool = pool_class(max_connections=4, connection_class=Dummy)
+    idle, busy = [Dummy(), Dummy()], [Dummy(), Dummy()]
+    pool._available_connections.extend(idle)
+    pool._in_use_connections.update(busy)
+    assert set(pool._available_connections) == set(idle)
+    assert set(pool._in_use_connections) == set(busy)
+
+
 def test_client_side_caching_locks_the_slot_array() -> None:
     """redis-py drains invalidations of idle connections under the pool lock; with a
     cache, checkouts take that lock too (no server needed to see the wiring)."""

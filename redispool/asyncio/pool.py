@@ -10,7 +10,6 @@ unread reply is closed before anyone else can see it.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from time import monotonic
 from typing import Any
 
@@ -27,6 +26,7 @@ from .._impl import Packer, SlotArray
 from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
 from ..stats import PoolStats
 from ..views import BusyView, IdleView
+from ..waiters import AsyncWaiter, WaitQueue
 from .parser import AsyncParser
 
 _CLOSE, _REAP, _FORKED = 2, 8, 16
@@ -71,6 +71,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
     min_idle: int
     #: The SlotArray class (the compiled twin when available); tests swap in either twin.
     slot_array_class: Any = SlotArray
+    _in_maintenance = False  # the blocking pool's MOVING flag (set_in_maintenance)
 
     def __init__(
         self,
@@ -96,7 +97,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
             min_idle=min_idle,
         )
         self._loop: Any = None
-        self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._waiters = WaitQueue()
         self._slots: Any = None
         self._release_listeners: tuple[Any, bool] = (None, False)
         super().__init__(
@@ -158,7 +159,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         """A connected connection; with one idle and fresh, without suspending."""
         if command_name is not None or keys or options:
             _warn_args()
-        conn = self._slots.acquire()
+        conn = None if self._in_maintenance else self._slots.acquire()
         if conn is not None:
             try:
                 if (
@@ -184,6 +185,8 @@ class ConnectionPool(_aconnection.ConnectionPool):
         started = monotonic()
         code = _READY
         if conn is None:
+            if self._in_maintenance:
+                await self._maintenance_done()
             code, conn = self._slots.checkout()
             if code == _FULL:
                 code, conn = await self._full()
@@ -282,6 +285,12 @@ class ConnectionPool(_aconnection.ConnectionPool):
     async def release(self, connection: Any) -> None:
         """Return a connection. The bookkeeping happens before the first suspension, so
         cancelling the releasing task cannot lose the slot."""
+        if self._in_maintenance:
+            try:
+                await self._maintenance_done()
+            except BaseException:  # cancelled while waiting: the slot is not lost either
+                self._give_back(connection)
+                raise
         try:  # the names are redispool._compat's HOT_NAMES, inlined on the hot path
             ledger = connection._rp_packer
             clean = not (ledger.dirty or connection._should_reconnect)
@@ -330,15 +339,11 @@ class ConnectionPool(_aconnection.ConnectionPool):
             _close(connection)
             if hasattr(connection, "reset_should_reconnect"):
                 connection.reset_should_reconnect()
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                if not slots.in_use(connection):
-                    waiters.appendleft(waiter)
-                    return False
-                waiter.set_result(connection)  # handed over: the slot stays in use
-                return True
+        if self._waiters:
+            if not slots.in_use(connection):
+                return False
+            if self._waiters.offer(connection):
+                return True  # handed over: the slot stays in use
         flags = slots.release(connection, _compat.async_fd(connection))
         return flags == _RELEASED or self._released(connection, flags)
 
@@ -367,12 +372,13 @@ class ConnectionPool(_aconnection.ConnectionPool):
 
     def _wake(self) -> None:
         """A slot was freed: let the first waiter try to make a connection."""
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+        self._waiters.offer(None)
+
+    async def _maintenance_done(self) -> None:
+        """Wait until redis-py's MOVING handler, which holds the pool lock while the
+        maintenance flag is set, has finished with the pool's connections."""
+        async with self._lock:
+            pass
 
     # ---- whole-pool operations ---------------------------------------------------------------
     async def disconnect(self, inuse_connections: bool = True) -> None:
@@ -433,6 +439,8 @@ class BlockingConnectionPool(ConnectionPool):
         self._in_maintenance = False
 
     def set_in_maintenance(self, in_maintenance: bool) -> None:
+        """redis-py's MOVING handler sets this while it holds the pool lock; checkouts
+        and releases then wait for it to finish (one attribute check otherwise)."""
         self._in_maintenance = in_maintenance
 
     async def _full(self) -> tuple[int, Any]:
@@ -445,20 +453,18 @@ class BlockingConnectionPool(ConnectionPool):
         timed_out = False
         try:
             while True:
-                waiter: asyncio.Future[Any] = loop.create_future()
-                if first:
-                    self._waiters.appendleft(waiter)
-                else:
-                    self._waiters.append(waiter)
+                waiter = AsyncWaiter(loop)
+                self._waiters.join(waiter, first)
                 try:
                     if deadline is None:
-                        got = await waiter
+                        got = await waiter.future
                     else:
                         async with async_timeout(max(0.0, deadline - loop.time())):
-                            got = await waiter
+                            got = await waiter.future
                 except BaseException as exc:
-                    if waiter.done() and not waiter.cancelled():
-                        self._pass_on(waiter.result())  # handed to us as we gave up
+                    offered = self._waiters.leave(waiter)
+                    if offered is not None:
+                        self._pass_on(offered[0])  # handed to us as we gave up
                     if isinstance(exc, asyncio.TimeoutError):
                         timed_out = True
                         raise RedisConnectionError("No connection available.") from exc

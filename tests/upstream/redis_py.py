@@ -36,6 +36,7 @@ DEFAULT_FILES = [
     "tests/test_asyncio/test_connection_pool.py",
     "tests/test_asyncio/test_pipeline.py",
     "tests/test_asyncio/test_pubsub.py",
+    "tests/maint_notifications",
 ]
 
 
