@@ -92,3 +92,14 @@ def weaken_maint_handler(pool: Any) -> None:
     handler = getattr(pool, "_maint_notifications_pool_handler", None)
     if handler is not None and not isinstance(handler.pool, weakref.ProxyType):
         handler.pool = weakref.proxy(pool)
+
+
+def weaken_connection_handlers(connection: Any) -> None:
+    """The same for the handlers redis-py gives each connection under RESP3 (its copy of
+    the pool handler, ``_maint_notifications_pool_handler``, and
+    ``_maint_notifications_connection_handler``): each holds the connection that holds it,
+    so a dropped connection would keep its socket open until a GC pass."""
+    for name in ("_maint_notifications_pool_handler", "_maint_notifications_connection_handler"):
+        handler = getattr(connection, name, None)
+        if handler is not None and getattr(handler, "connection", None) is connection:
+            handler.connection = weakref.proxy(connection)

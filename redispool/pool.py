@@ -317,6 +317,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
                     errors=kwargs.get("encoding_errors", "strict"),
                 )
         conn = self.connection_class(**kwargs)
+        _compat.weaken_connection_handlers(conn)  # no connection <-> handler cycle
         if self.cache is not None:
             conn = CacheProxyConnection(conn, self.cache, self._lock)  # type: ignore[abstract]
         if _recorder._metrics_collector is not None:

@@ -275,6 +275,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         if kwargs.get("parser_class", _DEFAULT_PARSER) is _DEFAULT_PARSER:
             kwargs["parser_class"] = AsyncParser
         conn: Any = cls(**kwargs)
+        _compat.weaken_connection_handlers(conn)  # no connection <-> handler cycle
         if cls.pack_command in (_PACK_COMMAND, pack_command):
             encoder = conn.encoder
             packer = conn._rp_packer = Packer(encoder.encoding, encoder.encoding_errors)
