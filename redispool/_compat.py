@@ -18,6 +18,13 @@ from ._slots_py import NO_SOCKET, OPAQUE_SOCKET
 
 _LEDGERS = (Packer, _PurePacker)
 
+#: Attributes of redis-py's connections read inline on the pools' hot paths (a function
+#: call there would cost more than the rest of the release); tested like the others.
+HOT_NAMES = {
+    "sync": ("_command_packer", "_should_reconnect", "_sock"),
+    "asyncio": ("_should_reconnect", "_reader", "_writer"),
+}
+
 
 def sync_packer(connection: Any) -> Any:
     """The ``command_packer`` a redis-py connection packs with (``_command_packer``)."""
