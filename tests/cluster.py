@@ -39,15 +39,18 @@ SlotMap = tuple[tuple[int, int, str], ...]
 
 
 def find_redis_cli(server_binary: str | None = None) -> str:
-    """The ``redis-cli`` that matches the server: the one next to it, else the one on PATH."""
+    """The cli that matches the server: the one next to it (``valkey-cli`` beside
+    ``valkey-server``), else ``redis-cli`` or ``valkey-cli`` on PATH."""
     server_binary = server_binary or find_redis_server()
-    beside = os.path.join(os.path.dirname(server_binary), "redis-cli")
-    if os.access(beside, os.X_OK):
+    name = os.path.basename(server_binary).replace("-server", "-cli")
+    beside = os.path.join(os.path.dirname(server_binary), name)
+    if name.endswith("-cli") and os.access(beside, os.X_OK):
         return beside
-    on_path = shutil.which("redis-cli")
+    on_path = shutil.which("redis-cli") or shutil.which("valkey-cli")
     if on_path is None:
         raise ServerNotFound(
-            f"no redis-cli next to {server_binary} or on PATH (needed to create the cluster)"
+            f"no {name} next to {server_binary}, no redis-cli or valkey-cli on PATH "
+            "(needed to create the cluster)"
         )
     return on_path
 

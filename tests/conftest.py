@@ -53,22 +53,48 @@ def slots_mod(request: pytest.FixtureRequest) -> ModuleType:
 
 
 # Modules that start servers of their own.
-SERVER_MODULES = {"test_pool", "test_sentinel_pool", "test_stress", "test_server"}
+SERVER_MODULES = {
+    "test_pool",
+    "test_sentinel_pool",
+    "test_stress",
+    "test_server",
+    "test_cluster_pool",
+}
+
+
+def talks_to_a_server(item: pytest.Item) -> bool:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    module = getattr(item, "module", None)
+    return getattr(module, "__name__", "") in SERVER_MODULES or bool(
+        fixtures & {"redis_url", "redis_server"}
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which server binary this session runs (``$REDISPOOL_SERVER``: redis, valkey, a path)."""
+    try:
+        server = RedisServer()
+    except ServerNotFound as exc:
+        return f"server: none ({exc})"
+    return f"server: {server.name} ({server.binary})"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without a redis-server binary the server tests are errors, unless
-    ``REDISPOOL_TESTS_WITHOUT_SERVER=skip`` (wheel builds in images that have none)."""
+    """Tests that talk to a server are marked ``server`` (``make test`` runs them once more
+    against each other server: ``pytest -m server``). Without a server binary they are
+    errors, unless ``REDISPOOL_TESTS_WITHOUT_SERVER=skip`` (wheel builds in images that
+    have none)."""
+    server_items = [item for item in items if talks_to_a_server(item)]
+    for item in server_items:
+        item.add_marker(pytest.mark.server)
     if os.environ.get("REDISPOOL_TESTS_WITHOUT_SERVER") != "skip":
         return
     try:
         find_redis_server()
     except ServerNotFound:
         skip = pytest.mark.skip(reason="no redis-server (REDISPOOL_TESTS_WITHOUT_SERVER=skip)")
-        for item in items:
-            fixtures = set(getattr(item, "fixturenames", ()))
-            if item.module.__name__ in SERVER_MODULES or fixtures & {"redis_url", "redis_server"}:
-                item.add_marker(skip)
+        for item in server_items:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

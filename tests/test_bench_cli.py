@@ -44,7 +44,7 @@ def test_against_a_server(redis_url: str, tmp_path: Path) -> None:
 
 
 def test_no_server_and_no_url() -> None:
-    out = bench(env={"REDISPOOL_REDIS_SERVER": "/nonexistent/redis-server"})
+    out = bench(env={"REDISPOOL_SERVER": "/nonexistent/redis-server"})
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "redis-server" in lines[0] and "--url" in lines[0]

@@ -1,10 +1,12 @@
-"""Run redis-py's own test files against a private redis-server twice, stock and with
-redispool swapped in (``redispool_plugin``), and compare the failures.
+"""Run redis-py's own test files against a private server twice, stock and with redispool
+swapped in (``redispool_plugin``), and compare the failures.
 
-Usage: ``python tests/upstream/redis_py.py [test files...]`` (``make upstream``). The tests
-come from the sdist of the installed redis-py version, fetched from PyPI into
-``.upstream/``; they run from outside the sdist so that the installed redis-py is tested.
-Exit status 1 if any test fails with redispool that passes stock.
+Usage: ``python tests/upstream/redis_py.py [test files...]`` (``make upstream``). The server
+is the one ``$REDISPOOL_SERVER`` names: redis (the default), valkey or a binary's path
+(``make upstream SERVER=valkey``). The tests come from the sdist of the installed redis-py
+version, fetched from PyPI into ``.upstream/``; they run from outside the sdist so that the
+installed redis-py is tested. Exit status 1 if any test fails with redispool that passes
+stock.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def main() -> int:
     with RedisServer() as server:
         stock, stock_failed = run(where, server.url, files, plugin=False)
         ours, our_failed = run(where, server.url, files, plugin=True)
-    print(f"redis-py {redis.__version__} tests on {server.url}:")
+    print(f"redis-py {redis.__version__} tests on {server.name} ({server.binary}, {server.url}):")
     print(f"  stock redis-py:  {stock}")
     print(f"  with redispool:  {ours}")
     for test in sorted(our_failed - stock_failed):
