@@ -7,7 +7,10 @@ these counts, so a change of more than ``--tolerance`` (5 %) means the code chan
     python benchmarks/callgrind.py --update   # record a new baseline
 
 Only instructions inside redispool's Cython entry points are counted (callgrind's
-``--toggle-collect``), so interpreter start-up and the Python driving code do not count.
+``--toggle-collect``), so interpreter start-up and the Python driving code do not count;
+user-space code they call (libc's ``poll`` wrapper) counts, the kernel's side of a
+syscall does not. The workloads import the ``redispool`` of the checkout this script is
+in (its parent directory goes first on ``PYTHONPATH``), not an editable install's.
 """
 
 from __future__ import annotations
@@ -57,6 +60,23 @@ def workload(name: str) -> None:
             slots.release(conn)
         for _ in range(5_000):
             slots.release(slots.acquire())
+    elif name == "slots_cycle_polled":
+        # the pools' default (health_check_after=0): every acquire polls a real socket
+        import socket
+
+        mine, _peer = socket.socketpair()
+        fd = mine.fileno()
+        slots = _slots_c.SlotArray(64, check_after=0.0)
+        conns = [object() for _ in range(8)]
+        for conn in conns:
+            _, slot = slots.checkout()
+            slots.fill(slot, conn)
+        for conn in conns:
+            slots.release(conn, fd)
+        for _ in range(5_000):
+            conn = slots.acquire()
+            assert conn is not None
+            slots.release(conn, fd)
     else:
         raise SystemExit(f"unknown workload {name}")
 
@@ -69,7 +89,15 @@ WORKLOADS = (
     "pack_small",
     "pack_hset",
     "slots_cycle",
+    "slots_cycle_polled",
 )
+
+
+def _pythonpath() -> str:
+    """This checkout first, so the workloads measure its build (the script's own directory,
+    not the checkout, is what Python puts on ``sys.path``)."""
+    rest = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([str(HERE.parent)] + ([rest] if rest else []))
 
 
 def measure(name: str) -> int:
@@ -92,7 +120,7 @@ def measure(name: str) -> int:
             ],
             check=True,
             capture_output=True,
-            env={**os.environ, "PYTHONHASHSEED": "0"},
+            env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": _pythonpath()},
         )
         text = Path(out).read_text()
     match = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)

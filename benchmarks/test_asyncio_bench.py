@@ -1,8 +1,10 @@
 """asyncio pools: ``await pool.release(await pool.get_connection())`` with
 ``redispool.asyncio``'s pools (compiled and pure slot array) vs redis-py's asyncio pools,
-on real TCP connections to a private redis-server, one event loop per benchmark. (The
-asyncio end-to-end workload, 50 tasks doing GET, is in ``test_e2e_bench.py``.)
-``make bench``."""
+on real TCP connections to a private redis-server, one event loop per benchmark. By
+default every redispool checkout polls the connection's socket once (non-blocking); the
+``redispool_c hca=60`` row skips that poll (``health_check_after=60``), so the poll's cost
+is the difference. (The asyncio end-to-end workload, 50 tasks doing GET, is in
+``test_e2e_bench.py``.) ``make bench``."""
 
 from __future__ import annotations
 
@@ -15,11 +17,11 @@ import pytest
 import redis.asyncio as aredis
 
 import redispool.asyncio
-import redispool.asyncio.pool
-from redispool import _slots_c, _slots_py
+from redispool import _compat, _slots_c, _slots_py
 from redispool.server import RedisServer
 
 CYCLES = 10_000
+SKIP = "redispool_c hca=60"  # the compiled pool with the opt-in poll skip
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +35,14 @@ def _pool(impl: str, blocking: bool, url: str) -> Any:
         cls: Any = aredis.BlockingConnectionPool if blocking else aredis.ConnectionPool
         return cls.from_url(url)
     cls = redispool.asyncio.BlockingConnectionPool if blocking else redispool.asyncio.ConnectionPool
-    slots = _slots_c.SlotArray if impl == "redispool_c" else _slots_py.SlotArray
-    with mock.patch.object(redispool.asyncio.pool, "SlotArray", slots):
-        pool = cls.from_url(url)
+    slots = _slots_py.SlotArray if impl == "redispool_py" else _slots_c.SlotArray
+    with mock.patch.object(cls, "slot_array_class", slots):
+        pool = cls.from_url(url, health_check_after=60 if impl == SKIP else 0)
     assert type(pool._slots) is slots
     return pool
 
 
-@pytest.mark.parametrize("impl", ["redispool_c", "redispool_py", "redis_py"])
+@pytest.mark.parametrize("impl", ["redispool_c", SKIP, "redispool_py", "redis_py"])
 @pytest.mark.parametrize("group", ["async_checkout", "async_checkout_blocking"])
 def test_async_checkout(benchmark: Any, redis_url: str, group: str, impl: str) -> None:
     loop = asyncio.new_event_loop()
@@ -60,6 +62,9 @@ def test_async_checkout(benchmark: Any, redis_url: str, group: str, impl: str) -
         if impl != "redis_py":
             stats = pool.stats()
             assert (stats.in_use, stats.idle, stats.created, stats.closed) == (0, 1, 1, 0)
+            # the slot array gets the real socket: every checkout polls it (unless hca=60)
+            assert pool.health_check_after == (60 if impl == SKIP else 0)
+            assert first._rp_packer.fd == _compat.async_fd(first) >= 0
         benchmark.group = group
         benchmark.extra_info.update(impl=impl, ops=CYCLES, references=["redis_py"])
         benchmark.pedantic(lambda: loop.run_until_complete(cycles(CYCLES)), rounds=15, iterations=1)

@@ -4,6 +4,9 @@ On a private redis-server over real TCP connections (RESP3, redis-py's default):
 
 - ``checkout``/``checkout_blocking``: ``pool.release(pool.get_connection())`` in a tight
   loop, single-threaded; reference redis-py's ``ConnectionPool``/``BlockingConnectionPool``.
+  By default (``health_check_after=0``) every redispool checkout polls the connection's
+  real socket once (non-blocking); the ``redispool_c hca=60`` row is the compiled pool
+  with the opt-in skip (``health_check_after=60``), so the poll's cost is the difference.
 - ``checkout_4_threads``/``checkout_16_threads``: the same from 4 or 16 threads at once,
   with a connection for each.
 - ``contention``/``contention_ping``: 8 threads share a ``BlockingConnectionPool`` of 4
@@ -27,7 +30,6 @@ import redis
 from redis._parsers import _HiredisParser, _RESP3Parser
 
 import redispool
-import redispool.pool
 from redispool import _slots_c, _slots_py
 from redispool.parsers import Parser
 from redispool.server import RedisServer
@@ -51,7 +53,7 @@ def _redispool(cls: type, slots: type) -> PoolFactory:
     """A redispool pool class whose slot array is ``slots`` (compiled or pure twin)."""
 
     def make(url: str, **kwargs: Any) -> Any:
-        with mock.patch.object(redispool.pool, "SlotArray", slots):
+        with mock.patch.object(cls, "slot_array_class", slots):
             pool = cls.from_url(url, **kwargs)
         assert type(pool._slots) is slots
         return pool
@@ -59,16 +61,39 @@ def _redispool(cls: type, slots: type) -> PoolFactory:
     return make
 
 
+SKIP = "redispool_c hca=60"  # the compiled pool with the opt-in poll skip
+
+
+def _skipping(factory: PoolFactory) -> PoolFactory:
+    """``factory`` with ``health_check_after=60``: no poll for a connection used within 60 s."""
+
+    def make(url: str, **kwargs: Any) -> Any:
+        return factory(url, health_check_after=60, **kwargs)
+
+    return make
+
+
 POOLS: dict[str, PoolFactory] = {
     "redispool_c": _redispool(redispool.ConnectionPool, _slots_c.SlotArray),
+    SKIP: _skipping(_redispool(redispool.ConnectionPool, _slots_c.SlotArray)),
     "redispool_py": _redispool(redispool.ConnectionPool, _slots_py.SlotArray),
     "redis_py": redis.ConnectionPool.from_url,
 }
 BLOCKING_POOLS: dict[str, PoolFactory] = {
     "redispool_c": _redispool(redispool.BlockingConnectionPool, _slots_c.SlotArray),
+    SKIP: _skipping(_redispool(redispool.BlockingConnectionPool, _slots_c.SlotArray)),
     "redispool_py": _redispool(redispool.BlockingConnectionPool, _slots_py.SlotArray),
     "redis_py": redis.BlockingConnectionPool.from_url,
 }
+
+
+def _assert_polled(pool: Any, conn: Any, impl: str) -> None:
+    """A redispool pool hands its slot array the connection's real socket descriptor, so
+    every checkout polls it, except in the ``health_check_after=60`` row."""
+    if not isinstance(pool, redispool.ConnectionPool):
+        return
+    assert pool.health_check_after == (60 if impl == SKIP else 0)
+    assert conn._command_packer.fd == conn._sock.fileno() >= 0
 
 
 def _assert_idle(pool: Any, connections: int) -> None:
@@ -116,6 +141,7 @@ def test_checkout(benchmark: Any, redis_url: str, group: str, impl: str) -> None
         assert again is conn and again._sock is sock  # reused, never reconnected
         pool.release(again)
         _assert_idle(pool, 1)
+        _assert_polled(pool, conn, impl)
         benchmark.group = group
         benchmark.extra_info.update(impl=impl, ops=CYCLES, references=["redis_py"])
         benchmark.pedantic(run, rounds=20, iterations=1, warmup_rounds=1)
@@ -158,6 +184,9 @@ def test_checkout_threads(benchmark: Any, redis_url: str, impl: str, threads: in
     try:
         run(*setup()[0])
         assert not errors, errors
+        if isinstance(pool, redispool.ConnectionPool):
+            for conn in pool._slots.idle_connections():
+                _assert_polled(pool, conn, impl)
         benchmark.group = f"checkout_{threads}_threads"
         benchmark.extra_info.update(impl=impl, ops=threads * per_thread, references=["redis_py"])
         benchmark.pedantic(run, setup=setup, rounds=10, warmup_rounds=1)
@@ -179,7 +208,7 @@ def _nothing(conn: Any) -> None:
 
 
 @pytest.mark.parametrize("work", ["none", "ping"])
-@pytest.mark.parametrize("impl", list(BLOCKING_POOLS))
+@pytest.mark.parametrize("impl", [impl for impl in BLOCKING_POOLS if impl != SKIP])
 def test_contention(benchmark: Any, redis_url: str, impl: str, work: str) -> None:
     pool = BLOCKING_POOLS[impl](redis_url, max_connections=CONNECTIONS, timeout=None)
     hold = _ping if work == "ping" else _nothing
