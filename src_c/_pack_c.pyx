@@ -323,6 +323,18 @@ cdef bint _plain_name(str name, Py_ssize_t cutoff) except -1:
     return True
 
 
+cdef bint _no_lower(str name) except -1:
+    """An ASCII name without lower-case letters (redis-py's spelling), read in place."""
+    cdef const char *ptr
+    cdef Py_ssize_t size, i
+    if not redispool_ascii(name, &ptr, &size):
+        return False
+    for i in range(size):
+        if c'a' <= ptr[i] <= c'z':
+            return False
+    return True
+
+
 cdef bint _maps_ascii_to_itself(encoding, errors) except -1:
     """Whether ``s.encode(encoding)`` is the ASCII of ``s`` for an ASCII-only ``s``."""
     cdef bytes probe = bytes(range(128))
@@ -402,7 +414,7 @@ cdef class Packer:
             if type(name) is str and _plain_name(name, self._mode.cutoff):
                 name_in_place = True
                 # redis-py's upper-case spellings cost one set lookup (CLIENT: two words)
-                if name in UNCOUNTED or name == "CLIENT" or not (<str>name).isupper():
+                if not _no_lower(name) or name in UNCOUNTED or name == "CLIENT":
                     counted = not uncounted(args)
             else:
                 counted = not uncounted(args)

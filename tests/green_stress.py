@@ -119,7 +119,7 @@ def main() -> dict[str, Any]:
         "unexpected_count": len(unexpected),
         "wrong": wrong[:5],
         "counts": counts,
-        "balanced": stats.idle + stats.in_use == stats.created - stats.closed,
+        "balanced": stats.idle + stats.idle_closed + stats.in_use == stats.created - stats.closed,
         "in_use": stats.in_use,
         "waiters": pool._slots.waiters,
         "stats": stats._asdict(),

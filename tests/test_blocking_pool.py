@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def balanced(stats: PoolStats) -> bool:
-    return stats.idle + stats.in_use == stats.created - stats.closed
+    return stats.idle + stats.idle_closed + stats.in_use == stats.created - stats.closed
 
 
 def wait_until(predicate: Any, what: str) -> None:
