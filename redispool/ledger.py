@@ -60,6 +60,19 @@ def uncounted(args: tuple[Any, ...]) -> bool:
     return first[0] == "CLIENT" and second == "REPLY"
 
 
+def settle(ledger: Any, slots: Any) -> tuple[bool, bool]:
+    """What a release learns from a connection's ledger (None: it has none): whether the
+    connection must be disconnected (a reply may be unread, or its server was demoted)
+    and whether its server was demoted. Counts the dirty close; clears the demotion."""
+    if ledger is None:
+        return False, False
+    owed, demoted = bool(ledger.owed), bool(ledger.demoted)
+    if owed:
+        slots.note_dirty()
+    ledger.demoted = False
+    return owed or demoted, demoted
+
+
 def _text(arg: Any) -> str:
     if isinstance(arg, (bytes, bytearray, memoryview)):
         return bytes(arg).decode("latin-1")

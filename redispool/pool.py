@@ -28,6 +28,7 @@ from redis.utils import warn_deprecated_arg_usage
 
 from . import _compat
 from ._impl import Packer, SlotArray
+from .ledger import settle
 from .parsers import Parser
 from .stats import PoolStats
 from .views import BusyView, IdleView
@@ -361,17 +362,10 @@ class ConnectionPool(redis.connection.ConnectionPool):
                     pool_name="unknown_pool", connection_state=ConnectionState.USED, counter=-1
                 )
             return
-        ledger = _compat.sync_ledger(connection)
-        dirty = bool(connection.should_reconnect())
-        if ledger is not None and ledger.owed:
-            self._slots.note_dirty()
-            dirty = True
-        if ledger is not None and ledger.demoted:
-            ledger.demoted = False
-            dirty = True
-            if getattr(self, "is_master", True):  # not a Sentinel pool of replicas
-                self._drop_demoted()
-        if dirty:
+        dirty, demoted = settle(_compat.sync_ledger(connection), self._slots)
+        if demoted and getattr(self, "is_master", True):  # not a Sentinel pool of replicas
+            self._drop_demoted()
+        if dirty or connection.should_reconnect():
             connection.disconnect()
         flags = self._slots.release(connection, _compat.sync_fd(connection))
         if flags != _RELEASED:

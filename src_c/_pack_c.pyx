@@ -311,28 +311,25 @@ cdef inline bint _is_whitespace(char c) noexcept nogil:
     return c == c' ' or c'\t' <= c <= c'\r'  # bytes.split()'s separators
 
 
-cdef bint _plain_name(str name, Py_ssize_t cutoff) except -1:
-    """An ASCII command name with nothing for ``.encode().split()`` to split."""
+cdef enum NameKind:
+    N_OTHER = 0  # not ASCII, empty, too long, or with something to split
+    N_PLAIN = 1  # an ASCII name with nothing for ``.encode().split()`` to split
+    N_UPPER = 2  # the same without lower-case letters (redis-py's spelling)
+
+
+cdef int _name_kind(str name, Py_ssize_t cutoff) except -1:
+    """What a str command name is, in one pass over its characters read in place."""
     cdef const char *ptr
     cdef Py_ssize_t size, i
+    cdef int kind = N_UPPER
     if not redispool_ascii(name, &ptr, &size) or size == 0 or size > cutoff:
-        return False
+        return N_OTHER
     for i in range(size):
         if _is_whitespace(ptr[i]):
-            return False
-    return True
-
-
-cdef bint _no_lower(str name) except -1:
-    """An ASCII name without lower-case letters (redis-py's spelling), read in place."""
-    cdef const char *ptr
-    cdef Py_ssize_t size, i
-    if not redispool_ascii(name, &ptr, &size):
-        return False
-    for i in range(size):
+            return N_OTHER
         if c'a' <= ptr[i] <= c'z':
-            return False
-    return True
+            kind = N_PLAIN
+    return kind
 
 
 cdef bint _maps_ascii_to_itself(encoding, errors) except -1:
@@ -408,13 +405,16 @@ cdef class Packer:
         command's reply is owed from now on."""
         cdef bint name_in_place = False
         cdef bint counted = True
+        cdef int kind = N_OTHER
         cdef object chunks
         if args:
             name = args[0]
-            if type(name) is str and _plain_name(name, self._mode.cutoff):
+            if type(name) is str:
+                kind = _name_kind(name, self._mode.cutoff)
+            if kind != N_OTHER:
                 name_in_place = True
                 # redis-py's upper-case spellings cost one set lookup (CLIENT: two words)
-                if not _no_lower(name) or name in UNCOUNTED or name == "CLIENT":
+                if kind == N_PLAIN or name in UNCOUNTED or name == "CLIENT":
                     counted = not uncounted(args)
             else:
                 counted = not uncounted(args)

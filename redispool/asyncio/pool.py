@@ -23,6 +23,7 @@ from redis.observability.attributes import ConnectionState, get_pool_name
 
 from .. import _compat
 from .._impl import Packer, SlotArray
+from ..ledger import settle
 from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
 from ..stats import PoolStats
 from ..views import BusyView, IdleView
@@ -35,12 +36,18 @@ _DEFAULT_PARSER = _compat.default_parsers()[1]
 _PACK_COMMAND = AbstractConnection.pack_command  # redis-py's, before any install()
 
 
+def _own_packer(conn: Any) -> Any:
+    """A ``Packer`` for this connection alone (``_rp_packer``): it keeps its reply ledger."""
+    encoder = conn.encoder
+    packer = conn._rp_packer = Packer(encoder.encoding, encoder.encoding_errors)
+    return packer
+
+
 def pack_command(self: Any, *args: Any) -> Any:
-    """``pack_command`` for redis-py's asyncio connections under ``install()``: the
-    compiled packer, one per connection (``_rp_packer``), keeping its reply ledger."""
+    """``pack_command`` for redis-py's asyncio connections under ``install()``."""
     packer = getattr(self, "_rp_packer", None)
     if packer is None:
-        packer = self._rp_packer = Packer(self.encoder.encoding, self.encoder.encoding_errors)
+        packer = _own_packer(self)
     return packer.pack(*args)
 
 
@@ -277,9 +284,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         conn: Any = cls(**kwargs)
         _compat.weaken_connection_handlers(conn)  # no connection <-> handler cycle
         if cls.pack_command in (_PACK_COMMAND, pack_command):
-            encoder = conn.encoder
-            packer = conn._rp_packer = Packer(encoder.encoding, encoder.encoding_errors)
-            conn.pack_command = packer.pack
+            conn.pack_command = _own_packer(conn).pack
         return conn
 
     # ---- release ---------------------------------------------------------------------------
@@ -326,17 +331,12 @@ class ConnectionPool(_aconnection.ConnectionPool):
         """Synchronous part of ``release``: close a connection that may owe a reply, hand
         it to the first waiter or put it back. False for a connection that is not ours."""
         ledger = _compat.async_ledger(connection)
-        dirty = bool(connection.should_reconnect())
         slots = self._slots
-        if dirty or (ledger is not None and ledger.dirty):
+        if connection.should_reconnect() or (ledger is not None and ledger.dirty):
             if not slots.in_use(connection):
                 return False
-            if ledger is not None and ledger.owed:
-                slots.note_dirty()
-            if ledger is not None and ledger.demoted:
-                ledger.demoted = False
-                if getattr(self, "is_master", True):  # not a pool meant for replicas
-                    self._drop_demoted()
+            if settle(ledger, slots)[1] and getattr(self, "is_master", True):
+                self._drop_demoted()  # not for a pool meant for replicas
             _close(connection)
             if hasattr(connection, "reset_should_reconnect"):
                 connection.reset_should_reconnect()
