@@ -4,7 +4,6 @@ and each Reader twin under ``AsyncParser``."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import random
 from collections.abc import Iterator
 from types import ModuleType
@@ -13,10 +12,10 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio as aredis
+from helpers import balanced
 from redis._parsers import _AsyncRESP3Parser
 from redis.asyncio.lock import Lock
 
-from redispool import PoolStats
 from redispool.asyncio import AsyncParser, BlockingConnectionPool, ConnectionPool
 
 pytestmark = pytest.mark.usefixtures("slot_twin")
@@ -35,27 +34,11 @@ def pool_class(request: pytest.FixtureRequest) -> type[ConnectionPool]:
     return request.param  # type: ignore[no-any-return]
 
 
-def balanced(stats: PoolStats) -> bool:
-    return stats.idle + stats.idle_closed + stats.in_use == stats.created - stats.closed
-
-
 def test_names_and_bases() -> None:
     assert ConnectionPool.__name__ == "ConnectionPool"
     assert issubclass(ConnectionPool, aredis.ConnectionPool)
     assert issubclass(BlockingConnectionPool, ConnectionPool)
     assert issubclass(AsyncParser, _AsyncRESP3Parser)
-
-
-def test_pools_hold_the_selected_slot_twin(slot_twin: str, pool_class: type) -> None:
-    """``slot_twin`` must reach the asyncio pools (it once patched only the sync pool)."""
-    selected = importlib.import_module(f"redispool._slots_{slot_twin}").SlotArray
-    assert pool_class.slot_array_class is selected
-    pool = pool_class(max_connections=3)
-    assert type(pool._slots) is selected
-    pool.max_connections = 4  # reset() builds a new array at a new capacity
-    pool.reset()
-    assert type(pool._slots) is selected
-    assert pool.stats().max == 4
 
 
 async def test_commands(redis_url: str, pool_class: type, protocol: int) -> None:

@@ -18,16 +18,13 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
+from helpers import Dummy, balanced
 
 import redispool.asyncio
-from redispool import BlockingConnectionPool, PoolStats
+from redispool import BlockingConnectionPool
 from redispool.server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def balanced(stats: PoolStats) -> bool:
-    return stats.idle + stats.idle_closed + stats.in_use == stats.created - stats.closed
 
 
 def wait_until(predicate: Any, what: str) -> None:
@@ -39,25 +36,6 @@ def wait_until(predicate: Any, what: str) -> None:
 
 
 # ---- an exception delivered at any point of a wait --------------------------------------
-
-
-class Dummy:
-    """A connection that never touches the network."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self._sock: Any = None
-
-    def connect(self) -> None:
-        self._sock = object()
-
-    def disconnect(self) -> None:
-        self._sock = None
-
-    def can_read(self) -> bool:
-        return False
-
-    def should_reconnect(self) -> bool:
-        return False
 
 
 class Injected(BaseException):

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 import redis
+from helpers import Dummy, balanced
 from redis.event import AfterConnectionReleasedEvent, EventDispatcher, EventListenerInterface
 from redis.lock import Lock
 
 import redispool
-from redispool import BlockingConnectionPool, ConnectionPool, Packer, Parser, PoolStats
+import redispool.asyncio
+from redispool import BlockingConnectionPool, ConnectionPool, Packer, Parser
 from redispool.server import RedisServer
 
 pytestmark = pytest.mark.usefixtures("slot_twin")
@@ -30,13 +32,19 @@ def pool_class(request: pytest.FixtureRequest) -> type[ConnectionPool]:
     return request.param  # type: ignore[no-any-return]
 
 
-def balanced(stats: PoolStats) -> bool:
-    """Every connection ever made is idle, in use, or counted as closed."""
-    return stats.idle + stats.idle_closed + stats.in_use == stats.created - stats.closed
-
-
-def test_pools_hold_the_selected_slot_twin(slot_twin: str, pool_class: type) -> None:
-    """``slot_twin`` really reaches the pools: their array is the selected twin's class."""
+@pytest.mark.parametrize(
+    "any_pool",
+    [
+        ConnectionPool,
+        BlockingConnectionPool,
+        redispool.asyncio.ConnectionPool,
+        redispool.asyncio.BlockingConnectionPool,
+    ],
+)
+def test_pools_hold_the_selected_slot_twin(slot_twin: str, any_pool: type) -> None:
+    """``slot_twin`` really reaches the sync and asyncio pools (it once patched only the
+    sync pool): their array is the selected twin's class."""
+    pool_class = any_pool
     selected = importlib.import_module(f"redispool._slots_{slot_twin}").SlotArray
     assert pool_class.slot_array_class is selected
     pool = pool_class(max_connections=3)
@@ -124,30 +132,6 @@ def test_pipeline_transaction_pubsub_lock(redis_url: str, pool_class: type, prot
     assert r.get("pool:t") == b"2"
     stats = pool.stats()
     assert stats.in_use == 0 and balanced(stats)
-
-
-class Dummy:
-    """A connection that never touches the network (as in redis-py's pool tests)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.kwargs = kwargs
-        self.pid = os.getpid()
-        self._sock: Any = None
-
-    def connect(self) -> None:
-        self._sock = object()
-
-    def disconnect(self) -> None:
-        self._sock = None
-
-    def can_read(self) -> bool:
-        return False
-
-    def should_reconnect(self) -> bool:
-        return False
-
-    def re_auth(self) -> None:
-        pass
 
 
 def test_max_connections_error() -> None:

@@ -13,18 +13,15 @@ from typing import Any
 
 import pytest
 import redis
+from helpers import balanced
 
-from redispool import BlockingConnectionPool, PoolStats
+from redispool import BlockingConnectionPool
 from redispool.server import RedisServer
 
 pytestmark = pytest.mark.usefixtures("slot_twin")
 
 COMMANDS = int(os.environ.get("REDISPOOL_STRESS_COMMANDS", "4000"))
 THREADS = 16
-
-
-def balanced(stats: PoolStats) -> bool:
-    return stats.idle + stats.idle_closed + stats.in_use == stats.created - stats.closed
 
 
 def test_threads_kills_and_a_restart() -> None:
