@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tarfile
 from importlib.metadata import version
 from pathlib import Path
+
+import sdist
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FILES = ["tests/test_reader.py", "tests/test_pack.py", "tests/test_gc.py"]
@@ -29,21 +30,7 @@ from redispool.push import PushNotification
 
 def fetch_tests(hiredis_version: str) -> Path:
     """hiredis-py's ``tests/`` for the installed version."""
-    target = ROOT / ".upstream" / f"hiredis-{hiredis_version}"
-    if (target / "tests").is_dir():
-        return target
-    download = ROOT / ".upstream" / "sdist"
-    pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
-    subprocess.run([*pip, f"hiredis=={hiredis_version}", "-d", str(download)], check=True)
-    archive = next(download.glob(f"hiredis-{hiredis_version}.tar.gz"))
-    target.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        members = [
-            m for m in tar.getmembers() if m.name.startswith(f"hiredis-{hiredis_version}/tests/")
-        ]
-        for member in members:
-            member.name = member.name.split("/", 1)[1]
-        tar.extractall(target, members=members, filter="data")
+    target = sdist.fetch("hiredis", hiredis_version)
     (target / "pytest.ini").write_text("[pytest]\n")  # not redispool's pytest settings
     return target
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import redis
+import sdist
 
 from redispool.server import RedisServer
 
@@ -44,26 +44,7 @@ DEFAULT_FILES = [
 
 def fetch_tests() -> Path:
     """redis-py's ``tests/`` and ``pyproject.toml`` for the installed version."""
-    version = redis.__version__
-    target = ROOT / ".upstream" / f"redis-{version}"
-    if (target / "tests").is_dir():
-        return target
-    download = ROOT / ".upstream" / "sdist"
-    pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
-    subprocess.run([*pip, f"redis=={version}", "-d", str(download)], check=True)
-    archive = next(download.glob(f"redis-{version}.tar.gz"))
-    target.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        members = [
-            m
-            for m in tar.getmembers()
-            if m.name.startswith(f"redis-{version}/tests/")
-            or m.name == f"redis-{version}/pyproject.toml"
-        ]
-        for member in members:
-            member.name = member.name.split("/", 1)[1]
-        tar.extractall(target, members=members, filter="data")
-    return target
+    return sdist.fetch("redis", redis.__version__, extra=("pyproject.toml",))
 
 
 def run(where: Path, url: str, files: list[str], plugin: bool) -> tuple[str, set[str]]:
