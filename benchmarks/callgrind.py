@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "callgrind_baseline.json"
@@ -51,32 +52,13 @@ def workload(name: str) -> None:
         for _ in range(50):
             pack("HSET", "hash", *args)
     elif name == "slots_cycle":
-        slots = _slots_c.SlotArray(64, check_after=3600.0)
-        conns = [object() for _ in range(8)]
-        for conn in conns:
-            _, slot = slots.checkout()
-            slots.fill(slot, conn)
-        for conn in conns:
-            slots.release(conn)
-        for _ in range(5_000):
-            slots.release(slots.acquire())
+        _slots_cycle(_slots_c.SlotArray(64, check_after=3600.0))
     elif name == "slots_cycle_polled":
         # the pools' default (health_check_after=0): every acquire polls a real socket
         import socket
 
         mine, _peer = socket.socketpair()
-        fd = mine.fileno()
-        slots = _slots_c.SlotArray(64, check_after=0.0)
-        conns = [object() for _ in range(8)]
-        for conn in conns:
-            _, slot = slots.checkout()
-            slots.fill(slot, conn)
-        for conn in conns:
-            slots.release(conn, fd)
-        for _ in range(5_000):
-            conn = slots.acquire()
-            assert conn is not None
-            slots.release(conn, fd)
+        _slots_cycle(_slots_c.SlotArray(64, check_after=0.0), mine.fileno())
     else:
         raise SystemExit(f"unknown workload {name}")
 
@@ -91,6 +73,20 @@ WORKLOADS = (
     "slots_cycle",
     "slots_cycle_polled",
 )
+
+
+def _slots_cycle(slots: Any, fd: int = -2) -> None:
+    """8 connections, then 5,000 acquire/release pairs (``fd``: the socket to poll)."""
+    conns = [object() for _ in range(8)]
+    for conn in conns:
+        _, slot = slots.checkout()
+        slots.fill(slot, conn)
+    for conn in conns:
+        slots.release(conn, fd)
+    for _ in range(5_000):
+        conn = slots.acquire()
+        assert conn is not None
+        slots.release(conn, fd)
 
 
 def _pythonpath() -> str:
