@@ -23,6 +23,8 @@ from redis._parsers import Encoder
 from redis.connection import PythonRespSerializer
 from redis.exceptions import DataError
 
+from redispool.ledger import UNCOUNTABLE
+
 BIG = 100_000
 CUTOFF = 6000
 
@@ -455,3 +457,57 @@ def test_redis_connection_encoding(pack_mod: ModuleType) -> None:
     assert joined(conn.pack_command(*args)) == joined(
         redis_py_pack(*args, encoding="latin-1", errors="replace")
     )
+
+
+# ---- the reply ledger (issue 11, point 5) -------------------------------------------------
+
+
+def test_ledger_counts_packed_commands(pack_mod: ModuleType) -> None:
+    packer = pack_mod.Packer()
+    assert (packer.owed, packer.demoted, packer.fd, packer.dirty) == (0, False, -1, False)
+    packer.pack("SET", "k", "v")
+    packer.pack("GET", "k")
+    assert packer.owed == 2 and packer.dirty
+    packer.replied()
+    packer.replied()
+    packer.replied()  # never below zero
+    assert packer.owed == 0 and not packer.dirty
+    with pytest.raises(DataError):
+        packer.pack("SET", "k", object())
+    assert packer.owed == 0  # nothing packed, nothing owed
+    packer.demoted = True
+    assert packer.dirty
+    packer.fd = 5
+    packer.pack("GET", "k")
+    packer.disconnected()
+    assert (packer.owed, packer.fd, packer.demoted) == (0, -1, True)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("SUBSCRIBE", "c"),
+        ("subscribe", "c"),
+        ("Subscribe", "c"),
+        (b"PSUBSCRIBE", b"c*"),
+        (bytearray(b"monitor"),),
+        ("CLIENT REPLY", "OFF"),
+        ("CLIENT", "REPLY", "OFF"),
+        ("client", "reply", "skip"),
+        ("RESET",),
+    ],
+)
+def test_ledger_uncountable_commands(pack_mod: ModuleType, command: tuple[Any, ...]) -> None:
+    packer = pack_mod.Packer()
+    packer.pack(*command)
+    assert packer.owed >= UNCOUNTABLE
+    assert packer.dirty
+
+
+@pytest.mark.parametrize(
+    "command", [("CLIENT", "ID"), ("client", "list"), ("GET", "subscribe"), ("Get", "k")]
+)
+def test_ledger_countable_lookalikes(pack_mod: ModuleType, command: tuple[Any, ...]) -> None:
+    packer = pack_mod.Packer()
+    packer.pack(*command)
+    assert packer.owed == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from types import ModuleType
 from typing import Any
@@ -321,3 +322,58 @@ def test_fork_forgets_the_parents_waiters(slots_mod: ModuleType) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     slots.wait_end(0.0, False)
     assert slots.release(conn) == slots_mod.RELEASED
+
+
+# ---- the socket poll and the idle gauges (issue 11, points 2 and 10) ----------------------
+
+
+def test_acquire_polls_the_released_socket(slots_mod: ModuleType) -> None:
+    mine, peer = socket.socketpair()
+    try:
+        slots = slots_mod.SlotArray(2, check_after=0.0)
+        conn = new(slots, "a")
+        slots.release(conn, mine.fileno())
+        assert slots.acquire() is conn  # nothing pending: lent without a closer look
+        slots.release(conn, mine.fileno())
+        peer.sendall(b"+stale\r\n")
+        assert slots.acquire() is None  # bytes pending: checkout() says CHECK
+        assert slots.checkout() == (slots_mod.CHECK, conn)
+        mine.recv(64)
+        slots.release(conn, mine.fileno())
+        peer.close()  # EOF is pending too
+        assert slots.acquire() is None
+        assert slots.checkout() == (slots_mod.CHECK, conn)
+    finally:
+        mine.close()
+        peer.close()
+
+
+def test_acquire_within_check_after_skips_the_poll(slots_mod: ModuleType) -> None:
+    mine, peer = socket.socketpair()
+    try:
+        slots = slots_mod.SlotArray(2, check_after=3600.0)
+        conn = new(slots, "a")
+        peer.sendall(b"x")
+        slots.release(conn, mine.fileno())
+        assert slots.acquire() is conn  # the opt-in: no look within check_after
+    finally:
+        mine.close()
+        peer.close()
+
+
+def test_opaque_and_closed_sockets(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(3, check_after=0.0)
+    opaque, closed = new(slots, "o"), new(slots, "c")
+    slots.release(opaque, slots_mod.OPAQUE_SOCKET)
+    assert slots.acquire() is None  # cannot be polled: the caller looks
+    assert slots.checkout() == (slots_mod.CHECK, opaque)
+    slots.release(opaque)  # the default is OPAQUE_SOCKET
+    slots.release(closed, slots_mod.NO_SOCKET)
+    stats = slots.stats()
+    assert (stats.idle, stats.idle_closed) == (1, 1)
+    assert slots.acquire() is closed  # closed: lent as is, the caller connects it
+    slots.release(closed, 7)
+    slots.note_closed(closed)
+    slots.note_closed(opaque)
+    stats = slots.stats()
+    assert (stats.idle, stats.idle_closed, stats.in_use) == (0, 2, 0)
