@@ -18,11 +18,19 @@ from ._slots_py import NO_SOCKET, OPAQUE_SOCKET
 
 _LEDGERS = (Packer, _PurePacker)
 
-#: Attributes of redis-py's connections read inline on the pools' hot paths (a function
-#: call there would cost more than the rest of the release); tested like the others.
+#: Attributes of redis-py's connections read inline on the hot paths (the pools' release,
+#: ``redispool.asyncio.fast_io``), where a function call would cost more than the work;
+#: tested like the others. ``fast_io`` also reads asyncio's ``StreamReader._waiter``.
 HOT_NAMES = {
     "sync": ("_command_packer", "_should_reconnect", "_sock"),
-    "asyncio": ("_should_reconnect", "_reader", "_writer"),
+    "asyncio": (
+        "_should_reconnect",
+        "_reader",
+        "_writer",
+        "_read_response_from_parser",
+        "_host_error",
+        "_reschedule_active_read_timeout",
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from redis._parsers import _AsyncRESP3Parser
 from redis.asyncio.lock import Lock
 
 from redispool.asyncio import AsyncParser, BlockingConnectionPool, ConnectionPool
+from redispool.asyncio.fast_io import ConnectionIO
 
 pytestmark = pytest.mark.usefixtures("slot_twin")
 
@@ -279,6 +280,7 @@ async def test_socket_timeout_fails_the_read(redis_url: str, protocol: int) -> N
         await r.blpop(["apool:nothing"], timeout=1)
     conn = pool._available_connections[0]
     assert not conn.is_connected and conn._rp_packer.owed == 0
+    assert isinstance(conn.read_response.__self__, ConnectionIO)  # the watchdog's path
     for _ in range(3):  # the watchdog does not fire on later, quick reads
         assert await r.get("apool:st") == b"x"
         await asyncio.sleep(0.06)

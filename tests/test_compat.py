@@ -38,6 +38,7 @@ def test_asyncio_names(redis_server: RedisServer) -> None:
         conn: Any = await pool.get_connection()
         for name in _compat.HOT_NAMES["asyncio"]:
             assert hasattr(conn, name), name
+        assert hasattr(conn._reader, "_waiter")  # asyncio's StreamReader
         assert _compat.async_ledger(conn) is conn._rp_packer
         assert _compat.async_fd(conn) == conn._rp_packer.fd >= 0
         await pool.release(conn)

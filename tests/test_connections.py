@@ -26,6 +26,13 @@ class MyAsyncConnection(redis.asyncio.Connection):
     pass
 
 
+class ReadingAsyncConnection(redis.asyncio.Connection):
+    """A class with a read path of its own: the pool leaves its methods alone."""
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        return await super().read_response(*args, **kwargs)
+
+
 def _sync_pool(
     pool_class: type, redis_server: RedisServer, connection_class: type, **kwargs: Any
 ) -> Any:
@@ -152,5 +159,22 @@ def test_asyncio_idle_counts_open_sockets(redis_server: RedisServer) -> None:
         assert stats.idle == on_server == stats.created - stats.idle_closed - stats.closed
         assert stats.idle_closed == 1
         await pool.disconnect()
+
+    asyncio.run(main())
+
+
+def test_asyncio_own_read_path_is_kept(redis_server: RedisServer) -> None:
+    async def main() -> None:
+        for cls, fast in ((MyAsyncConnection, True), (ReadingAsyncConnection, False)):
+            pool = redispool.asyncio.ConnectionPool(
+                connection_class=cls, host=redis_server.host, port=redis_server.port
+            )
+            conn = await pool.get_connection()
+            assert ("read_response" in vars(conn)) is fast
+            assert ("send_packed_command" in vars(conn)) is fast
+            await conn.send_command("PING")
+            assert await conn.read_response() in (b"PONG", "PONG")
+            await pool.release(conn)
+            await pool.disconnect()
 
     asyncio.run(main())

@@ -28,12 +28,14 @@ from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
 from ..stats import PoolStats
 from ..views import BusyView, IdleView
 from ..waiters import AsyncWaiter, WaitQueue
+from .fast_io import ConnectionIO
 from .parser import AsyncParser
 
 _CLOSE, _REAP, _FORKED = 2, 8, 16
 
 _DEFAULT_PARSER = _compat.default_parsers()[1]
 _PACK_COMMAND = AbstractConnection.pack_command  # redis-py's, before any install()
+_IO_METHODS = (AbstractConnection.send_packed_command, AbstractConnection.read_response)
 
 
 def _own_packer(conn: Any) -> Any:
@@ -274,7 +276,9 @@ class ConnectionPool(_aconnection.ConnectionPool):
         chosen (naming redis-py's ``DefaultParser`` is not a choice) and, unless its class
         packs commands its own way, a ``Packer`` of its own (redis-py's asyncio
         connections have no packer hook: it becomes the instance's ``pack_command``),
-        whose reply ledger tells ``release`` whether the connection owes a reply."""
+        whose reply ledger tells ``release`` whether the connection owes a reply; and,
+        unless its class writes or reads its own way, redispool's faster write and read
+        (``redispool.asyncio.fast_io``)."""
         kwargs = dict(self.connection_kwargs)
         cls = self.connection_class
         if not issubclass(cls, AbstractConnection):
@@ -285,6 +289,8 @@ class ConnectionPool(_aconnection.ConnectionPool):
         _compat.weaken_connection_handlers(conn)  # no connection <-> handler cycle
         if cls.pack_command in (_PACK_COMMAND, pack_command):
             conn.pack_command = _own_packer(conn).pack
+        if (cls.send_packed_command, cls.read_response) == _IO_METHODS:
+            ConnectionIO(conn).install()
         return conn
 
     # ---- release ---------------------------------------------------------------------------
