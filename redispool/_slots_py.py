@@ -8,6 +8,7 @@ section under ``self._lock``; the compiled twin needs no lock under the GIL.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import select
 import threading
@@ -39,15 +40,33 @@ OPAQUE_SOCKET = -2  #: open, but not a socket ``acquire`` can poll (the caller c
 _EMPTY, _RESERVED, _IDLE, _BUSY = 0, 1, 2, 3
 
 
+def _unpatched_select() -> Any:
+    """A fresh copy of the ``select`` module: gevent and eventlet monkey-patching replace
+    its functions with ones that yield to their hub, which must not happen while the
+    array's lock is held (the compiled twin polls in C, never patched)."""
+    spec = importlib.util.find_spec("select")
+    if spec is None or spec.loader is None:
+        return select
+    try:
+        fresh = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(fresh)
+    except Exception:  # an interpreter whose select cannot be loaded twice
+        return select
+    return fresh
+
+
+_select = _unpatched_select()
+
+
 def _pending(fd: int) -> bool:
     """Whether a socket has anything to report (bytes, EOF, an error, a stale
     descriptor): one non-blocking poll."""
     try:
-        if hasattr(select, "poll"):
-            poller = select.poll()
-            poller.register(fd, select.POLLIN)
+        if hasattr(_select, "poll"):
+            poller = _select.poll()
+            poller.register(fd, _select.POLLIN)
             return bool(poller.poll(0))
-        return bool(select.select([fd], [], [fd], 0)[0])
+        return bool(_select.select([fd], [], [fd], 0)[0])
     except (OSError, ValueError):
         return True
 

@@ -30,8 +30,8 @@ if LIBRARY == "gevent":
     def join(greens: list[object]) -> None:
         gevent.joinall(greens)
 
-    def cooperate() -> None:
-        gevent.sleep(0)
+    def cooperate() -> None:  # a real timer: sleep(0) can run callbacks without polling I/O
+        gevent.sleep(0.0001)
 
 else:
     import eventlet
@@ -47,7 +47,7 @@ else:
             green.wait()  # type: ignore[attr-defined]
 
     def cooperate() -> None:
-        eventlet.sleep(0)
+        eventlet.sleep(0.0001)
 
 
 import importlib  # noqa: E402
@@ -60,7 +60,9 @@ import redis  # noqa: E402
 
 import redispool.pool  # noqa: E402
 
-redispool.pool.SlotArray = importlib.import_module(f"redispool._slots_{TWIN}").SlotArray  # type: ignore[misc]
+redispool.pool.ConnectionPool.slot_array_class = importlib.import_module(
+    f"redispool._slots_{TWIN}"
+).SlotArray
 
 GREENS, CONNECTIONS, ROUNDS = 100, 4, 40
 SECONDS = (0.0005, 0.002, 0.01, 0.05, None)  # None: no timeout
@@ -124,6 +126,7 @@ def main() -> dict[str, Any]:
         "waiters": pool._slots.waiters,
         "stats": stats._asdict(),
         "usable": bool(usable) and after.in_use == 0,
+        "slot_array": type(pool._slots).__module__,
     }
 
 
