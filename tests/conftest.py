@@ -91,8 +91,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     try:
         find_redis_server()
-    except ServerNotFound:
-        skip = pytest.mark.skip(reason="no redis-server (REDISPOOL_TESTS_WITHOUT_SERVER=skip)")
+    except ServerNotFound as exc:
+        skip = pytest.mark.skip(reason=f"{exc} (REDISPOOL_TESTS_WITHOUT_SERVER=skip)")
         for item in server_items:
             item.add_marker(skip)
 
