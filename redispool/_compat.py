@@ -20,11 +20,13 @@ _LEDGERS = (Packer, _PurePacker)
 
 #: Attributes of redis-py's connections read inline on the hot paths (the pools' release,
 #: ``redispool.asyncio.fast_io``), where a function call would cost more than the work;
-#: tested like the others. ``fast_io`` also reads asyncio's ``StreamReader._waiter``.
+#: tested like the others. asyncio's ``StreamReader`` is read there too (``STREAM_NAMES``),
+#: and both pools read their event dispatcher's ``_event_listeners_mapping`` on release.
 HOT_NAMES = {
-    "sync": ("_command_packer", "_should_reconnect", "_sock"),
+    "sync": ("_command_packer", "_should_reconnect", "_sock", "_re_auth_token"),
     "asyncio": (
         "_should_reconnect",
+        "_re_auth_token",
         "_reader",
         "_writer",
         "_read_response_from_parser",
@@ -32,6 +34,9 @@ HOT_NAMES = {
         "_reschedule_active_read_timeout",
     ),
 }
+#: ``StreamReader``'s: the asyncio checkout's "has the loop read anything?" (``_eof``,
+#: ``_buffer``) and ``fast_io``'s read (``_waiter``).
+STREAM_NAMES = ("_eof", "_buffer", "_waiter")
 
 
 def sync_packer(connection: Any) -> Any:

@@ -23,7 +23,7 @@ from typing import Any, Final, TypeAlias
 
 from redis.exceptions import DataError
 
-from .ledger import UNCOUNTABLE, uncounted
+from .ledger import DIRTY, UNCOUNTABLE, uncounted
 
 __all__ = ("Packer", "pack_command")
 
@@ -89,6 +89,12 @@ class Packer:
     def dirty(self) -> bool:
         """Whether the connection may hold an unread reply, or reached a demoted server."""
         return bool(self.owed or self.demoted)
+
+    @property
+    def lend_fd(self) -> int:
+        """The pools' one question on release: ``fd`` if the connection is clean to lend
+        again, else ``DIRTY``."""
+        return DIRTY if self.owed or self.demoted else self.fd
 
     def replied(self) -> None:
         """One reply was read."""

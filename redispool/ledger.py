@@ -17,6 +17,9 @@ from typing import Any, Final
 
 #: ``Packer.owed`` of a connection whose replies cannot be counted: never lent again.
 UNCOUNTABLE: Final = 1 << 62
+#: ``Packer.lend_fd`` of a connection that may hold an unread reply or reached a demoted
+#: server (below the slot array's socket codes, ``NO_SOCKET`` -1 and ``OPAQUE_SOCKET`` -2).
+DIRTY: Final = -3
 
 _NAMES = (
     "SUBSCRIBE",

@@ -28,7 +28,10 @@ from redis.utils import warn_deprecated_arg_usage
 
 from . import _compat
 from ._impl import Packer, SlotArray
+from .ledger import DIRTY as _DIRTY
 from .ledger import settle
+from .listeners import UNSEEN as _UNSEEN
+from .listeners import quiet
 from .parsers import Parser
 from .stats import PoolStats
 from .views import BusyView, IdleView
@@ -179,7 +182,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
         self._slots = slots if self.cache is None else _LockedSlots(slots, self._lock)
         self._warm_pending = self.min_idle > 0
         self._custom_owns = type(self).owns_connection is not ConnectionPool.owns_connection
-        self._release_listeners: tuple[Any, bool] = (None, False)
+        self._quiet_listeners: Any = _UNSEEN
         self.pid = os.getpid()
 
     @property  # redis-py's private views, read by its own code and tests
@@ -333,19 +336,23 @@ class ConnectionPool(redis.connection.ConnectionPool):
         is marked for reconnect, is disconnected first. Foreign and repeated releases
         are ignored, as in redis-py."""
         try:  # the names are redispool._compat's HOT_NAMES, inlined on the hot path
-            ledger = connection._command_packer
-            if ledger.dirty or connection._should_reconnect or self._custom_owns:
+            fd = connection._command_packer.lend_fd
+            if fd == _DIRTY or connection._should_reconnect or self._custom_owns:
                 self._release_checked(connection)
                 return
-            fd = ledger.fd
         except AttributeError:  # not a redispool Packer: no ledger, a socket poll only
             self._release_checked(connection)
             return
         flags = self._slots.release(connection, fd)
         if flags != _RELEASED:
             self._released(connection, flags)
-            return
-        self._after_release(connection)
+        elif (
+            self._event_dispatcher._event_listeners_mapping.get(AfterConnectionReleasedEvent)
+            is not self._quiet_listeners
+            or connection._re_auth_token is not None
+            or _recorder._metrics_collector is not None
+        ):
+            self._after_release(connection)
 
     def _release_checked(self, connection: Any) -> None:
         """The slow release: ownership by ``owns_connection`` (Sentinel overrides it), and a
@@ -402,19 +409,18 @@ class ConnectionPool(redis.connection.ConnectionPool):
     def _after_release(self, connection: Any) -> None:
         """redis-py's release event. Its default listener only re-authenticates a
         connection that holds a new token, so while the dispatcher has no other release
-        listener that check is made here, without building and dispatching an event."""
+        listener (``_quiet_listeners`` is the list last seen so, which ``release`` checks
+        inline) that check is made here, without building and dispatching an event."""
         dispatcher: Any = self._event_dispatcher
         listeners = dispatcher._event_listeners_mapping.get(AfterConnectionReleasedEvent)
-        seen = self._release_listeners
-        if listeners is not seen[0]:  # register_listeners replaces the list
-            seen = self._release_listeners = (
-                listeners,
-                not listeners or all(type(x) is ReAuthConnectionListener for x in listeners),
-            )
-        if not seen[1]:
-            dispatcher.dispatch(AfterConnectionReleasedEvent(connection))
-        elif listeners and getattr(connection, "_re_auth_token", None) is not None:
-            connection.re_auth()
+        if listeners is not self._quiet_listeners:  # register_listeners replaces the list
+            if not quiet(listeners, ReAuthConnectionListener):
+                dispatcher.dispatch(AfterConnectionReleasedEvent(connection))
+            else:
+                self._quiet_listeners = listeners
+        if listeners is self._quiet_listeners and listeners:
+            if getattr(connection, "_re_auth_token", None) is not None:
+                connection.re_auth()
         if _recorder._metrics_collector is not None:
             pool_name = get_pool_name(self)
             _recorder.record_connection_count(

@@ -91,39 +91,33 @@ class AsyncWaiter:
         return (future.result(),)
 
 
-class WaitQueue:
-    """Waiters in arrival order; ``offer`` serves the longest waiting one that accepts."""
+class WaitQueue(deque["_Waiter"]):
+    """Waiters in arrival order; ``offer`` serves the longest waiting one that accepts.
+    A deque itself, so that the pools' "anyone waiting?" on release costs no Python call."""
 
-    __slots__ = ("_waiters",)
-
-    def __init__(self) -> None:
-        self._waiters: deque[_Waiter] = deque()
-
-    def __len__(self) -> int:
-        return len(self._waiters)
+    __slots__ = ()
 
     def join(self, waiter: _Waiter, first: bool = False) -> None:
         """Queue ``waiter`` last, or first (a waiter that was served and must wait again
         keeps its place)."""
         if first:
-            self._waiters.appendleft(waiter)
+            self.appendleft(waiter)
         else:
-            self._waiters.append(waiter)
+            self.append(waiter)
 
     def leave(self, waiter: _Waiter) -> tuple[Any] | None:
         """Withdraw ``waiter`` and take it out of the queue; returns what it was offered
         and accepted before it withdrew (the caller passes that on), as ``withdraw``."""
         got = waiter.withdraw()
         with suppress(ValueError):  # already taken out by an offer
-            self._waiters.remove(waiter)
+            self.remove(waiter)
         return got
 
     def offer(self, item: Any) -> bool:
         """Offer ``item`` to waiters in order until one accepts; False if none did."""
-        waiters = self._waiters
         while True:
             try:
-                waiter = waiters.popleft()
+                waiter = self.popleft()
             except IndexError:
                 return False
             if waiter.offer(item):

@@ -27,7 +27,7 @@ import operator
 
 from redis.exceptions import DataError
 
-from redispool.ledger import UNCOUNTABLE, UNCOUNTED, uncounted
+from redispool.ledger import DIRTY, UNCOUNTABLE, UNCOUNTED, uncounted
 
 cdef extern from *:
     """
@@ -380,6 +380,12 @@ cdef class Packer:
     def dirty(self):
         """Whether the connection may hold an unread reply, or reached a demoted server."""
         return self.owed != 0 or self.demoted
+
+    @property
+    def lend_fd(self):
+        """The pools' one question on release: ``fd`` if the connection is clean to lend
+        again, else ``DIRTY``."""
+        return DIRTY if self.owed != 0 or self.demoted else self.fd
 
     def replied(self):
         """One reply was read."""

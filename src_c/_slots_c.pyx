@@ -467,7 +467,7 @@ cdef class SlotArray:
 
     cdef bint _suspect(self, Py_ssize_t slot) noexcept:
         """Whether an idle connection needs a closer look before it is lent: its socket
-        has something pending (a poll, no Python) or cannot be polled."""
+        has something pending (one peek, no Python) or cannot be polled."""
         cdef int fd = self.fds[slot]
         if fd == C_NO_SOCKET:
             return False  # closed: the caller connects it anyway

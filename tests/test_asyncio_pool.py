@@ -383,6 +383,56 @@ async def test_release_event_and_deprecation(redis_url: str) -> None:
     await pool.disconnect()
 
 
+async def test_release_reauthenticates_then_sees_new_listeners(redis_url: str) -> None:
+    from redis.auth.token import SimpleToken
+    from redis.event import AsyncAfterConnectionReleasedEvent, EventDispatcher
+
+    admin = aredis.Redis.from_url(redis_url)
+    await admin.acl_setuser(
+        "rp-areauth", enabled=True, passwords=["+s3cret"], categories=["+@all"], keys=["*"]
+    )
+    events: list[Any] = []
+
+    class Listener:
+        async def listen(self, event: Any) -> None:
+            events.append(event.connection)
+
+    dispatcher = EventDispatcher()  # redis-py's default: only the re-auth listener
+    pool = ConnectionPool.from_url(redis_url, event_dispatcher=dispatcher)
+    try:
+        await pool.release(await pool.get_connection())  # the listener list is known quiet
+        conn = await pool.get_connection()
+        conn.set_re_auth_token(SimpleToken("s3cret", -1, -1, {"oid": "rp-areauth"}))
+        await pool.release(conn)  # re-authenticates, as redis-py's listener would
+        assert await pool.get_connection() is conn
+        await conn.send_command("ACL", "WHOAMI")
+        assert await conn.read_response() == b"rp-areauth"
+        dispatcher.register_listeners({AsyncAfterConnectionReleasedEvent: [Listener()]})
+        await pool.release(conn)  # the new listener is not skipped
+        assert events == [conn]
+    finally:
+        await pool.disconnect()
+        await admin.acl_deluser("rp-areauth")
+        await admin.aclose()
+
+
+async def test_bytes_the_loop_read_while_idle_are_not_lent(redis_url: str) -> None:
+    """Data the event loop already read into an idle connection's stream (a reply nobody
+    asked for) is invisible to a socket peek: such a connection is reconnected, as
+    redis-py's check at checkout does, never handed out to read it as its own reply. (RESP2:
+    under RESP3 redis-py lets pending bytes through as push notifications.)"""
+    pool = ConnectionPool.from_url(redis_url, protocol=2)
+    r = aredis.Redis(connection_pool=pool)
+    await r.set("apool:stray", "mine")
+    conn = await pool.get_connection()
+    await pool.release(conn)
+    conn._reader.feed_data(b"$5\r\nstray\r\n")  # as if the loop had read it
+    assert await r.get("apool:stray") == b"mine"
+    stats = pool.stats()
+    assert stats.created == 1 and balanced(stats)
+    await pool.disconnect()
+
+
 # ---- pools across event loops ---------------------------------------------------------------
 
 

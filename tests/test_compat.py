@@ -23,6 +23,7 @@ def test_sync_names(redis_server: RedisServer) -> None:
         assert hasattr(conn, name), name
     assert _compat.sync_ledger(conn) is conn._command_packer is _compat.sync_packer(conn)
     assert _compat.sync_fd(conn) == conn._sock.fileno() == conn._command_packer.fd >= 0
+    assert isinstance(pool._event_dispatcher._event_listeners_mapping, dict)
     handler = pool._maint_notifications_pool_handler
     assert isinstance(handler.pool, weakref.ProxyType) and handler.pool.connection_kwargs
     for name in ("_maint_notifications_pool_handler", "_maint_notifications_connection_handler"):
@@ -38,7 +39,9 @@ def test_asyncio_names(redis_server: RedisServer) -> None:
         conn: Any = await pool.get_connection()
         for name in _compat.HOT_NAMES["asyncio"]:
             assert hasattr(conn, name), name
-        assert hasattr(conn._reader, "_waiter")  # asyncio's StreamReader
+        for name in _compat.STREAM_NAMES:
+            assert hasattr(conn._reader, name), name
+        assert isinstance(pool._event_dispatcher._event_listeners_mapping, dict)
         assert _compat.async_ledger(conn) is conn._rp_packer
         assert _compat.async_fd(conn) == conn._rp_packer.fd >= 0
         await pool.release(conn)

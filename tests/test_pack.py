@@ -23,7 +23,7 @@ from redis._parsers import Encoder
 from redis.connection import PythonRespSerializer
 from redis.exceptions import DataError
 
-from redispool.ledger import UNCOUNTABLE
+from redispool.ledger import DIRTY, UNCOUNTABLE
 
 BIG = 100_000
 CUTOFF = 6000
@@ -475,9 +475,15 @@ def test_ledger_counts_packed_commands(pack_mod: ModuleType) -> None:
     with pytest.raises(DataError):
         packer.pack("SET", "k", object())
     assert packer.owed == 0  # nothing packed, nothing owed
-    packer.demoted = True
-    assert packer.dirty
     packer.fd = 5
+    assert packer.lend_fd == 5  # clean: the pools release it with its socket
+    packer.demoted = True
+    assert packer.dirty and packer.lend_fd == DIRTY
+    packer.demoted = False
+    packer.pack("GET", "k")
+    assert packer.lend_fd == DIRTY
+    packer.replied()
+    packer.demoted = True
     packer.pack("GET", "k")
     packer.disconnected()
     assert (packer.owed, packer.fd, packer.demoted) == (0, -1, True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis.auth.token import SimpleToken
 from helpers import Dummy, balanced
 from redis.event import AfterConnectionReleasedEvent, EventDispatcher, EventListenerInterface
 from redis.lock import Lock
@@ -209,6 +210,37 @@ def test_release_event_fires_once(redis_url: str) -> None:
     pool.release(conn)
     pool.release(redis.Connection())
     assert [e.connection for e in recorder.events] == [conn]
+
+
+@pytest.fixture
+def reauth_user(redis_url: str) -> Iterator[SimpleToken]:
+    """An ACL user and a token naming it, as redis-py's token-based re-auth uses one."""
+    admin = redis.Redis.from_url(redis_url)
+    admin.acl_setuser(
+        "rp-reauth", enabled=True, passwords=["+s3cret"], categories=["+@all"], keys=["*"]
+    )
+    yield SimpleToken("s3cret", -1, -1, {"oid": "rp-reauth"})
+    admin.acl_deluser("rp-reauth")
+    admin.close()
+
+
+def test_release_reauthenticates_then_sees_new_listeners(
+    redis_url: str, reauth_user: SimpleToken
+) -> None:
+    dispatcher = EventDispatcher()  # redis-py's default: only the re-auth listener
+    pool = ConnectionPool.from_url(redis_url, event_dispatcher=dispatcher)
+    pool.release(pool.get_connection())  # the listener list is now known to be quiet
+    conn = pool.get_connection()
+    conn.set_re_auth_token(reauth_user)
+    pool.release(conn)  # re-authenticates, as redis-py's listener would
+    assert pool.get_connection() is conn
+    conn.send_command("ACL", "WHOAMI")
+    assert conn.read_response() == b"rp-reauth"
+    recorder = Recorder()
+    dispatcher.register_listeners({AfterConnectionReleasedEvent: [recorder]})
+    pool.release(conn)  # the new listener is not skipped
+    assert [e.connection for e in recorder.events] == [conn]
+    pool.disconnect()
 
 
 def test_get_connection_args_are_deprecated(redis_url: str) -> None:

@@ -23,7 +23,9 @@ from redis.observability.attributes import ConnectionState, get_pool_name
 
 from .. import _compat
 from .._impl import Packer, SlotArray
-from ..ledger import settle
+from ..ledger import DIRTY, settle
+from ..listeners import UNSEEN, quiet
+from .._slots_py import NO_SOCKET
 from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
 from ..stats import PoolStats
 from ..views import BusyView, IdleView
@@ -108,7 +110,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         self._loop: Any = None
         self._waiters = WaitQueue()
         self._slots: Any = None
-        self._release_listeners: tuple[Any, bool] = (None, False)
+        self._quiet_listeners: Any = UNSEEN
         super().__init__(
             connection_class=connection_class,
             max_connections=max_connections,
@@ -170,15 +172,16 @@ class ConnectionPool(_aconnection.ConnectionPool):
             _warn_args()
         conn = None if self._in_maintenance else self._slots.acquire()
         if conn is not None:
-            try:
+            try:  # the names are redispool._compat's HOT_NAMES, inlined on the hot path
+                reader = conn._reader
                 if (
-                    conn._reader is not None
-                    and not conn._reader.at_eof()
+                    reader is not None
+                    and not (reader._eof or reader._buffer)  # nothing the loop has read
                     and not self._loop.is_closed()
                     and _arecorder._async_metrics_collector is None
                 ):
                     return conn
-            except AttributeError:  # no loop yet, or a connection without ``_reader``
+            except AttributeError:  # a connection without ``_reader``: the slow path
                 pass
         return await self._checkout(conn)
 
@@ -304,9 +307,10 @@ class ConnectionPool(_aconnection.ConnectionPool):
                 self._give_back(connection)
                 raise
         try:  # the names are redispool._compat's HOT_NAMES, inlined on the hot path
-            ledger = connection._rp_packer
-            clean = not (ledger.dirty or connection._should_reconnect)
-            fd = ledger.fd if connection._reader is not None else -1
+            fd = connection._rp_packer.lend_fd
+            clean = not (fd == DIRTY or connection._should_reconnect)
+            if connection._reader is None:
+                fd = NO_SOCKET
         except AttributeError:  # no ledger: the slow path
             clean = False
         if clean and not self._waiters:
@@ -315,18 +319,26 @@ class ConnectionPool(_aconnection.ConnectionPool):
                 return
         elif not self._give_back(connection):
             return
+        if (
+            self._event_dispatcher._event_listeners_mapping.get(AsyncAfterConnectionReleasedEvent)
+            is not self._quiet_listeners
+            or connection._re_auth_token is not None
+            or _arecorder._async_metrics_collector is not None
+        ):
+            await self._after_release(connection)
+
+    async def _after_release(self, connection: Any) -> None:
+        """redis-py's release event, or only its re-auth (see ``redispool.listeners``)."""
         dispatcher: Any = self._event_dispatcher
         listeners = dispatcher._event_listeners_mapping.get(AsyncAfterConnectionReleasedEvent)
-        seen = self._release_listeners
-        if listeners is not seen[0]:  # register_listeners replaces the list
-            seen = self._release_listeners = (
-                listeners,
-                not listeners or all(type(x) is AsyncReAuthConnectionListener for x in listeners),
-            )
-        if not seen[1]:
-            await dispatcher.dispatch_async(AsyncAfterConnectionReleasedEvent(connection))
-        elif listeners and getattr(connection, "_re_auth_token", None) is not None:
-            await connection.re_auth()
+        if listeners is not self._quiet_listeners:  # register_listeners replaces the list
+            if not quiet(listeners, AsyncReAuthConnectionListener):
+                await dispatcher.dispatch_async(AsyncAfterConnectionReleasedEvent(connection))
+            else:
+                self._quiet_listeners = listeners
+        if listeners is self._quiet_listeners and listeners:
+            if getattr(connection, "_re_auth_token", None) is not None:
+                await connection.re_auth()
         if _arecorder._async_metrics_collector is not None:
             pool_name = get_pool_name(self)
             await _aconnection.record_connection_count(
