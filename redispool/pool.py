@@ -347,7 +347,7 @@ class ConnectionPool(redis.connection.ConnectionPool):
         if flags != _RELEASED:
             self._released(connection, flags)
         elif (
-            self._event_dispatcher._event_listeners_mapping.get(AfterConnectionReleasedEvent)
+            self._event_dispatcher._event_listeners_mapping.get(AfterConnectionReleasedEvent)  # type: ignore[union-attr]
             is not self._quiet_listeners
             or connection._re_auth_token is not None
             or _recorder._metrics_collector is not None
@@ -418,9 +418,12 @@ class ConnectionPool(redis.connection.ConnectionPool):
                 dispatcher.dispatch(AfterConnectionReleasedEvent(connection))
             else:
                 self._quiet_listeners = listeners
-        if listeners is self._quiet_listeners and listeners:
-            if getattr(connection, "_re_auth_token", None) is not None:
-                connection.re_auth()
+        if (
+            listeners is self._quiet_listeners
+            and listeners
+            and getattr(connection, "_re_auth_token", None) is not None
+        ):
+            connection.re_auth()
         if _recorder._metrics_collector is not None:
             pool_name = get_pool_name(self)
             _recorder.record_connection_count(

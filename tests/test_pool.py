@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import redis
-from redis.auth.token import SimpleToken
 from helpers import Dummy, balanced
+from redis.auth.token import SimpleToken
 from redis.event import AfterConnectionReleasedEvent, EventDispatcher, EventListenerInterface
 from redis.lock import Lock
 

@@ -23,9 +23,9 @@ from redis.observability.attributes import ConnectionState, get_pool_name
 
 from .. import _compat
 from .._impl import Packer, SlotArray
+from .._slots_py import NO_SOCKET
 from ..ledger import DIRTY, settle
 from ..listeners import UNSEEN, quiet
-from .._slots_py import NO_SOCKET
 from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
 from ..stats import PoolStats
 from ..views import BusyView, IdleView
@@ -320,7 +320,7 @@ class ConnectionPool(_aconnection.ConnectionPool):
         elif not self._give_back(connection):
             return
         if (
-            self._event_dispatcher._event_listeners_mapping.get(AsyncAfterConnectionReleasedEvent)
+            self._event_dispatcher._event_listeners_mapping.get(AsyncAfterConnectionReleasedEvent)  # type: ignore[union-attr]
             is not self._quiet_listeners
             or connection._re_auth_token is not None
             or _arecorder._async_metrics_collector is not None
@@ -336,9 +336,12 @@ class ConnectionPool(_aconnection.ConnectionPool):
                 await dispatcher.dispatch_async(AsyncAfterConnectionReleasedEvent(connection))
             else:
                 self._quiet_listeners = listeners
-        if listeners is self._quiet_listeners and listeners:
-            if getattr(connection, "_re_auth_token", None) is not None:
-                await connection.re_auth()
+        if (
+            listeners is self._quiet_listeners
+            and listeners
+            and getattr(connection, "_re_auth_token", None) is not None
+        ):
+            await connection.re_auth()
         if _arecorder._async_metrics_collector is not None:
             pool_name = get_pool_name(self)
             await _aconnection.record_connection_count(
