@@ -26,10 +26,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.observability.attributes import ConnectionState, get_pool_name
 from redis.utils import warn_deprecated_arg_usage
 
-from . import _compat
+from . import _compat, handover
 from ._impl import Packer, SlotArray
 from .ledger import DIRTY as _DIRTY
-from .ledger import settle
 from .listeners import UNSEEN as _UNSEEN
 from .listeners import quiet
 from .parsers import Parser
@@ -39,7 +38,7 @@ from .waiters import Waiter, WaitQueue
 
 # slot array codes and flags (identical in both twins)
 _READY, _CHECK, _RENEW, _NEW, _FULL = 0, 1, 2, 3, 4
-_RELEASED, _CLOSE, _WAITERS, _REAP, _FORKED = 1, 2, 4, 8, 16
+_RELEASED, _FORKED = 1, 16
 
 _DEFAULT_PARSER = _compat.default_parsers()[0]
 
@@ -369,10 +368,16 @@ class ConnectionPool(redis.connection.ConnectionPool):
                     pool_name="unknown_pool", connection_state=ConnectionState.USED, counter=-1
                 )
             return
-        dirty, demoted = settle(_compat.sync_ledger(connection), self._slots)
-        if demoted and getattr(self, "is_master", True):  # not a Sentinel pool of replicas
-            self._drop_demoted()
-        if dirty or connection.should_reconnect():
+        settled = handover.settle_dirty(
+            self._slots,
+            connection,
+            _compat.sync_ledger(connection),
+            connection.should_reconnect(),
+            getattr(self, "is_master", True),  # a Sentinel pool of replicas: False
+        )
+        for conn in settled.idle:
+            conn.disconnect()
+        if settled.close:
             connection.disconnect()
         flags = self._slots.release(connection, _compat.sync_fd(connection))
         if flags != _RELEASED:
@@ -380,31 +385,17 @@ class ConnectionPool(redis.connection.ConnectionPool):
         else:
             self._after_release(connection)
 
-    def _drop_demoted(self) -> None:
-        """A connection saw READONLY (a failover demoted its server): reconnect them all,
-        idle ones now and in-use ones on release, so none keeps writing to a replica."""
-        for conn in self._slots.idle_connections():
-            conn.disconnect()
-            self._slots.note_closed(conn)
-        for conn in self._slots.busy_connections():
-            mark = getattr(conn, "mark_for_reconnect", None)
-            if mark is not None:
-                mark()
-
     def _released(self, connection: Any, flags: int) -> None:
         if flags & _FORKED:
             self._checkpid()
             return
-        if not flags:  # not checked out from this pool
-            return
-        if flags & _CLOSE:
-            connection.disconnect()
-        if flags & _REAP:
-            for conn in self._slots.reap():
-                conn.disconnect()
-        if flags & (_WAITERS | _CLOSE):
+        released = handover.decode(self._slots, connection, flags)
+        for conn in released.close:
+            conn.disconnect()
+        if released.wake:
             self._notify()
-        self._after_release(connection)  # ours, idle again or closed: the event is due
+        if released.ours:  # idle again or closed: the event is due
+            self._after_release(connection)
 
     def _after_release(self, connection: Any) -> None:
         """redis-py's release event. Its default listener only re-authenticates a

@@ -21,10 +21,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 from redis.observability.attributes import ConnectionState, get_pool_name
 
-from .. import _compat
+from .. import _compat, handover
 from .._impl import Packer, SlotArray
 from .._slots_py import NO_SOCKET
-from ..ledger import DIRTY, settle
+from ..ledger import DIRTY
 from ..listeners import UNSEEN, quiet
 from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
 from ..stats import PoolStats
@@ -32,8 +32,6 @@ from ..views import BusyView, IdleView
 from ..waiters import AsyncWaiter, WaitQueue
 from .fast_io import ConnectionIO
 from .parser import AsyncParser
-
-_CLOSE, _REAP, _FORKED = 2, 8, 16
 
 _DEFAULT_PARSER = _compat.default_parsers()[1]
 _PACK_COMMAND = AbstractConnection.pack_command  # redis-py's, before any install()
@@ -351,13 +349,16 @@ class ConnectionPool(_aconnection.ConnectionPool):
     def _give_back(self, connection: Any) -> bool:
         """Synchronous part of ``release``: close a connection that may owe a reply, hand
         it to the first waiter or put it back. False for a connection that is not ours."""
-        ledger = _compat.async_ledger(connection)
         slots = self._slots
-        if connection.should_reconnect() or (ledger is not None and ledger.dirty):
+        ledger = _compat.async_ledger(connection)
+        reconnect = connection.should_reconnect()
+        if reconnect or (ledger is not None and ledger.dirty):
             if not slots.in_use(connection):
                 return False
-            if settle(ledger, slots)[1] and getattr(self, "is_master", True):
-                self._drop_demoted()  # not for a pool meant for replicas
+            primary = getattr(self, "is_master", True)  # a pool meant for replicas: False
+            settled = handover.settle_dirty(slots, connection, ledger, reconnect, primary)
+            for conn in settled.idle:
+                _close(conn)
             _close(connection)
             if hasattr(connection, "reset_should_reconnect"):
                 connection.reset_should_reconnect()
@@ -369,28 +370,15 @@ class ConnectionPool(_aconnection.ConnectionPool):
         flags = slots.release(connection, _compat.async_fd(connection))
         return flags == _RELEASED or self._released(connection, flags)
 
-    def _drop_demoted(self) -> None:
-        """A connection saw READONLY (a failover demoted its server): reconnect them all,
-        idle ones now and in-use ones on release, so none keeps writing to a replica."""
-        for conn in self._slots.idle_connections():
-            _close(conn)
-            self._slots.note_closed(conn)
-        for conn in self._slots.busy_connections():
-            mark = getattr(conn, "mark_for_reconnect", None)
-            if mark is not None:
-                mark()
-
     def _released(self, connection: Any, flags: int) -> bool:
-        """Act on the slot array's flags; True if the connection is idle again."""
-        if flags & _FORKED or not flags:
-            return False
-        if flags & _CLOSE:
-            _close(connection)
+        """Act on the slot array's flags; True if the connection is ours (idle again or
+        closed: the release event is due either way)."""
+        released = handover.decode(self._slots, connection, flags)
+        for conn in released.close:
+            _close(conn)
+        if released.wake:
             self._wake()
-        if flags & _REAP:
-            for conn in self._slots.reap():
-                _close(conn)
-        return True  # ours, idle again or closed: the release event is due either way
+        return released.ours
 
     def _wake(self) -> None:
         """A slot was freed: let the first waiter try to make a connection."""
