@@ -28,12 +28,12 @@ from redis.utils import warn_deprecated_arg_usage
 
 from . import _compat, handover
 from ._impl import Packer, SlotArray
+from .knobs import set_knobs
 from .ledger import DIRTY as _DIRTY
 from .listeners import UNSEEN as _UNSEEN
 from .listeners import quiet
 from .parsers import Parser
-from .stats import PoolStats
-from .views import BusyView, IdleView
+from .views import SlotViews
 from .waiters import Waiter, WaitQueue
 
 # slot array codes and flags (identical in both twins)
@@ -67,44 +67,7 @@ class _LockedSlots:
         return locked
 
 
-def _seconds(value: float | None, name: str) -> float:
-    if value is None:
-        return 0.0
-    if value < 0:
-        raise ValueError(f'"{name}" must be a non-negative number of seconds')
-    return float(value)
-
-
-def set_knobs(
-    pool: Any,
-    *,
-    health_check_after: float,
-    fifo: bool,
-    idle_timeout: float | None,
-    max_lifetime: float | None,
-    max_idle: int | None,
-    min_idle: int,
-) -> None:
-    """Validate a pool's extra keyword arguments (sync or asyncio) and keep them, as
-    ``SlotArray`` arguments in ``pool._knobs`` and as the public attributes."""
-    if max_idle is not None and max_idle < 0:
-        raise ValueError('"max_idle" must be a non-negative integer')
-    if min_idle < 0:
-        raise ValueError('"min_idle" must be a non-negative integer')
-    pool._knobs = {
-        "fifo": fifo,
-        "check_after": _seconds(health_check_after, "health_check_after"),
-        "idle_timeout": _seconds(idle_timeout, "idle_timeout"),
-        "max_lifetime": _seconds(max_lifetime, "max_lifetime"),
-        "max_idle": max_idle or 0,
-        "min_idle": min_idle,
-    }
-    pool.fifo = fifo
-    pool.health_check_after = pool._knobs["check_after"]
-    pool.min_idle = min_idle
-
-
-class ConnectionPool(redis.connection.ConnectionPool):
+class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
     """Drop-in for ``redis.ConnectionPool``; same constructor, ``from_url`` and errors.
 
     Extra keyword arguments (all optional):
@@ -184,35 +147,9 @@ class ConnectionPool(redis.connection.ConnectionPool):
         self._quiet_listeners: Any = _UNSEEN
         self.pid = os.getpid()
 
-    @property  # redis-py's private views, read by its own code and tests
-    def _available_connections(self) -> list[Any]:  # type: ignore[override]
-        """Idle connections, the next one to be handed out last (as in redis-py)."""
-        idle = self._slots.idle_connections()
-        if self.fifo:
-            idle.reverse()
-        return IdleView(self._slots, idle)
-
-    @property
-    def _in_use_connections(self) -> set[Any]:  # type: ignore[override]
-        return BusyView(self._slots, self._slots.busy_connections())
-
     @property
     def _created_connections(self) -> int:  # type: ignore[override]
         return int(self._slots.size)
-
-    def _get_free_connections(self) -> list[Any]:
-        return self._available_connections
-
-    def _get_in_use_connections(self) -> set[Any]:
-        return self._in_use_connections
-
-    def __bool__(self) -> bool:
-        return True
-
-    def stats(self) -> PoolStats:
-        """Counters and gauges of this pool (see ``PoolStats``)."""
-        stats: PoolStats = self._slots.stats()
-        return stats
 
     # ---- checkout -----------------------------------------------------------------------
     def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
@@ -529,7 +466,7 @@ class BlockingConnectionPool(ConnectionPool):
         connections: list[Any] = self._slots.idle_connections() + self._slots.busy_connections()
         return connections
 
-    def _get_free_connections(self) -> set[Any]:  # type: ignore[override]
+    def _get_free_connections(self) -> set[Any]:
         return set(self._slots.idle_connections())
 
     def _full(self) -> tuple[int, Any]:

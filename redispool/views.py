@@ -13,6 +13,8 @@ from typing import Any
 
 from redis.exceptions import MaxConnectionsError
 
+from .stats import PoolStats
+
 
 def adopt(slots: Any, conn: Any, idle: bool) -> None:
     """Put a connection made outside the pool into ``slots``, idle or in use (one the
@@ -62,3 +64,44 @@ class BusyView(set):  # type: ignore[type-arg]
         for connections in others:
             for conn in connections:
                 self.add(conn)
+
+
+class SlotViews:
+    """redis-py's private pool containers (``_available_connections``,
+    ``_in_use_connections`` and their getters) as views of the pool's slot array, and the
+    pool's ``stats()``; shared by the sync and asyncio pools. redis-py's ``__init__``
+    assigns the containers: the setters ignore that, the slot array being the truth."""
+
+    _slots: Any
+    fifo: bool
+
+    @property
+    def _available_connections(self) -> list[Any]:
+        """Idle connections, the next one to be handed out last (as in redis-py)."""
+        idle: list[Any] = self._slots.idle_connections()
+        if self.fifo:
+            idle.reverse()
+        return IdleView(self._slots, idle)
+
+    @_available_connections.setter
+    def _available_connections(self, value: Any) -> None:
+        pass
+
+    @property
+    def _in_use_connections(self) -> set[Any]:
+        return BusyView(self._slots, self._slots.busy_connections())
+
+    @_in_use_connections.setter
+    def _in_use_connections(self, value: Any) -> None:
+        pass
+
+    def _get_free_connections(self) -> Any:
+        return self._available_connections
+
+    def _get_in_use_connections(self) -> set[Any]:
+        return self._in_use_connections
+
+    def stats(self) -> PoolStats:
+        """Counters and gauges of this pool (see ``redispool.PoolStats``)."""
+        stats: PoolStats = self._slots.stats()
+        return stats

@@ -24,11 +24,11 @@ from redis.observability.attributes import ConnectionState, get_pool_name
 from .. import _compat, handover
 from .._impl import Packer, SlotArray
 from .._slots_py import NO_SOCKET
+from ..knobs import set_knobs
 from ..ledger import DIRTY
 from ..listeners import UNSEEN, quiet
-from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
-from ..stats import PoolStats
-from ..views import BusyView, IdleView
+from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args
+from ..views import SlotViews
 from ..waiters import AsyncWaiter, WaitQueue
 from .fast_io import ConnectionIO
 from .parser import AsyncParser
@@ -63,7 +63,7 @@ def _close(conn: Any) -> None:
         close()
 
 
-class ConnectionPool(_aconnection.ConnectionPool):
+class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
     """Drop-in for ``redis.asyncio.ConnectionPool`` with the sync pool's extra knobs
     (``health_check_after``, ``fifo``, ``idle_timeout``, ``max_lifetime``, ``max_idle``,
     ``min_idle``) and ``stats()``.
@@ -127,41 +127,8 @@ class ConnectionPool(_aconnection.ConnectionPool):
             self._slots.clear()
         self._warm_pending = self.min_idle > 0
 
-    @property  # redis-py's private views: snapshots (its __init__ assigns them; ignored)
-    def _available_connections(self) -> list[Any]:
-        idle: list[Any] = self._slots.idle_connections()
-        if self.fifo:
-            idle.reverse()
-        return IdleView(self._slots, idle)
-
-    @_available_connections.setter
-    def _available_connections(self, value: Any) -> None:
-        pass
-
-    @property
-    def _in_use_connections(self) -> set[Any]:
-        return BusyView(self._slots, self._slots.busy_connections())
-
-    @_in_use_connections.setter
-    def _in_use_connections(self, value: Any) -> None:
-        pass
-
-    def _get_free_connections(self) -> list[Any]:
-        return self._available_connections
-
-    def _get_in_use_connections(self) -> set[Any]:
-        return self._in_use_connections
-
-    def __bool__(self) -> bool:
-        return True
-
     def can_get_connection(self) -> bool:
         return bool(self._slots.idle_count or self._slots.size < self.max_connections)
-
-    def stats(self) -> PoolStats:
-        """Counters and gauges of this pool (see ``redispool.PoolStats``)."""
-        stats: PoolStats = self._slots.stats()
-        return stats
 
     # ---- checkout --------------------------------------------------------------------------
     async def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
