@@ -133,6 +133,30 @@ async def test_waiters_are_served_in_order(redis_url: str) -> None:
     await pool.disconnect()
 
 
+async def test_a_freed_slot_is_reserved_for_the_longest_waiter(redis_url: str) -> None:
+    """A freed slot is handed to the first waiter reserved, not left for anyone to take; a
+    waiter that accepted it and is cancelled before using it passes it on."""
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=1, timeout=None)
+    held = await pool.get_connection()
+    first = asyncio.create_task(pool.get_connection())
+    second = asyncio.create_task(pool.get_connection())
+    while pool.stats().waits < 2:
+        await asyncio.sleep(0)
+    assert pool._slots.remove(held)  # freed, as a failed or surplus connection's slot is
+    await held.disconnect()
+    pool._wake()
+    assert not pool.can_get_connection()  # reserved: a newcomer cannot take it first
+    first.cancel()  # accepted the slot, gives up before making its connection
+    conn = await second
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert conn is not held and conn.is_connected
+    await pool.release(conn)
+    stats = pool.stats()
+    assert (stats.in_use, stats.idle, stats.waits) == (0, 1, 2) and balanced(stats)
+    await pool.disconnect()
+
+
 async def test_burst(redis_url: str) -> None:
     pool = BlockingConnectionPool.from_url(redis_url, max_connections=10, timeout=None)
     r = aredis.Redis(connection_pool=pool)

@@ -332,7 +332,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         if self._waiters:
             if not slots.in_use(connection):
                 return False
-            if self._waiters.offer(connection):
+            if self._waiters.offer((_READY, connection)):
                 return True  # handed over: the slot stays in use
         flags = slots.release(connection, _compat.async_fd(connection))
         return flags == _RELEASED or self._released(connection, flags)
@@ -348,8 +348,21 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         return released.ours
 
     def _wake(self) -> None:
-        """A slot was freed: let the first waiter try to make a connection."""
-        self._waiters.offer(None)
+        """A slot was freed: the longest waiting task gets it, reserved (``(NEW, slot)``:
+        it makes the connection) so that no newcomer can take it first."""
+        if self._waiters:
+            code, item = self._slots.checkout()
+            if code != _FULL and not self._waiters.offer((code, item)):
+                self._pass_on((code, item))
+
+    def _pass_on(self, offer: tuple[int, Any]) -> None:
+        """Give back what a waiter accepted but can no longer use."""
+        code, item = offer
+        if code == _NEW:
+            self._slots.cancel(item)
+            self._wake()
+        else:
+            self._give_back(item)
 
     async def _maintenance_done(self) -> None:
         """Wait until redis-py's MOVING handler, which holds the pool lock while the
@@ -425,45 +438,33 @@ class BlockingConnectionPool(ConnectionPool):
         loop = asyncio.get_running_loop()
         started = monotonic()
         deadline = None if self.timeout is None else loop.time() + self.timeout
-        first = False  # a waiter woken for a freed slot and beaten to it keeps its place
         slots.wait_begin()
         timed_out = False
+        waiter = AsyncWaiter(loop)
+        self._waiters.join(waiter)
         try:
-            while True:
-                waiter = AsyncWaiter(loop)
-                self._waiters.join(waiter, first)
-                try:
-                    if deadline is None:
-                        got = await waiter.future
-                    else:
-                        async with async_timeout(max(0.0, deadline - loop.time())):
-                            got = await waiter.future
-                except BaseException as exc:
-                    offered = self._waiters.leave(waiter)
-                    if offered is not None:
-                        self._pass_on(offered[0])  # handed to us as we gave up
-                    if isinstance(exc, asyncio.TimeoutError):
-                        timed_out = True
-                        raise RedisConnectionError("No connection available.") from exc
-                    raise
-                if got is not None:  # handed over: check its age, it skipped the array
-                    return (_RENEW if slots.renew(got) else _READY), got
-                code, item = slots.checkout()
-                if code != _FULL:
-                    return code, item
-                first = True
+            try:
+                if deadline is None:
+                    code, item = await waiter.future
+                else:
+                    async with async_timeout(max(0.0, deadline - loop.time())):
+                        code, item = await waiter.future
+            except BaseException as exc:
+                offered = self._waiters.leave(waiter)
+                if offered is not None:
+                    self._pass_on(offered[0])  # handed to us as we gave up
+                if isinstance(exc, asyncio.TimeoutError):
+                    timed_out = True
+                    raise RedisConnectionError("No connection available.") from exc
+                raise
         finally:
             slots.wait_end(monotonic() - started, timed_out)
+        if code == _READY and slots.renew(item):  # handed over: it skipped the array's check
+            code = _RENEW
+        return code, item
 
     async def _record_checkout(self, started: float) -> None:
         await super()._record_checkout(started)
         await _aconnection.record_connection_wait_time(
             pool_name=get_pool_name(self), duration_seconds=monotonic() - started
         )
-
-    def _pass_on(self, item: Any) -> None:
-        """Give back what a waiter received but can no longer use."""
-        if item is None:
-            self._wake()
-        else:
-            self._give_back(item)
