@@ -28,18 +28,24 @@ from redis.utils import warn_deprecated_arg_usage
 
 from . import _compat
 from ._impl import Packer, SlotArray
-from .ledger import DIRTY as _DIRTY
 from .ledger import settle
 from .listeners import UNSEEN as _UNSEEN
 from .listeners import quiet
 from .parsers import Parser
+from .slot_codes import CHECK as _CHECK
+from .slot_codes import CLOSE as _CLOSE
+from .slot_codes import DIRTY as _DIRTY
+from .slot_codes import FORKED as _FORKED
+from .slot_codes import FULL as _FULL
+from .slot_codes import NEW as _NEW
+from .slot_codes import READY as _READY
+from .slot_codes import REAP as _REAP
+from .slot_codes import RELEASED as _RELEASED
+from .slot_codes import RENEW as _RENEW
+from .slot_codes import WAITERS as _WAITERS
 from .stats import PoolStats
 from .views import BusyView, IdleView
 from .waiters import Waiter, WaitQueue
-
-# slot array codes and flags (identical in both twins)
-_READY, _CHECK, _RENEW, _NEW, _FULL = 0, 1, 2, 3, 4
-_RELEASED, _CLOSE, _WAITERS, _REAP, _FORKED = 1, 2, 4, 8, 16
 
 _DEFAULT_PARSER = _compat.default_parsers()[0]
 

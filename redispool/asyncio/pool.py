@@ -23,17 +23,23 @@ from redis.observability.attributes import ConnectionState, get_pool_name
 
 from .. import _compat
 from .._impl import Packer, SlotArray
-from .._slots_py import NO_SOCKET
-from ..ledger import DIRTY, settle
+from ..ledger import settle
 from ..listeners import UNSEEN, quiet
-from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args, set_knobs
+from ..pool import _warn_args, set_knobs
+from ..slot_codes import CLOSE as _CLOSE
+from ..slot_codes import DIRTY, NO_SOCKET
+from ..slot_codes import FORKED as _FORKED
+from ..slot_codes import FULL as _FULL
+from ..slot_codes import NEW as _NEW
+from ..slot_codes import READY as _READY
+from ..slot_codes import REAP as _REAP
+from ..slot_codes import RELEASED as _RELEASED
+from ..slot_codes import RENEW as _RENEW
 from ..stats import PoolStats
 from ..views import BusyView, IdleView
 from ..waiters import AsyncWaiter, WaitQueue
 from .fast_io import ConnectionIO
 from .parser import AsyncParser
-
-_CLOSE, _REAP, _FORKED = 2, 8, 16
 
 _DEFAULT_PARSER = _compat.default_parsers()[1]
 _PACK_COMMAND = AbstractConnection.pack_command  # redis-py's, before any install()
