@@ -29,9 +29,11 @@ test: build redis-server
 	for server in $(ALSO_SERVERS); do echo "the tests that talk to a server, on $$server:"; \
 	  REDISPOOL_SERVER=$$server $(PY) -m pytest -q -m server tests || exit 1; done
 
+# cython-lint runs pycodestyle, which it looks for on PATH.
 lint: $(DEPS)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/cython-lint src_c
 	$(PY) -m mypy
 
 # Bounded fuzzing: the differential property tests with 3,000 examples each, then

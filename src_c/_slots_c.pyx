@@ -15,7 +15,6 @@ collected like any Python object.
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF
 
 from _slot_codes cimport (
     C_CHECK,
@@ -187,7 +186,10 @@ cdef class SlotArray:
         cdef double now, age
         if self.n_idle == 0 or self.generation != rp_fork_generation():
             return None
-        slot = self.ring[self.head] if self.is_fifo else self.ring[(self.head + self.n_idle - 1) & self.ring_mask]
+        if self.is_fifo:
+            slot = self.ring[self.head]
+        else:
+            slot = self.ring[(self.head + self.n_idle - 1) & self.ring_mask]
         now = rp_monotonic()
         age = now - self.last_used[slot]
         if (self.max_lifetime > 0 and now - self.created_at[slot] >= self.max_lifetime) or (
@@ -210,7 +212,7 @@ cdef class SlotArray:
         ``fd`` is its open socket's descriptor, ``NO_SOCKET`` if it is closed, or
         ``OPAQUE_SOCKET`` if it is open but cannot be polled."""
         cdef Py_ssize_t slot
-        cdef double now, age
+        cdef double now
         cdef int flags
         if self.generation != rp_fork_generation():
             return C_FORKED
@@ -290,7 +292,7 @@ cdef class SlotArray:
         """For a connection handed from one user to the next without going idle: True
         (and its age restarts) if it is past ``max_lifetime`` and must be reconnected."""
         cdef Py_ssize_t slot = self._find(<PyObject *>conn)
-        cdef double now, age
+        cdef double now
         if slot < 0 or self.max_lifetime <= 0:
             return False
         now = rp_monotonic()
@@ -303,7 +305,7 @@ cdef class SlotArray:
     @cython.critical_section
     def fill(self, Py_ssize_t slot, conn):
         """Put a newly made connection into the slot ``checkout`` reserved; it is in use."""
-        cdef double now, age
+        cdef double now
         if slot < 0 or slot >= self.alloc or self.state[slot] != S_RESERVED:
             raise ValueError(f"slot {slot} is not reserved")
         if self._find(<PyObject *>conn) >= 0:
