@@ -29,10 +29,16 @@ test: build redis-server
 	for server in $(ALSO_SERVERS); do echo "the tests that talk to a server, on $$server:"; \
 	  REDISPOOL_SERVER=$$server $(PY) -m pytest -q -m server tests || exit 1; done
 
-lint: $(DEPS)
+# cython-lint runs pycodestyle, which it looks for on PATH. mypy checks both twins of each
+# compiled module against redispool/_protocols.py (the compiled ones through their .pyi
+# stubs); stubtest checks those stubs against the build.
+lint: build
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint src_c
 	$(PY) -m mypy
+	$(PY) -m mypy.stubtest --allowlist stubtest-allowlist.txt \
+	  redispool._reader_c redispool._pack_c redispool._slots_c
 
 # Bounded fuzzing: the differential property tests with 3,000 examples each, then
 # coverage-guided atheris fuzzing of the Reader and packer for FUZZ_SECONDS per target,

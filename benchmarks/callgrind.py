@@ -35,6 +35,7 @@ def workload(name: str) -> None:
     """The fixed work measured, run inside valgrind."""
     from redispool import _pack_c, _reader_c, _slots_c
     from redispool._workloads import SHAPES
+    from redispool.slot_codes import OPAQUE_SOCKET
 
     if name.startswith("parse_"):
         data, _ = SHAPES[name.removeprefix("parse_")]
@@ -52,7 +53,7 @@ def workload(name: str) -> None:
         for _ in range(50):
             pack("HSET", "hash", *args)
     elif name == "slots_cycle":
-        _slots_cycle(_slots_c.SlotArray(64, check_after=3600.0))
+        _slots_cycle(_slots_c.SlotArray(64, check_after=3600.0), OPAQUE_SOCKET)
     elif name == "slots_cycle_polled":
         # the pools' default (health_check_after=0): every acquire polls a real socket
         import socket
@@ -75,7 +76,7 @@ WORKLOADS = (
 )
 
 
-def _slots_cycle(slots: Any, fd: int = -2) -> None:
+def _slots_cycle(slots: Any, fd: int) -> None:
     """8 connections, then 5,000 acquire/release pairs (``fd``: the socket to poll)."""
     conns = [object() for _ in range(8)]
     for conn in conns:

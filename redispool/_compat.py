@@ -14,7 +14,7 @@ from redis.connection import CacheProxyConnection
 
 from ._impl import Packer
 from ._pack_py import Packer as _PurePacker
-from ._slots_py import NO_SOCKET, OPAQUE_SOCKET
+from .slot_codes import NO_SOCKET, OPAQUE_SOCKET
 
 _LEDGERS = (Packer, _PurePacker)
 

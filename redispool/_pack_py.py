@@ -23,7 +23,8 @@ from typing import Any, Final, TypeAlias
 
 from redis.exceptions import DataError
 
-from .ledger import DIRTY, UNCOUNTABLE, uncounted
+from .ledger import UNCOUNTABLE, uncounted
+from .slot_codes import DIRTY, NO_SOCKET
 
 __all__ = ("Packer", "pack_command")
 
@@ -65,7 +66,8 @@ class Packer:
     A Packer belongs to one connection and keeps its reply ledger (see
     ``redispool.ledger``): ``owed`` counts replies of the commands packed and not yet
     read (the connection's ``Parser`` calls ``replied()``), ``demoted`` records a
-    READONLY reply, ``fd`` is the connection's socket (-1 when unknown or closed).
+    READONLY reply, ``fd`` is the connection's socket (``NO_SOCKET`` when unknown or
+    closed).
     """
 
     __slots__ = ("_buffer_cutoff", "_encoding", "_errors", "demoted", "fd", "owed")
@@ -83,7 +85,7 @@ class Packer:
         self._buffer_cutoff = operator.index(buffer_cutoff)
         self.owed = 0
         self.demoted = False
-        self.fd = -1
+        self.fd = NO_SOCKET
 
     @property
     def dirty(self) -> bool:
@@ -104,7 +106,7 @@ class Packer:
     def disconnected(self) -> None:
         """The connection closed: nothing is owed on a socket that is gone."""
         self.owed = 0
-        self.fd = -1
+        self.fd = NO_SOCKET
 
     @property
     def encoding(self) -> str:

@@ -17,26 +17,23 @@ from collections import deque
 from time import monotonic
 from typing import Any
 
+from .slot_codes import (
+    CHECK,
+    CLOSE,
+    FORKED,
+    FULL,
+    NEW,
+    NO_SOCKET,
+    OPAQUE_SOCKET,
+    READY,
+    REAP,
+    RELEASED,
+    RENEW,
+    WAITERS,
+)
 from .stats import PoolStats
 
-# checkout() codes
-READY = 0  #: an idle connection, used recently enough to hand out as is
-CHECK = 1  #: an idle connection, idle longer than ``check_after``: peek at its socket
-RENEW = 2  #: an idle connection past ``max_lifetime`` or ``idle_timeout``: reconnect it
-NEW = 3  #: no idle connection; a slot was reserved for a new one (``fill``/``cancel``)
-FULL = 4  #: no idle connection and no room for a new one
-
-# release() flags; 0 means "not checked out from this array" (foreign or double release)
-RELEASED = 1  #: the connection is idle again
-CLOSE = 2  #: the slot was freed (``max_idle``/``max_lifetime``): disconnect the connection
-WAITERS = 4  #: somebody waits for a connection: notify
-REAP = 8  #: the coldest idle connection is past ``idle_timeout``/``max_lifetime``
-FORKED = 16  #: the process forked since the array was made: the pool must reset
-
-# release() ``fd`` values that are not descriptors
-NO_SOCKET = -1  #: the connection is closed (``acquire`` hands it out: the caller connects)
-OPAQUE_SOCKET = -2  #: open, but not a socket ``acquire`` can poll (the caller checks)
-
+# slot states, private to this twin (the compiled one has its own)
 _EMPTY, _RESERVED, _IDLE, _BUSY = 0, 1, 2, 3
 
 
@@ -190,9 +187,9 @@ class SlotArray:
             return self._conns[slot]
 
     def release(self, conn: Any, fd: int = OPAQUE_SOCKET) -> int:
-        """Return a checked-out connection; the result is a set of the flags above.
-        ``fd`` is its open socket's descriptor, ``NO_SOCKET`` if it is closed, or
-        ``OPAQUE_SOCKET`` if it is open but cannot be polled."""
+        """Return a checked-out connection; the result is a set of the release flags
+        (``redispool.slot_codes``). ``fd`` is its open socket's descriptor, ``NO_SOCKET``
+        if it is closed, or ``OPAQUE_SOCKET`` if it is open but cannot be polled."""
         if self._generation != _generation[0]:  # forked: the lock may be held for good
             return FORKED
         with self._lock:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ._slots_py import CLOSE, FORKED, REAP, WAITERS
 from .ledger import settle
+from .slot_codes import CLOSE, FORKED, REAP, WAITERS
 
 
 class Settled(NamedTuple):

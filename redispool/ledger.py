@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-#: ``Packer.owed`` of a connection whose replies cannot be counted: never lent again.
+#: ``Packer.owed`` of a connection whose replies cannot be counted: never lent again
+#: (its ``lend_fd`` is ``redispool.slot_codes.DIRTY``).
 UNCOUNTABLE: Final = 1 << 62
-#: ``Packer.lend_fd`` of a connection that may hold an unread reply or reached a demoted
-#: server (below the slot array's socket codes, ``NO_SOCKET`` -1 and ``OPAQUE_SOCKET`` -2).
-DIRTY: Final = -3
 
 _NAMES = (
     "SUBSCRIBE",

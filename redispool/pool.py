@@ -29,16 +29,12 @@ from redis.utils import warn_deprecated_arg_usage
 from . import _compat, handover
 from ._impl import Packer, SlotArray
 from .knobs import set_knobs
-from .ledger import DIRTY as _DIRTY
 from .listeners import UNSEEN as _UNSEEN
 from .listeners import quiet
 from .parsers import Parser
+from .slot_codes import CHECK, DIRTY, FORKED, FULL, NEW, READY, RELEASED, RENEW
 from .views import SlotViews
 from .waiters import Waiter, WaitQueue
-
-# slot array codes and flags (identical in both twins)
-_READY, _CHECK, _RENEW, _NEW, _FULL = 0, 1, 2, 3, 4
-_RELEASED, _FORKED = 1, 16
 
 _DEFAULT_PARSER = _compat.default_parsers()[0]
 
@@ -163,7 +159,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
                     return conn
             except AttributeError:  # connection classes without ``_sock``: connect()
                 pass
-            return self._prepare(conn, _READY, 0.0)
+            return self._prepare(conn, READY, 0.0)
         return self._checkout()
 
     def _checkout(self) -> Any:
@@ -171,9 +167,9 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         if self._warm_pending:
             self._warm()
         code, item = self._slots.checkout()
-        if code == _FULL:
+        if code == FULL:
             code, item = self._full()
-        if code != _NEW:
+        if code != NEW:
             return self._prepare(item, code, 0.0)
         started = monotonic()
         try:
@@ -183,7 +179,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             self._notify()
             raise
         self._slots.fill(item, conn)
-        return self._prepare(conn, _NEW, started)
+        return self._prepare(conn, NEW, started)
 
     def _full(self) -> tuple[int, Any]:
         """No idle connection and no room: the non-blocking pool gives up."""
@@ -193,10 +189,10 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         """Connect, and for a connection idle a while, peek at it first; on any failure
         the connection goes back to the pool (disconnected) and the error propagates."""
         try:
-            if code == _RENEW:
+            if code == RENEW:
                 conn.disconnect()
             conn.connect()
-            if code == _CHECK:
+            if code == CHECK:
                 try:
                     if conn.can_read() and self._data_is_reply():
                         raise RedisConnectionError("Connection has data")
@@ -224,9 +220,9 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         try:
             while self._slots.idle_count + len(opened) < self.min_idle:
                 code, item = self._slots.checkout()
-                if code == _FULL:
+                if code == FULL:
                     break
-                if code != _NEW:
+                if code != NEW:
                     opened.append(item)
                     continue
                 try:
@@ -273,14 +269,14 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         are ignored, as in redis-py."""
         try:  # the names are redispool._compat's HOT_NAMES, inlined on the hot path
             fd = connection._command_packer.lend_fd
-            if fd == _DIRTY or connection._should_reconnect or self._custom_owns:
+            if fd == DIRTY or connection._should_reconnect or self._custom_owns:
                 self._release_checked(connection)
                 return
         except AttributeError:  # not a redispool Packer: no ledger, a socket poll only
             self._release_checked(connection)
             return
         flags = self._slots.release(connection, fd)
-        if flags != _RELEASED:
+        if flags != RELEASED:
             self._released(connection, flags)
         elif (
             self._event_dispatcher._event_listeners_mapping.get(AfterConnectionReleasedEvent)  # type: ignore[union-attr]
@@ -317,13 +313,13 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         if settled.close:
             connection.disconnect()
         flags = self._slots.release(connection, _compat.sync_fd(connection))
-        if flags != _RELEASED:
+        if flags != RELEASED:
             self._released(connection, flags)
         else:
             self._after_release(connection)
 
     def _released(self, connection: Any, flags: int) -> None:
-        if flags & _FORKED:
+        if flags & FORKED:
             self._checkpid()
             return
         released = handover.decode(self._slots, connection, flags)
@@ -486,7 +482,7 @@ class BlockingConnectionPool(ConnectionPool):
                 queue.join(waiter, first=owed)  # before the check: no release goes unseen
                 code, item = self._slots.checkout()
                 owed = False
-                if code != _FULL:
+                if code != FULL:
                     return code, item
                 remaining = None if deadline is None else deadline - monotonic()
                 if remaining is not None and remaining <= 0:

@@ -13,6 +13,7 @@ from typing import Any
 
 from redis.exceptions import MaxConnectionsError
 
+from .slot_codes import CLOSE
 from .stats import PoolStats
 
 
@@ -29,7 +30,7 @@ def adopt(slots: Any, conn: Any, idle: bool) -> None:
     except BaseException:
         slots.cancel(slot)
         raise
-    if idle and slots.release(conn) & 2:  # CLOSE: max_idle says no more idle ones
+    if idle and slots.release(conn) & CLOSE:  # max_idle says no more idle ones
         conn.disconnect()
 
 

@@ -22,12 +22,14 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.unicode cimport PyUnicode_AsEncodedString, PyUnicode_AsUTF8String
 from libc.string cimport memchr, memcpy, strlen
 
+from _slot_codes cimport C_DIRTY, C_NO_SOCKET
+
 import codecs
 import operator
 
 from redis.exceptions import DataError
 
-from redispool.ledger import DIRTY, UNCOUNTABLE, UNCOUNTED, uncounted
+from redispool.ledger import UNCOUNTABLE, UNCOUNTED, uncounted
 
 cdef extern from *:
     """
@@ -348,7 +350,8 @@ cdef class Packer:
     A Packer belongs to one connection and keeps its reply ledger (see
     ``redispool.ledger``): ``owed`` counts replies of the commands packed and not yet
     read (the connection's ``Parser`` calls ``replied()``), ``demoted`` records a
-    READONLY reply, ``fd`` is the connection's socket (-1 when unknown or closed).
+    READONLY reply, ``fd`` is the connection's socket (``NO_SOCKET`` when unknown or
+    closed).
     """
 
     cdef public long long owed
@@ -367,7 +370,7 @@ cdef class Packer:
         self.buffer_cutoff = operator.index(buffer_cutoff)
         self._encoding = encoding.encode()
         self._errors = errors.encode()
-        self.fd = -1
+        self.fd = C_NO_SOCKET
         self._mode = Mode(
             redis=True,
             ascii_in_place=_maps_ascii_to_itself(encoding, errors),
@@ -385,7 +388,7 @@ cdef class Packer:
     def lend_fd(self):
         """The pools' one question on release: ``fd`` if the connection is clean to lend
         again, else ``DIRTY``."""
-        return DIRTY if self.owed != 0 or self.demoted else self.fd
+        return C_DIRTY if self.owed != 0 or self.demoted else self.fd
 
     def replied(self):
         """One reply was read."""
@@ -395,7 +398,7 @@ cdef class Packer:
     def disconnected(self):
         """The connection closed: nothing is owed on a socket that is gone."""
         self.owed = 0
-        self.fd = -1
+        self.fd = C_NO_SOCKET
 
     def __repr__(self):
         return (

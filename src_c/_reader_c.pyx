@@ -14,7 +14,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_SetItem
 from cpython.list cimport PyList_Append, PyList_New, PyList_SET_ITEM
-from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.unicode cimport PyUnicode_AsUTF8, PyUnicode_Decode, PyUnicode_DecodeUTF8
@@ -29,7 +29,9 @@ from redispool.push import PushNotification
 cdef extern from "Python.h":
     int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
     object PyType_GenericNew(PyTypeObject *type, PyObject *args, PyObject *kwds)
-    double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception) except? -1.0
+    double PyOS_string_to_double(
+        const char *s, char **endptr, PyObject *overflow_exception
+    ) except? -1.0
 
 cdef extern from *:
     """
@@ -165,6 +167,10 @@ cdef str _describe_byte(unsigned char byte):
     return f'"\\x{byte:02x}"'
 
 
+# Not @cython.final, unlike the other cdef classes: hiredis-py's Reader can be subclassed
+# and its own suite tests that (test_reader.py::test_subclassable, run against this twin by
+# tests/upstream/hiredis_py.py), so subclassing is part of the contract. Every cdef method
+# is @cython.final instead: the hot paths make no vtable calls all the same.
 cdef class Reader:
     """Incremental RESP2/RESP3 reply reader, a drop-in for ``hiredis.Reader``.
 
@@ -762,8 +768,8 @@ cdef class Reader:
         cdef Py_ssize_t eol, start, stop, limit, size
         cdef long long count
         cdef unsigned char kind
-        cdef int parent, frame_kind
-        cdef object value, container
+        cdef int parent
+        cdef object value
         if self._big is not None:  # a large bulk string, received straight into its result
             if self._big_len < self._big_want:
                 return INCOMPLETE

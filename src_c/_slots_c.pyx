@@ -15,7 +15,22 @@ collected like any Python object.
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF
+
+from _slot_codes cimport (
+    C_CHECK,
+    C_CLOSE,
+    C_DIRTY,
+    C_FORKED,
+    C_FULL,
+    C_NEW,
+    C_NO_SOCKET,
+    C_OPAQUE_SOCKET,
+    C_READY,
+    C_REAP,
+    C_RELEASED,
+    C_RENEW,
+    C_WAITERS,
+)
 
 from redispool.stats import PoolStats
 
@@ -40,24 +55,20 @@ cdef extern from *:
 if rp_install_fork_hook() != 0:
     raise ImportError("redispool._slots_c: pthread_atfork failed")
 
-READY = 0
-CHECK = 1
-RENEW = 2
-NEW = 3
-FULL = 4
-
-RELEASED = 1
-CLOSE = 2
-WAITERS = 4
-REAP = 8
-FORKED = 16
-
-cdef enum:
-    C_NO_SOCKET = -1
-    C_OPAQUE_SOCKET = -2
-
+# redispool.slot_codes, as this module's attributes (tests/test_slots.py compares them)
+READY = C_READY
+CHECK = C_CHECK
+RENEW = C_RENEW
+NEW = C_NEW
+FULL = C_FULL
+RELEASED = C_RELEASED
+CLOSE = C_CLOSE
+WAITERS = C_WAITERS
+REAP = C_REAP
+FORKED = C_FORKED
 NO_SOCKET = C_NO_SOCKET
 OPAQUE_SOCKET = C_OPAQUE_SOCKET
+DIRTY = C_DIRTY
 
 cdef enum:
     S_EMPTY = 0
@@ -175,7 +186,10 @@ cdef class SlotArray:
         cdef double now, age
         if self.n_idle == 0 or self.generation != rp_fork_generation():
             return None
-        slot = self.ring[self.head] if self.is_fifo else self.ring[(self.head + self.n_idle - 1) & self.ring_mask]
+        if self.is_fifo:
+            slot = self.ring[self.head]
+        else:
+            slot = self.ring[(self.head + self.n_idle - 1) & self.ring_mask]
         now = rp_monotonic()
         age = now - self.last_used[slot]
         if (self.max_lifetime > 0 and now - self.created_at[slot] >= self.max_lifetime) or (
@@ -198,10 +212,10 @@ cdef class SlotArray:
         ``fd`` is its open socket's descriptor, ``NO_SOCKET`` if it is closed, or
         ``OPAQUE_SOCKET`` if it is open but cannot be polled."""
         cdef Py_ssize_t slot
-        cdef double now, age
+        cdef double now
         cdef int flags
         if self.generation != rp_fork_generation():
-            return FORKED
+            return C_FORKED
         slot = self._find(<PyObject *>conn)
         if slot < 0 or self.state[slot] != S_BUSY:
             return 0
@@ -212,18 +226,18 @@ cdef class SlotArray:
         ):
             self._drop(slot)
             self.stale_closed += 1
-            flags = CLOSE
+            flags = C_CLOSE
         else:
             self.state[slot] = S_IDLE
             self.last_used[slot] = now
             self.fds[slot] = fd
             self.ring[(self.head + self.n_idle) & self.ring_mask] = slot
             self.n_idle += 1
-            flags = RELEASED
+            flags = C_RELEASED
         if self.n_waiters:
-            flags |= WAITERS
+            flags |= C_WAITERS
         if self._reap_due(now):
-            flags |= REAP
+            flags |= C_REAP
         return flags
 
     # ---- slow path ----------------------------------------------------------------
@@ -248,16 +262,16 @@ cdef class SlotArray:
             if (self.max_lifetime > 0 and now - self.created_at[slot] >= self.max_lifetime) or (
                 self.idle_timeout > 0 and age >= self.idle_timeout
             ):
-                code = RENEW
+                code = C_RENEW
                 self.created_at[slot] = now
                 self.stale_closed += 1
             else:
-                code = CHECK if age >= self.check_after and self._suspect(slot) else READY
+                code = C_CHECK if age >= self.check_after and self._suspect(slot) else C_READY
             return code, <object>self.conns[slot]
         if self.occupied >= self.cap:
-            return FULL, None
+            return C_FULL, None
         self.misses += 1
-        return NEW, self._reserve()
+        return C_NEW, self._reserve()
 
     @cython.critical_section
     def reserve(self):
@@ -278,7 +292,7 @@ cdef class SlotArray:
         """For a connection handed from one user to the next without going idle: True
         (and its age restarts) if it is past ``max_lifetime`` and must be reconnected."""
         cdef Py_ssize_t slot = self._find(<PyObject *>conn)
-        cdef double now, age
+        cdef double now
         if slot < 0 or self.max_lifetime <= 0:
             return False
         now = rp_monotonic()
@@ -291,7 +305,7 @@ cdef class SlotArray:
     @cython.critical_section
     def fill(self, Py_ssize_t slot, conn):
         """Put a newly made connection into the slot ``checkout`` reserved; it is in use."""
-        cdef double now, age
+        cdef double now
         if slot < 0 or slot >= self.alloc or self.state[slot] != S_RESERVED:
             raise ValueError(f"slot {slot} is not reserved")
         if self._find(<PyObject *>conn) >= 0:

@@ -14,6 +14,7 @@ import redispool
 import redispool.asyncio
 from redispool import _compat
 from redispool.server import RedisServer
+from redispool.slot_codes import NO_SOCKET
 
 
 def test_sync_names(redis_server: RedisServer) -> None:
@@ -30,7 +31,7 @@ def test_sync_names(redis_server: RedisServer) -> None:
         assert isinstance(getattr(conn, name).connection, weakref.ProxyType), name
     pool.release(conn)
     pool.disconnect()
-    assert _compat.sync_fd(conn) == -1
+    assert _compat.sync_fd(conn) == NO_SOCKET
 
 
 def test_asyncio_names(redis_server: RedisServer) -> None:
@@ -46,7 +47,7 @@ def test_asyncio_names(redis_server: RedisServer) -> None:
         assert _compat.async_fd(conn) == conn._rp_packer.fd >= 0
         await pool.release(conn)
         await pool.disconnect()
-        assert _compat.async_fd(conn) == -1
+        assert _compat.async_fd(conn) == NO_SOCKET
 
     asyncio.run(main())
 

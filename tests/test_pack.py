@@ -23,7 +23,8 @@ from redis._parsers import Encoder
 from redis.connection import PythonRespSerializer
 from redis.exceptions import DataError
 
-from redispool.ledger import DIRTY, UNCOUNTABLE
+from redispool.ledger import UNCOUNTABLE
+from redispool.slot_codes import DIRTY
 
 BIG = 100_000
 CUTOFF = 6000

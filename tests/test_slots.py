@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redispool import _slots_py
+from redispool import _slots_py, slot_codes
 from redispool._impl import NO_EXTENSIONS
 
 if NO_EXTENSIONS:
@@ -21,8 +21,6 @@ else:
     from redispool import _slots_c
 
 compiled = pytest.mark.skipif(NO_EXTENSIONS, reason="REDISPOOL_NO_EXTENSIONS is set")
-
-CODES = ("READY", "CHECK", "RENEW", "NEW", "FULL", "RELEASED", "CLOSE", "WAITERS", "REAP")
 
 
 class Conn:
@@ -43,10 +41,29 @@ def new(slots: Any, name: str) -> Conn:
     return conn
 
 
+def _codes(module: ModuleType) -> dict[str, Any]:
+    """A module's upper-case names: the checkout codes, release flags and socket codes."""
+    return {name: value for name, value in vars(module).items() if name.isupper()}
+
+
+def test_codes_are_plain_distinct_ints() -> None:
+    codes = _codes(slot_codes)
+    checkout = [codes.pop(name) for name in ("READY", "CHECK", "RENEW", "NEW", "FULL")]
+    flags = [codes.pop(name) for name in ("RELEASED", "CLOSE", "WAITERS", "REAP", "FORKED")]
+    sockets = [codes.pop(name) for name in ("NO_SOCKET", "OPAQUE_SOCKET", "DIRTY")]
+    assert codes == {}
+    assert all(type(code) is int for code in checkout + flags + sockets)  # no enum: hot paths
+    assert len(set(checkout)) == len(checkout)
+    assert all(flag > 0 and flag & (flag - 1) == 0 for flag in flags)  # one bit each
+    assert len(set(flags)) == len(flags)
+    assert all(code < 0 for code in sockets) and len(set(sockets)) == len(sockets)
+
+
 @compiled
-def test_twins_share_codes() -> None:
-    for name in CODES:
-        assert getattr(_slots_c, name) == getattr(_slots_py, name)
+def test_compiled_codes_match_slot_codes() -> None:
+    """The C enums (src_c/_slot_codes.pxd) that _slots_c exports are slot_codes' names
+    with slot_codes' values, in both directions."""
+    assert _codes(_slots_c) == _codes(slot_codes)
 
 
 def test_capacity_must_be_positive(slots_mod: ModuleType) -> None:

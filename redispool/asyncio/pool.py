@@ -23,11 +23,10 @@ from redis.observability.attributes import ConnectionState, get_pool_name
 
 from .. import _compat, handover
 from .._impl import Packer, SlotArray
-from .._slots_py import NO_SOCKET
 from ..knobs import set_knobs
-from ..ledger import DIRTY
 from ..listeners import UNSEEN, quiet
-from ..pool import _FULL, _NEW, _READY, _RELEASED, _RENEW, _warn_args
+from ..pool import _warn_args
+from ..slot_codes import DIRTY, FULL, NEW, NO_SOCKET, READY, RELEASED, RENEW
 from ..views import SlotViews
 from ..waiters import AsyncWaiter, WaitQueue
 from .fast_io import ConnectionIO
@@ -160,14 +159,14 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         if self._warm_pending:
             await self._warm()
         started = monotonic()
-        code = _READY
+        code = READY
         if conn is None:
             if self._in_maintenance:
                 await self._maintenance_done()
             code, conn = self._slots.checkout()
-            if code == _FULL:
+            if code == FULL:
                 code, conn = await self._full()
-            if code == _NEW:
+            if code == NEW:
                 slot = conn
                 try:
                     conn = self.make_connection()
@@ -177,10 +176,10 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
                     raise
                 self._slots.fill(slot, conn)
         try:
-            if code == _RENEW:
+            if code == RENEW:
                 await conn.disconnect()
             await self.ensure_connection(conn)
-            if code == _NEW:
+            if code == NEW:
                 await _aconnection.record_connection_create_time(
                     connection_pool=self, duration_seconds=monotonic() - started
                 )
@@ -221,9 +220,9 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         try:
             while self._slots.idle_count + len(opened) < self.min_idle:
                 code, item = self._slots.checkout()
-                if code == _FULL:
+                if code == FULL:
                     break
-                if code != _NEW:
+                if code != NEW:
                     opened.append(item)
                     continue
                 try:
@@ -280,7 +279,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             clean = False
         if clean and not self._waiters:
             flags = self._slots.release(connection, fd)
-            if flags != _RELEASED and not self._released(connection, flags):
+            if flags != RELEASED and not self._released(connection, flags):
                 return
         elif not self._give_back(connection):
             return
@@ -332,10 +331,10 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         if self._waiters:
             if not slots.in_use(connection):
                 return False
-            if self._waiters.offer((_READY, connection)):
+            if self._waiters.offer((READY, connection)):
                 return True  # handed over: the slot stays in use
         flags = slots.release(connection, _compat.async_fd(connection))
-        return flags == _RELEASED or self._released(connection, flags)
+        return flags == RELEASED or self._released(connection, flags)
 
     def _released(self, connection: Any, flags: int) -> bool:
         """Act on the slot array's flags; True if the connection is ours (idle again or
@@ -352,13 +351,13 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         it makes the connection) so that no newcomer can take it first."""
         if self._waiters:
             code, item = self._slots.checkout()
-            if code != _FULL and not self._waiters.offer((code, item)):
+            if code != FULL and not self._waiters.offer((code, item)):
                 self._pass_on((code, item))
 
     def _pass_on(self, offer: tuple[int, Any]) -> None:
         """Give back what a waiter accepted but can no longer use."""
         code, item = offer
-        if code == _NEW:
+        if code == NEW:
             self._slots.cancel(item)
             self._wake()
         else:
@@ -459,8 +458,8 @@ class BlockingConnectionPool(ConnectionPool):
                 raise
         finally:
             slots.wait_end(monotonic() - started, timed_out)
-        if code == _READY and slots.renew(item):  # handed over: it skipped the array's check
-            code = _RENEW
+        if code == READY and slots.renew(item):  # handed over: it skipped the array's check
+            code = RENEW
         return code, item
 
     async def _record_checkout(self, started: float) -> None:
