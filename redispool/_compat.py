@@ -1,42 +1,487 @@
-"""Every private name of redis-py that redispool reads or writes, resolved here.
+"""Every private name of redis-py and asyncio that redispool reads, writes or overrides.
 
-redis-py's internals change between releases; keeping each access in one function, with a
-test that the name still exists in the supported versions (``tests/test_compat.py``),
-makes a change show up as one failing test instead of a wrong result somewhere else.
+redis-py's and asyncio's internals change between releases. Each such name is listed
+once here (``NAMES``: whose it is, which redispool modules use it, what they do without
+it), resolved when this module is imported (``MISSING`` and the capability flags below),
+and checked by ``tests/test_compat.py``, which also scans the package's source: a private
+name of another library used anywhere without an entry here fails that test. Cold paths
+reach the names through the functions below; hot paths read a few inline (a function
+call would cost more than the work there), each guarded by its flag or by an
+``AttributeError`` that takes the slow path, as its entry says.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import inspect
+import sys
+import warnings
 import weakref
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, Final, NamedTuple
 
+import redis
+import redis.asyncio.connection
+import redis.asyncio.observability.recorder
+import redis.observability.recorder
+
+# redis-py's parser bases and socket constants, re-exported: nothing stands in for them
+# (the ``timeout`` sentinel must be redis-py's own object), so a redis-py without them fails here.
+from redis._parsers import _AsyncRESP3Parser as _AsyncRESP3Parser
+from redis._parsers import _RESP3Parser as _RESP3Parser
+from redis._parsers.socket import (
+    NONBLOCKING_EXCEPTION_ERROR_NUMBERS as NONBLOCKING_EXCEPTION_ERROR_NUMBERS,
+)
+from redis._parsers.socket import NONBLOCKING_EXCEPTIONS as NONBLOCKING_EXCEPTIONS
+from redis._parsers.socket import SENTINEL as SENTINEL
+from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR as SERVER_CLOSED_CONNECTION_ERROR
 from redis.connection import CacheProxyConnection
 
 from ._impl import Packer
 from ._pack_py import Packer as _PurePacker
 from .slot_codes import NO_SOCKET, OPAQUE_SOCKET
 
-_LEDGERS = (Packer, _PurePacker)
 
-#: Attributes of redis-py's connections read inline on the hot paths (the pools' release,
-#: ``redispool.asyncio.fast_io``), where a function call would cost more than the work;
-#: tested like the others. asyncio's ``StreamReader`` is read there too (``STREAM_NAMES``),
-#: and both pools read their event dispatcher's ``_event_listeners_mapping`` on release.
-HOT_NAMES = {
-    "sync": ("_command_packer", "_should_reconnect", "_sock", "_re_auth_token"),
-    "asyncio": (
-        "_should_reconnect",
-        "_re_auth_token",
-        "_reader",
-        "_writer",
-        "_read_response_from_parser",
-        "_host_error",
-        "_reschedule_active_read_timeout",
+class Name(NamedTuple):
+    """A private name: ``owner`` (a module or class, dotted) has ``name``; the redispool
+    modules ``used_in`` name it; ``without`` says what they do where it is missing ("" for a
+    name nothing replaces); ``via``, if set, is the redis-py function whose code must still
+    use the name for redispool's use of it to hold (its ``co_names``, no source needed)."""
+
+    owner: str
+    name: str
+    used_in: tuple[str, ...]
+    without: str
+    via: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.owner}.{self.name}"
+
+
+_SYNC = "redis.connection.AbstractConnection"
+_ASYNC = "redis.asyncio.connection.AbstractConnection"
+_POOL = "redis.connection.ConnectionPool"
+_APOOL = "redis.asyncio.connection.ConnectionPool"
+_STREAM = "asyncio.StreamReader"
+
+_REQUIRED = ""
+_SLOW = "an AttributeError on the hot path takes the pool's slow path (redis-py's methods)"
+_NO_FAST_IO = "FAST_IO is off: connections keep redis-py's own write, read and read timeout"
+_NO_SHORTCUT = "RELEASE_SHORTCUT is off: every release dispatches redis-py's release event"
+_NO_WEAKREF = "not weakened: the cycle keeps a dropped pool or connection until a GC pass"
+_RECORD = "UNKNOWN_COLLECTOR is planted: every check calls redis-py's recorder, as it does"
+_OURS = "redispool's own override, for redis-py's code and tests that read or call it"
+_MIRRORED = (
+    "set as redis-py's BlockingConnectionPool.__init__ would (redispool's blocking pools"
+    " are built on ConnectionPool), for redis-py's code and tests that read it"
+)
+_PARSER = "set as redis-py's parser base sets it, for redis-py's code that reads it"
+_BENCH = "benchmarks only: None here, the bench's pure-Python redis-py reference fails"
+
+NAMES: Final[tuple[Name, ...]] = (
+    # ---- redis-py's private modules: imported here, re-exported under the same names
+    Name("redis._parsers", "_RESP3Parser", ("parsers", "_e2e", "_workloads"), _REQUIRED),
+    Name("redis._parsers", "_AsyncRESP3Parser", ("asyncio.parser", "_e2e"), _REQUIRED),
+    Name("redis._parsers", "_RESP2Parser", ("_workloads",), _BENCH),
+    Name("redis._parsers", "Encoder", ("_workloads",), _BENCH),
+    Name("redis._parsers.socket", "SENTINEL", ("parsers",), _REQUIRED),
+    Name(
+        "redis._parsers.socket",
+        "SERVER_CLOSED_CONNECTION_ERROR",
+        ("parsers", "asyncio.parser"),
+        _REQUIRED,
     ),
-}
-#: ``StreamReader``'s: the asyncio checkout's "has the loop read anything?" (``_eof``,
-#: ``_buffer``) and ``fast_io``'s read (``_waiter``).
-STREAM_NAMES = ("_eof", "_buffer", "_waiter")
+    Name("redis._parsers.socket", "NONBLOCKING_EXCEPTIONS", ("parsers",), _REQUIRED),
+    Name("redis._parsers.socket", "NONBLOCKING_EXCEPTION_ERROR_NUMBERS", ("parsers",), _REQUIRED),
+    Name(
+        "redis.asyncio.connection",
+        "async_timeout",
+        ("asyncio.pool", "asyncio.parser"),
+        "redis-py's own rule: asyncio.timeout from 3.11.3, else the async-timeout package",
+    ),
+    Name("redis.observability.recorder", "_metrics_collector", ("pool", "_compat"), _RECORD),
+    Name(
+        "redis.asyncio.observability.recorder",
+        "_async_metrics_collector",
+        ("asyncio.pool", "_compat"),
+        _RECORD,
+    ),
+    # ---- redis-py's event dispatcher
+    Name(
+        "redis.event.EventDispatcher",
+        "_event_listeners_mapping",
+        ("pool", "asyncio.pool", "_compat"),
+        _NO_SHORTCUT + " (a dispatcher without it: the same, for that pool)",
+    ),
+    # ---- redis-py's sync connections
+    Name(
+        _SYNC,
+        "_command_packer",
+        ("pool", "_compat"),
+        "no reply ledger: " + _SLOW,
+        via=f"{_SYNC}.pack_command",
+    ),
+    Name(_SYNC, "_should_reconnect", ("pool",), _SLOW, via=f"{_SYNC}.should_reconnect"),
+    Name(
+        _SYNC,
+        "_sock",
+        ("pool", "parsers", "_compat", "_workloads"),
+        "checkout: connect() every time; fd: OPAQUE_SOCKET; the Parser: none (redis-py's"
+        " own parsers read it the same way)",
+    ),
+    Name(_SYNC, "_re_auth_token", ("pool",), _NO_SHORTCUT, via=f"{_SYNC}.re_auth"),
+    Name(_SYNC, "_parser", ("_workloads",), "benchmarks only: the bench's in-memory runner fails"),
+    Name(
+        _SYNC,
+        "_construct_command_packer",
+        ("patch",),
+        "PACKER_HOOK is off: install() leaves it; connections made outside redispool's"
+        " pools pack with redis-py's packer (no reply ledger)",
+        via=f"{_SYNC}.__init__",
+    ),
+    Name(_SYNC, "_maint_notifications_pool_handler", ("_compat",), _NO_WEAKREF),
+    Name(_SYNC, "_maint_notifications_connection_handler", ("_compat",), _NO_WEAKREF),
+    Name("redis.connection.CacheProxyConnection", "_conn", ("_compat",), "no ledger, fd opaque"),
+    # ---- redis-py's sync pools, under redispool's subclasses
+    Name(_POOL, "_lock", ("pool",), _REQUIRED),  # the lock redis-py's cache proxy holds
+    Name(_POOL, "_fork_lock", ("pool",), _REQUIRED),
+    Name(_POOL, "_event_dispatcher", ("pool",), _REQUIRED),
+    Name(_POOL, "_maint_notifications_pool_handler", ("_compat",), _NO_WEAKREF),
+    Name(_POOL, "_checkpid", ("pool",), _OURS),
+    Name(_POOL, "_available_connections", ("views",), _OURS),
+    Name(_POOL, "_in_use_connections", ("views",), _OURS),
+    Name(_POOL, "_created_connections", ("pool",), _OURS),
+    Name(_POOL, "_get_free_connections", ("pool", "views"), _OURS),
+    Name(_POOL, "_get_in_use_connections", ("views",), _OURS),
+    Name("redis.connection.BlockingConnectionPool", "_connections", ("pool",), _OURS),
+    Name("redis.connection.BlockingConnectionPool", "_in_maintenance", ("pool",), _MIRRORED),
+    Name("redis.connection.BlockingConnectionPool", "_locked", ("pool",), _MIRRORED),
+    # ---- redis-py's sync parser base, under redispool.Parser
+    Name("redis._parsers.base._RESPBase", "_sock", ("parsers",), _PARSER),
+    Name(
+        "redis._parsers.base._RESPBase",
+        "_buffer",
+        ("parsers",),
+        _PARSER + " (update_parser_timeout relaxes _buffer.socket_timeout)",
+        via=f"{_SYNC}.update_parser_timeout",
+    ),
+    # ---- redis-py's asyncio connections
+    Name(
+        _ASYNC,
+        "_reader",
+        ("asyncio.pool", "asyncio.parser", "asyncio.fast_io", "_compat"),
+        _SLOW + "; " + _NO_FAST_IO + "; the AsyncParser: none (redis-py's reads it too)",
+    ),
+    Name(_ASYNC, "_writer", ("asyncio.fast_io", "_compat"), _NO_FAST_IO + "; fd opaque"),
+    Name(_ASYNC, "_parser", ("asyncio.fast_io", "_compat"), _NO_FAST_IO),
+    Name(
+        _ASYNC,
+        "_read_response_from_parser",
+        ("asyncio.fast_io",),
+        _NO_FAST_IO,
+        via=f"{_ASYNC}.read_response",
+    ),
+    Name(_ASYNC, "_host_error", ("asyncio.fast_io",), _NO_FAST_IO),
+    Name(
+        _ASYNC,
+        "_reschedule_active_read_timeout",
+        ("asyncio.fast_io",),
+        _NO_FAST_IO,
+        via=f"{_ASYNC}.update_current_socket_timeout",
+    ),
+    Name(
+        _ASYNC,
+        "_close",
+        ("_compat",),
+        "close_now() closes the writer itself and forgets both streams, as _close does",
+    ),
+    Name(_ASYNC, "_should_reconnect", ("asyncio.pool",), _SLOW, via=f"{_ASYNC}.should_reconnect"),
+    Name(_ASYNC, "_re_auth_token", ("asyncio.pool",), _NO_SHORTCUT, via=f"{_ASYNC}.re_auth"),
+    Name(_ASYNC, "_maint_notifications_pool_handler", ("_compat",), _NO_WEAKREF),
+    Name(_ASYNC, "_maint_notifications_connection_handler", ("_compat",), _NO_WEAKREF),
+    # ---- redis-py's asyncio pools, under redispool's subclasses
+    Name(_APOOL, "_lock", ("asyncio.pool",), _REQUIRED),  # the MOVING handler holds it
+    Name(_APOOL, "_event_dispatcher", ("asyncio.pool",), _REQUIRED),
+    Name(_APOOL, "_maint_notifications_pool_handler", ("_compat",), _NO_WEAKREF),
+    Name(_APOOL, "_available_connections", ("views",), _OURS),
+    Name(_APOOL, "_in_use_connections", ("views",), _OURS),
+    Name(_APOOL, "_get_free_connections", ("views",), _OURS),
+    Name(_APOOL, "_get_in_use_connections", ("views",), _OURS),
+    Name(
+        "redis.asyncio.connection.BlockingConnectionPool",
+        "_in_maintenance",
+        ("asyncio.pool",),
+        _MIRRORED,
+    ),
+    # ---- redis-py's asyncio parser base, under redispool.asyncio.AsyncParser
+    Name("redis._parsers._AsyncRESP3Parser", "_stream", ("asyncio.parser",), _PARSER),
+    Name("redis._parsers._AsyncRESP3Parser", "_read_size", ("asyncio.parser",), _PARSER),
+    Name("redis._parsers._AsyncRESP3Parser", "_connected", ("asyncio.parser",), _PARSER),
+    # ---- asyncio's StreamReader (checked on a probe reader, not only by name)
+    Name(
+        _STREAM,
+        "_eof",
+        ("asyncio.pool", "_compat"),
+        "STREAM_PEEK is off: every asyncio checkout takes the slow path (can_read)",
+    ),
+    Name(
+        _STREAM,
+        "_buffer",
+        ("asyncio.pool", "asyncio.parser", "_compat"),
+        "STREAM_PEEK is off: slow checkouts; AsyncParser.can_read reads what is there"
+        " under a zero timeout instead of peeking",
+    ),
+    Name(_STREAM, "_waiter", ("asyncio.fast_io", "_compat"), _NO_FAST_IO),
+)
+
+# ---- resolution -----------------------------------------------------------------------------
+
+
+def lookup(path: str) -> Any:
+    """The module, class or function at a dotted ``path``; None if it is gone."""
+    parts = path.split(".")
+    prefixes = [".".join(parts[:end]) for end in range(len(parts), 0, -1)]
+    module = next((sys.modules[p] for p in prefixes if p in sys.modules), None)
+    if module is None:  # not imported yet (every owner above is, by redis-py itself)
+        for prefix in prefixes:
+            try:
+                module = importlib.import_module(prefix)
+                break
+            except ImportError:
+                continue
+        else:
+            return None
+    found: Any = module
+    for part in parts[len(module.__name__.split(".")) :]:
+        found = getattr(found, part, None)
+    return found
+
+
+# What only the benchmarks use (redis-py's pure-Python parsers as a reference): None if gone.
+_RESP2Parser: Any = lookup("redis._parsers._RESP2Parser")
+Encoder: Any = lookup("redis._parsers.Encoder")
+
+
+def _code_names(function: Any) -> tuple[str, ...]:
+    code = getattr(inspect.unwrap(function), "__code__", None) if function is not None else None
+    return code.co_names if code is not None else ()
+
+
+def has(owner: Any, name: str) -> bool:
+    """Whether ``owner`` has ``name``: as an attribute (a module's global; a class's method,
+    slot or class attribute), or as an instance attribute that the code of the class or a
+    base uses (``__init__`` first; ``co_names``, so no source is needed)."""
+    if owner is None:
+        return False
+    if hasattr(owner, name):
+        return True
+    if not isinstance(owner, type):
+        return False
+    classes = owner.__mro__
+    if any(name in _code_names(klass.__dict__.get("__init__")) for klass in classes):
+        return True
+    return any(
+        name in _code_names(member)
+        for klass in classes
+        for member in vars(klass).values()
+        if inspect.isfunction(member)
+    )
+
+
+class _NoLoop:
+    """All a ``StreamReader`` asks of its loop until it waits for data."""
+
+    def get_debug(self) -> bool:
+        return False
+
+
+def _waiter_idle(reader: Any) -> bool:
+    return reader._waiter is None
+
+
+def _buffer_holds(reader: Any) -> bool:
+    empty = not reader._buffer
+    reader.feed_data(b"+")
+    return empty and bool(reader._buffer)
+
+
+def _eof_set(reader: Any) -> bool:
+    before = reader._eof
+    reader.feed_eof()
+    return before is False and reader._eof is True
+
+
+def stream_names(reader_class: Any = asyncio.StreamReader) -> frozenset[str]:
+    """The ``StreamReader`` names that behave as redispool reads them, each tried on a new
+    reader that never waits: ``_waiter`` None while no read waits, ``_buffer`` holding the
+    bytes fed and not yet read, ``_eof`` set by EOF."""
+    works = set()
+    for name, behaves in (
+        ("_waiter", _waiter_idle),
+        ("_buffer", _buffer_holds),
+        ("_eof", _eof_set),
+    ):
+        try:
+            if behaves(reader_class(loop=_NoLoop())):
+                works.add(name)
+        except Exception:  # not there, or not as it was
+            pass
+    return frozenset(works)
+
+
+def present(entry: Name, streams: Collection[str] | None = None) -> bool:
+    """Whether ``entry``'s name is there (and, with ``via``, still used by redis-py)."""
+    if entry.owner == _STREAM:
+        return entry.name in (stream_names() if streams is None else streams)
+    if not has(lookup(entry.owner), entry.name):
+        return False
+    return not entry.via or entry.name in _code_names(lookup(entry.via))
+
+
+def resolve(is_present: Callable[[Name], bool] | None = None) -> frozenset[str]:
+    """The keys (``owner.name``) of the entries missing here."""
+    if is_present is None:
+        streams = stream_names()
+        return frozenset(e.key for e in NAMES if not present(e, streams))
+    return frozenset(e.key for e in NAMES if not is_present(e))
+
+
+def flags(missing: Collection[str]) -> dict[str, bool]:
+    """The capability flags for a set of missing keys (what ``resolve`` returns)."""
+
+    def here(*keys: str) -> bool:
+        return not any(key in missing for key in keys)
+
+    return {
+        "STREAM_PEEK": here(f"{_STREAM}._eof", f"{_STREAM}._buffer"),
+        "FAST_IO": here(
+            *(
+                f"{_ASYNC}.{name}"
+                for name in (
+                    "_reader",
+                    "_writer",
+                    "_parser",
+                    "_read_response_from_parser",
+                    "_host_error",
+                    "_reschedule_active_read_timeout",
+                )
+            ),
+            f"{_STREAM}._waiter",
+        ),
+        "RELEASE_SHORTCUT": here(
+            "redis.event.EventDispatcher._event_listeners_mapping",
+            f"{_SYNC}._re_auth_token",
+            f"{_ASYNC}._re_auth_token",
+        ),
+        "PACKER_HOOK": here(f"{_SYNC}._construct_command_packer"),
+    }
+
+
+#: What is missing in this redis-py and this Python (empty where redispool is tested).
+MISSING: Final = resolve()
+_FLAGS = flags(MISSING)
+#: The asyncio checkout trusts an idle stream by peeking at ``_eof`` and ``_buffer``.
+STREAM_PEEK: bool = _FLAGS["STREAM_PEEK"]
+#: The asyncio pool gives its connections ``fast_io.ConnectionIO`` (write, read, watchdog).
+FAST_IO: bool = _FLAGS["FAST_IO"]
+#: Releases skip redis-py's release event while its listeners could only re-authenticate.
+RELEASE_SHORTCUT: bool = _FLAGS["RELEASE_SHORTCUT"]
+#: ``install()`` gives connections made anywhere a ``Packer`` (``_construct_command_packer``).
+PACKER_HOOK: bool = _FLAGS["PACKER_HOOK"]
+
+
+def warn_required(missing: Collection[str]) -> None:
+    """Say which missing names nothing replaces (using one fails where it is used)."""
+    required = [e.key for e in NAMES if e.key in missing and e.without == _REQUIRED]
+    if required:
+        warnings.warn(
+            f"redispool needs redis-py internals that redis-py {redis.__version__} lacks: "
+            + ", ".join(required),
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+warn_required(MISSING)
+
+# ---- fallbacks ------------------------------------------------------------------------------
+
+#: Planted as redis-py's metrics collector where its recorder module has none under the
+#: name the pools read inline: never None, so every such check calls redis-py's recorder.
+UNKNOWN_COLLECTOR: Final = object()
+
+
+def plant_collectors() -> None:
+    """Plant ``UNKNOWN_COLLECTOR`` where a recorder module lacks the collector's name."""
+    for module, name in (
+        (redis.observability.recorder, "_metrics_collector"),
+        (redis.asyncio.observability.recorder, "_async_metrics_collector"),
+    ):
+        if not hasattr(module, name):
+            setattr(module, name, UNKNOWN_COLLECTOR)
+
+
+plant_collectors()
+
+
+def _own_async_timeout() -> Any:
+    """redis-py's choice of asyncio timeout context, made here (see redis-py #2633)."""
+    if sys.version_info >= (3, 11, 3):
+        return getattr(asyncio, "timeout")  # noqa: B009 (mypy checks as Python 3.10)
+    return importlib.import_module("async_timeout").timeout  # redis-py's dependency there
+
+
+#: ``async with async_timeout(seconds)``: the timeout context redis-py's asyncio code uses.
+async_timeout: Any = getattr(redis.asyncio.connection, "async_timeout", None) or (
+    _own_async_timeout()
+)
+
+#: What ``release_listeners`` returns where the shortcut cannot be taken: a listener list
+#: that no pool calls quiet (``redispool.listeners.quiet``), so the event is dispatched.
+UNKNOWN_LISTENERS: Final = (object(),)
+
+
+def release_listeners(dispatcher: Any, event_class: type) -> Any:
+    """The listeners redis-py's ``dispatcher`` holds for ``event_class``
+    (``_event_listeners_mapping``), or ``UNKNOWN_LISTENERS``."""
+    mapping = getattr(dispatcher, "_event_listeners_mapping", None)
+    if mapping is None or not RELEASE_SHORTCUT:
+        return UNKNOWN_LISTENERS
+    return mapping.get(event_class)
+
+
+def ignore_error(error: Exception) -> None:
+    """The error callback ``re_auth_callback`` gives ``Retry`` (redis-py's ``_mock``)."""
+
+
+async def ignore_error_async(error: Exception) -> None:
+    """The same for the asyncio pool's ``Retry``."""
+
+
+def close_now(connection: Any) -> None:
+    """Close an asyncio connection without suspending (cancellation cannot cut it short):
+    its parser is told, then redis-py's ``_close``, or without one, what ``_close`` does."""
+    parser = getattr(connection, "_parser", None)
+    if parser is not None:
+        parser.on_disconnect()
+    close = getattr(connection, "_close", None)
+    if callable(close):
+        close()
+        return
+    writer = getattr(connection, "_writer", None)
+    if writer is not None:
+        writer.close()
+    try:
+        connection._writer = connection._reader = None
+    except AttributeError:  # neither stream under these names: reconnect on next use
+        connection.mark_for_reconnect()
+
+
+# ---- reading the names -----------------------------------------------------------------------
+
+_LEDGERS = (Packer, _PurePacker)
 
 
 def sync_packer(connection: Any) -> Any:
@@ -50,8 +495,11 @@ def ledger(packer: Any) -> Any:
 
 
 def _unwrapped(connection: Any) -> Any:
-    """The connection a client-side caching proxy wraps (``_conn``), or ``connection``."""
-    return connection._conn if isinstance(connection, CacheProxyConnection) else connection
+    """The connection a client-side caching proxy wraps (``_conn``; None if unknown), or
+    ``connection``."""
+    if isinstance(connection, CacheProxyConnection):
+        return getattr(connection, "_conn", None)
+    return connection
 
 
 def sync_ledger(connection: Any) -> Any:

@@ -18,9 +18,9 @@ from typing import Any
 
 import redis
 import redis.asyncio as aredis
-from redis._parsers import _AsyncRESP3Parser, _RESP3Parser
 
 from . import asyncio as rp_asyncio
+from ._compat import _AsyncRESP3Parser, _RESP3Parser
 from ._impl import Reader, pack_command
 from .pool import ConnectionPool
 

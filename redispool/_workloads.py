@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from redis._parsers import Encoder, _RESP2Parser, _RESP3Parser
+from ._compat import Encoder, _RESP2Parser, _RESP3Parser
 
 _MAP_OF_MAPS = b"%100\r\n" + b"".join(
     b"$6\r\nkey%03d\r\n%%10\r\n" % i

@@ -14,18 +14,18 @@ import select
 import socket
 from typing import Any
 
-from redis._parsers import _RESP3Parser
-from redis._parsers.socket import (  # the same objects in redis-py 5.0 through 8.x
-    NONBLOCKING_EXCEPTION_ERROR_NUMBERS,
-    NONBLOCKING_EXCEPTIONS,
-    SENTINEL,
-    SERVER_CLOSED_CONNECTION_ERROR,
-)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import _compat
+from ._compat import (  # redis-py's private parser module's, the same objects in 5.0 to 8.x
+    NONBLOCKING_EXCEPTION_ERROR_NUMBERS,
+    NONBLOCKING_EXCEPTIONS,
+    SENTINEL,
+    SERVER_CLOSED_CONNECTION_ERROR,
+    _RESP3Parser,
+)
 from ._impl import Reader
 from .push import PushNotification
 

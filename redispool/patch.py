@@ -23,6 +23,7 @@ import redis.cluster
 import redis.connection
 import redis.sentinel
 
+from . import _compat
 from ._impl import Packer
 from .asyncio import AsyncParser
 from .asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
@@ -81,11 +82,12 @@ def install() -> None:
     for method in (redis.sentinel.Sentinel.master_for, redis.sentinel.Sentinel.slave_for):
         _default(method, "connection_pool_class", SentinelConnectionPool)
     _default(redis.connection.AbstractConnection.__init__, "parser_class", Parser)
-    _rebind(
-        redis.connection.AbstractConnection,
-        "_construct_command_packer",
-        _construct_command_packer,
-    )
+    if _compat.PACKER_HOOK:  # redis-py's private hook for a connection's packer
+        _rebind(
+            redis.connection.AbstractConnection,
+            "_construct_command_packer",
+            _construct_command_packer,
+        )
     for module in (redis.asyncio, redis.asyncio.connection, redis.asyncio.client):
         _rebind(module, "ConnectionPool", AsyncConnectionPool)
     for module in (redis.asyncio, redis.asyncio.connection):

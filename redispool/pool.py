@@ -267,7 +267,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         """Return a connection. A connection that may still hold an unread reply, or that
         is marked for reconnect, is disconnected first. Foreign and repeated releases
         are ignored, as in redis-py."""
-        try:  # the names are redispool._compat's HOT_NAMES, inlined on the hot path
+        try:  # the names are in redispool._compat.NAMES, inlined on the hot path
             fd = connection._command_packer.lend_fd
             if fd == DIRTY or connection._should_reconnect or self._custom_owns:
                 self._release_checked(connection)
@@ -278,12 +278,17 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         flags = self._slots.release(connection, fd)
         if flags != RELEASED:
             self._released(connection, flags)
-        elif (
-            self._event_dispatcher._event_listeners_mapping.get(AfterConnectionReleasedEvent)  # type: ignore[union-attr]
-            is not self._quiet_listeners
-            or connection._re_auth_token is not None
-            or _recorder._metrics_collector is not None
-        ):
+            return
+        try:  # without one of these names, redis-py's release event every time
+            skip = (
+                self._event_dispatcher._event_listeners_mapping.get(AfterConnectionReleasedEvent)  # type: ignore[union-attr]
+                is self._quiet_listeners
+                and connection._re_auth_token is None
+                and _recorder._metrics_collector is None
+            )
+        except AttributeError:
+            skip = False
+        if not skip:
             self._after_release(connection)
 
     def _release_checked(self, connection: Any) -> None:
@@ -336,7 +341,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         listener (``_quiet_listeners`` is the list last seen so, which ``release`` checks
         inline) that check is made here, without building and dispatching an event."""
         dispatcher: Any = self._event_dispatcher
-        listeners = dispatcher._event_listeners_mapping.get(AfterConnectionReleasedEvent)
+        listeners = _compat.release_listeners(dispatcher, AfterConnectionReleasedEvent)
         if listeners is not self._quiet_listeners:  # register_listeners replaces the list
             if not quiet(listeners, ReAuthConnectionListener):
                 dispatcher.dispatch(AfterConnectionReleasedEvent(connection))
@@ -407,9 +412,9 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             for conn in self._slots.idle_connections():
                 conn.retry.call_with_retry(
                     lambda c=conn: c.send_command("AUTH", token.try_get("oid"), token.get_value()),
-                    self._mock,
+                    _compat.ignore_error,
                 )
-                conn.retry.call_with_retry(lambda c=conn: c.read_response(), self._mock)
+                conn.retry.call_with_retry(lambda c=conn: c.read_response(), _compat.ignore_error)
             for conn in self._slots.busy_connections():
                 conn.set_re_auth_token(token)
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from redis._parsers import _AsyncRESP3Parser
-from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, ReadOnlyError
 
 from .. import _compat
+from .._compat import SERVER_CLOSED_CONNECTION_ERROR, _AsyncRESP3Parser
 from .._impl import Reader
 from ..push import PushNotification
 
@@ -69,7 +69,14 @@ class AsyncParser(_AsyncRESP3Parser):
         stream: Any = self._stream
         if stream.at_eof():
             raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
-        return bool(stream._buffer)
+        if _compat.STREAM_PEEK:
+            return bool(stream._buffer)
+        try:  # no peek at the stream's buffer: take what is there into the Reader
+            async with _compat.async_timeout(0):
+                await self.read_from_socket()
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def read_from_socket(self) -> bool:
         stream: Any = self._stream

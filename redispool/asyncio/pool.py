@@ -15,7 +15,7 @@ from typing import Any
 
 import redis.asyncio.connection as _aconnection
 import redis.asyncio.observability.recorder as _arecorder
-from redis.asyncio.connection import AbstractConnection, Connection, async_timeout
+from redis.asyncio.connection import AbstractConnection, Connection
 from redis.event import AsyncAfterConnectionReleasedEvent, AsyncReAuthConnectionListener
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
@@ -52,14 +52,7 @@ def pack_command(self: Any, *args: Any) -> Any:
     return packer.pack(*args)
 
 
-def _close(conn: Any) -> None:
-    """Close a connection without suspending (cancellation cannot cut it short)."""
-    close = getattr(conn, "_close", None)
-    if close is not None:
-        parser = getattr(conn, "_parser", None)
-        if parser is not None:
-            parser.on_disconnect()
-        close()
+_close = _compat.close_now  # without suspending: cancellation cannot cut it short
 
 
 class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
@@ -136,10 +129,11 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             _warn_args()
         conn = None if self._in_maintenance else self._slots.acquire()
         if conn is not None:
-            try:  # the names are redispool._compat's HOT_NAMES, inlined on the hot path
+            try:  # the names are in redispool._compat.NAMES, inlined on the hot path
                 reader = conn._reader
                 if (
                     reader is not None
+                    and _compat.STREAM_PEEK
                     and not (reader._eof or reader._buffer)  # nothing the loop has read
                     and not self._loop.is_closed()
                     and _arecorder._async_metrics_collector is None
@@ -270,7 +264,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             except BaseException:  # cancelled while waiting: the slot is not lost either
                 self._give_back(connection)
                 raise
-        try:  # the names are redispool._compat's HOT_NAMES, inlined on the hot path
+        try:  # the names are in redispool._compat.NAMES, inlined on the hot path
             fd = connection._rp_packer.lend_fd
             clean = not (fd == DIRTY or connection._should_reconnect)
             if connection._reader is None:
@@ -283,18 +277,24 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
                 return
         elif not self._give_back(connection):
             return
-        if (
-            self._event_dispatcher._event_listeners_mapping.get(AsyncAfterConnectionReleasedEvent)  # type: ignore[union-attr]
-            is not self._quiet_listeners
-            or connection._re_auth_token is not None
-            or _arecorder._async_metrics_collector is not None
-        ):
+        try:  # without one of these names, redis-py's release event every time
+            skip = (
+                self._event_dispatcher._event_listeners_mapping.get(  # type: ignore[union-attr]
+                    AsyncAfterConnectionReleasedEvent
+                )
+                is self._quiet_listeners
+                and connection._re_auth_token is None
+                and _arecorder._async_metrics_collector is None
+            )
+        except AttributeError:
+            skip = False
+        if not skip:
             await self._after_release(connection)
 
     async def _after_release(self, connection: Any) -> None:
         """redis-py's release event, or only its re-auth (see ``redispool.listeners``)."""
         dispatcher: Any = self._event_dispatcher
-        listeners = dispatcher._event_listeners_mapping.get(AsyncAfterConnectionReleasedEvent)
+        listeners = _compat.release_listeners(dispatcher, AsyncAfterConnectionReleasedEvent)
         if listeners is not self._quiet_listeners:  # register_listeners replaces the list
             if not quiet(listeners, AsyncReAuthConnectionListener):
                 await dispatcher.dispatch_async(AsyncAfterConnectionReleasedEvent(connection))
@@ -396,10 +396,10 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             for conn in self._slots.idle_connections():
                 await conn.retry.call_with_retry(
                     lambda c=conn: c.send_command("AUTH", token.try_get("oid"), token.get_value()),
-                    lambda error: self._mock(error),
+                    _compat.ignore_error_async,
                 )
                 await conn.retry.call_with_retry(
-                    lambda c=conn: c.read_response(), lambda error: self._mock(error)
+                    lambda c=conn: c.read_response(), _compat.ignore_error_async
                 )
             for conn in self._slots.busy_connections():
                 conn.set_re_auth_token(token)
@@ -446,7 +446,7 @@ class BlockingConnectionPool(ConnectionPool):
                 if deadline is None:
                     code, item = await waiter.future
                 else:
-                    async with async_timeout(max(0.0, deadline - loop.time())):
+                    async with _compat.async_timeout(max(0.0, deadline - loop.time())):
                         code, item = await waiter.future
             except BaseException as exc:
                 offered = self._waiters.leave(waiter)
