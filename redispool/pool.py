@@ -23,10 +23,9 @@ from redis.event import AfterConnectionReleasedEvent, ReAuthConnectionListener
 from redis.exceptions import ChildDeadlockedError, MaxConnectionsError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.observability.attributes import ConnectionState, get_pool_name
 from redis.utils import warn_deprecated_arg_usage
 
-from . import _compat, handover
+from . import _compat, handover, telemetry
 from ._impl import Packer, SlotArray
 from .knobs import set_knobs
 from .listeners import UNSEEN as _UNSEEN
@@ -205,7 +204,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             self.release(conn)
             raise
         if _recorder._metrics_collector is not None:
-            self._record_checkout(conn, started)
+            telemetry.checked_out(self, started)
         return conn
 
     def _data_is_reply(self) -> bool:
@@ -257,9 +256,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         if self.cache is not None:
             conn = CacheProxyConnection(conn, self.cache, self._lock)  # type: ignore[abstract]
         if _recorder._metrics_collector is not None:
-            _recorder.record_connection_count(
-                pool_name=get_pool_name(self), connection_state=ConnectionState.IDLE, counter=1
-            )
+            telemetry.created(self)
         return conn
 
     # ---- release ------------------------------------------------------------------------
@@ -302,9 +299,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             if self._slots.remove(connection):
                 self._notify()
             if _recorder._metrics_collector is not None:
-                _recorder.record_connection_count(
-                    pool_name="unknown_pool", connection_state=ConnectionState.USED, counter=-1
-                )
+                telemetry.released_foreign()
             return
         settled = handover.settle_dirty(
             self._slots,
@@ -354,29 +349,10 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         ):
             connection.re_auth()
         if _recorder._metrics_collector is not None:
-            pool_name = get_pool_name(self)
-            _recorder.record_connection_count(
-                pool_name=pool_name, connection_state=ConnectionState.USED, counter=-1
-            )
-            _recorder.record_connection_count(
-                pool_name=pool_name, connection_state=ConnectionState.IDLE, counter=1
-            )
+            telemetry.released(self)
 
     def _notify(self) -> None:
         """Wake a waiter (blocking pool only)."""
-
-    def _record_checkout(self, conn: Any, started: float) -> None:
-        pool_name = get_pool_name(self)
-        _recorder.record_connection_count(
-            pool_name=pool_name, connection_state=ConnectionState.IDLE, counter=-1
-        )
-        _recorder.record_connection_count(
-            pool_name=pool_name, connection_state=ConnectionState.USED, counter=1
-        )
-        if started:
-            _recorder.record_connection_create_time(
-                connection_pool=self, duration_seconds=monotonic() - started
-            )
 
     # ---- whole-pool operations -----------------------------------------------------------
     def _checkpid(self) -> None:
@@ -501,9 +477,7 @@ class BlockingConnectionPool(ConnectionPool):
                 self._notify()
             slots.wait_end(monotonic() - started, timed_out)
             if _recorder._metrics_collector is not None and not timed_out:
-                _recorder.record_connection_wait_time(
-                    pool_name=get_pool_name(self), duration_seconds=monotonic() - started
-                )
+                telemetry.waited(self, started)
 
     def _notify(self) -> None:
         """Wake the longest waiting thread (it retries its checkout)."""

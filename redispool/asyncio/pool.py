@@ -19,9 +19,8 @@ from redis.asyncio.connection import AbstractConnection, Connection
 from redis.event import AsyncAfterConnectionReleasedEvent, AsyncReAuthConnectionListener
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
-from redis.observability.attributes import ConnectionState, get_pool_name
 
-from .. import _compat, handover
+from .. import _compat, handover, telemetry
 from .._impl import Packer, SlotArray
 from ..knobs import set_knobs
 from ..listeners import UNSEEN, quiet
@@ -174,9 +173,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
                 await conn.disconnect()
             await self.ensure_connection(conn)
             if code == NEW:
-                await _aconnection.record_connection_create_time(
-                    connection_pool=self, duration_seconds=monotonic() - started
-                )
+                await telemetry.acreated(self, started)
         except BaseException:
             await self.release(conn)
             raise
@@ -186,9 +183,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
     async def _record_checkout(self, started: float) -> None:
         """redis-py's metrics for a checkout that took the slow path."""
         if _arecorder._async_metrics_collector is not None:
-            await _aconnection.record_connection_count(
-                pool_name=get_pool_name(self), connection_state=ConnectionState.USED, counter=1
-            )
+            await telemetry.achecked_out(self)
 
     async def _full(self) -> tuple[int, Any]:
         """No idle connection and no room: the non-blocking pool gives up."""
@@ -307,10 +302,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         ):
             await connection.re_auth()
         if _arecorder._async_metrics_collector is not None:
-            pool_name = get_pool_name(self)
-            await _aconnection.record_connection_count(
-                pool_name=pool_name, connection_state=ConnectionState.USED, counter=-1
-            )
+            await telemetry.areleased(self)
 
     def _give_back(self, connection: Any) -> bool:
         """Synchronous part of ``release``: close a connection that may owe a reply, hand
@@ -464,6 +456,4 @@ class BlockingConnectionPool(ConnectionPool):
 
     async def _record_checkout(self, started: float) -> None:
         await super()._record_checkout(started)
-        await _aconnection.record_connection_wait_time(
-            pool_name=get_pool_name(self), duration_seconds=monotonic() - started
-        )
+        await telemetry.awaited(self, started)
