@@ -10,7 +10,16 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from redis._parsers import (
+    _AsyncHiredisParser,
+    _AsyncRESP2Parser,
+    _AsyncRESP3Parser,
+    _HiredisParser,
+    _RESP2Parser,
+    _RESP3Parser,
+)
 from redis.connection import CacheProxyConnection
+from redis.utils import check_protocol_version
 
 from ._impl import Packer
 from ._pack_py import Packer as _PurePacker
@@ -100,21 +109,90 @@ def default_parsers() -> tuple[Any, Any]:
     return redis.connection.DefaultParser, redis.asyncio.connection.DefaultParser
 
 
-def weaken_maint_handler(pool: Any) -> None:
-    """redis-py's maintenance-notification handler (``_maint_notifications_pool_handler``,
-    copied onto every connection) holds its pool, and the pool holds it: a cycle that
-    keeps a dropped pool and its sockets alive until a GC pass. A weak proxy breaks it."""
-    handler = getattr(pool, "_maint_notifications_pool_handler", None)
-    if handler is not None and not isinstance(handler.pool, weakref.ProxyType):
-        handler.pool = weakref.proxy(pool)
+class _WeakPool:
+    """``pool`` of a maintenance handler made by ``weak_pool_handler``: the pool itself,
+    held weakly (None once it is gone)."""
+
+    def __get__(self, handler: Any, owner: Any = None) -> Any:
+        if handler is None:
+            return self
+        ref = handler.__dict__.get("_rp_pool")
+        return None if ref is None else ref()
+
+    def __set__(self, handler: Any, pool: Any) -> None:
+        try:
+            ref: Any = weakref.ref(pool)
+        except TypeError:  # None, or an object that cannot be referred to weakly: held
+            ref = lambda: pool  # noqa: E731
+        handler.__dict__["_rp_pool"] = ref
 
 
-def weaken_connection_handlers(connection: Any) -> None:
-    """The same for the handlers redis-py gives each connection under RESP3 (its copy of
-    the pool handler, ``_maint_notifications_pool_handler``, and
-    ``_maint_notifications_connection_handler``): each holds the connection that holds it,
-    so a dropped connection would keep its socket open until a GC pass."""
-    for name in ("_maint_notifications_pool_handler", "_maint_notifications_connection_handler"):
-        handler = getattr(connection, name, None)
-        if handler is not None and getattr(handler, "connection", None) is connection:
-            handler.connection = weakref.proxy(connection)
+_WEAK_POOL_HANDLERS: dict[type, type] = {}
+
+
+def weak_pool_handler(handler: Any) -> Any:
+    """redis-py's maintenance-notification pool handler (the pool's
+    ``_maint_notifications_pool_handler``, also in its ``connection_kwargs``, and a copy
+    on every connection) holds its pool: cycles that would keep a dropped pool and its
+    sockets alive until a GC pass. The handler becomes an instance of a subclass of its
+    class (same name and module) whose ``pool`` is held weakly, so ``handler.pool is
+    pool`` as in redis-py; the copies it makes for connections (``get_handler_for_connection``)
+    are made the same way. Returns ``handler``."""
+    cls = type(handler)
+    if handler is None or isinstance(cls.__dict__.get("pool"), _WeakPool):
+        return handler
+    sub = _WEAK_POOL_HANDLERS.get(cls)
+    if sub is None:
+
+        def get_handler_for_connection(self: Any) -> Any:
+            return weak_pool_handler(cls.get_handler_for_connection(self))
+
+        namespace = {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__,
+            "pool": _WeakPool(),
+            "get_handler_for_connection": get_handler_for_connection,
+        }
+        sub = _WEAK_POOL_HANDLERS[cls] = type(cls.__name__, (cls,), namespace)
+    pool = handler.__dict__.pop("pool", None)
+    handler.__class__ = sub
+    handler.pool = pool
+    return handler
+
+
+#: redis-py's own parser classes (sync, asyncio) and their ``read_response`` as defined
+#: (a test may replace it on the class, with ``unittest.mock.patch``).
+_PARSERS = (
+    (_HiredisParser, _RESP2Parser, _RESP3Parser),
+    (_AsyncHiredisParser, _AsyncRESP2Parser, _AsyncRESP3Parser),
+)
+_READS = {cls: cls.read_response for classes in _PARSERS for cls in classes}
+
+
+def stand_in_parser(is_async: bool, protocol: Any) -> tuple[Any, Any]:
+    """The redis-py parser class a connection with this ``protocol`` reads with unless it
+    is given redispool's, and that class's own ``read_response``: ``DefaultParser``
+    (hiredis's when installed, for both protocols), else the pure-Python parser of the
+    protocol, as redis-py's ``Connection.__init__`` picks."""
+    resp2, resp3 = _PARSERS[is_async][1:]
+    default = default_parsers()[is_async]
+    if default not in (resp2, resp3):
+        cls = default
+    else:
+        cls = resp3 if check_protocol_version(protocol, 3) else resp2
+    return cls, _READS.get(cls, cls.read_response)
+
+
+def replaced_read(parser: Any, cls: Any, **kwargs: Any) -> Any:
+    """Call ``cls.read_response`` where it is no longer redis-py's (a test replaced it)
+    for ``parser``, as a connection reading with ``cls`` would: bound as Python binds
+    it (a ``Mock`` is not bound), with the arguments redis-py's connections pass
+    (no ``push_request`` for a RESP2 parser)."""
+    read = cls.read_response
+    bind = getattr(type(read), "__get__", None)
+    if bind is not None:
+        read = bind(read, parser, type(parser))
+    if cls in (_RESP2Parser, _AsyncRESP2Parser):
+        kwargs.pop("push_request", None)
+    return read(**kwargs)

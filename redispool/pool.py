@@ -31,7 +31,7 @@ from ._impl import Packer, SlotArray
 from .ledger import settle
 from .parsers import Parser
 from .stats import PoolStats
-from .views import BusyView, IdleView
+from .views import AllView, BusyView, IdleView, QueueView
 from .waiters import Waiter, WaitQueue
 
 # slot array codes and flags (identical in both twins)
@@ -163,7 +163,6 @@ class ConnectionPool(redis.connection.ConnectionPool):
             maint_notifications_config=maint_notifications_config,
             **connection_kwargs,
         )
-        _compat.weaken_maint_handler(self)  # no pool <-> connection cycle
 
     # ---- state ------------------------------------------------------------------------
     def reset(self) -> None:
@@ -198,6 +197,14 @@ class ConnectionPool(redis.connection.ConnectionPool):
     def _created_connections(self) -> int:  # type: ignore[override]
         return int(self._slots.size)
 
+    @property  # redis-py's; its pool reference is weak (``_compat.weak_pool_handler``)
+    def _maint_notifications_pool_handler(self) -> Any:
+        return self.__dict__.get("_rp_maint_handler")
+
+    @_maint_notifications_pool_handler.setter
+    def _maint_notifications_pool_handler(self, handler: Any) -> None:
+        self.__dict__["_rp_maint_handler"] = _compat.weak_pool_handler(handler)
+
     def _get_free_connections(self) -> list[Any]:
         return self._available_connections
 
@@ -206,6 +213,18 @@ class ConnectionPool(redis.connection.ConnectionPool):
 
     def __bool__(self) -> bool:
         return True
+
+    def __del__(self) -> None:
+        """redis-py's metrics, then the idle connections are closed: under RESP3 each one
+        and redis-py's maintenance handlers refer to each other, a cycle that would keep a
+        dropped pool's sockets open until a collector pass (redis-py closes them then).
+        Connections lent out are their users' to close."""
+        super().__del__()
+        try:
+            for conn in self._slots.idle_connections():
+                conn.disconnect()
+        except Exception:
+            pass
 
     def stats(self) -> PoolStats:
         """Counters and gauges of this pool (see ``PoolStats``)."""
@@ -318,7 +337,6 @@ class ConnectionPool(redis.connection.ConnectionPool):
                     errors=kwargs.get("encoding_errors", "strict"),
                 )
         conn = self.connection_class(**kwargs)
-        _compat.weaken_connection_handlers(conn)  # no connection <-> handler cycle
         if self.cache is not None:
             conn = CacheProxyConnection(conn, self.cache, self._lock)  # type: ignore[abstract]
         if _recorder._metrics_collector is not None:
@@ -514,6 +532,7 @@ class BlockingConnectionPool(ConnectionPool):
         slots = getattr(self, "_slots", None)
         old = getattr(self, "_queue", None)
         self._queue = WaitQueue()
+        self._taken: list[int] = []  # slots reserved by ``pool.get()`` (a ``None`` taken)
         if self._in_maintenance:
             with self._lock:
                 super().reset()
@@ -526,18 +545,27 @@ class BlockingConnectionPool(ConnectionPool):
     @property
     def _connections(self) -> list[Any]:
         """Every connection the pool holds (redis-py's blocking pool keeps this list)."""
-        connections: list[Any] = self._slots.idle_connections() + self._slots.busy_connections()
-        return connections
+        return AllView(self._slots, self._slots.idle_connections() + self._slots.busy_connections())
+
+    @property
+    def pool(self) -> QueueView:
+        """redis-py's queue of idle connections and ``None`` placeholders, as a live view
+        of the slot array (``redispool.views.QueueView``)."""
+        return QueueView(self)
 
     def _get_free_connections(self) -> set[Any]:  # type: ignore[override]
         return set(self._slots.idle_connections())
 
     def _full(self) -> tuple[int, Any]:
-        """Wait for a connection, first in first served. An exception at any point leaves
+        return self._wait(self.timeout)
+
+    def _wait(self, timeout: float | None) -> tuple[int, Any]:
+        """Wait up to ``timeout`` seconds (None: forever) for a connection or a free slot,
+        first in first served (a checkout; ``pool.get()``). An exception at any point leaves
         no waiter behind and passes on a wake-up this thread received and cannot use."""
         slots = self._slots
         started = monotonic()
-        deadline = None if self.timeout is None else started + self.timeout
+        deadline = None if timeout is None else started + timeout
         timed_out = False
         owed = False  # a wake-up received and not yet spent on a checkout
         waiter: Waiter | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 from typing import Any
 
 import pytest
@@ -24,9 +23,12 @@ def test_sync_names(redis_server: RedisServer) -> None:
     assert _compat.sync_ledger(conn) is conn._command_packer is _compat.sync_packer(conn)
     assert _compat.sync_fd(conn) == conn._sock.fileno() == conn._command_packer.fd >= 0
     handler = pool._maint_notifications_pool_handler
-    assert isinstance(handler.pool, weakref.ProxyType) and handler.pool.connection_kwargs
+    assert handler.pool is pool
+    assert pool.connection_kwargs["maint_notifications_pool_handler"] is handler
+    assert isinstance(handler, redis.maint_notifications.MaintNotificationsPoolHandler)
+    assert conn._maint_notifications_pool_handler.pool is pool  # the copy, as in redis-py
     for name in ("_maint_notifications_pool_handler", "_maint_notifications_connection_handler"):
-        assert isinstance(getattr(conn, name).connection, weakref.ProxyType), name
+        assert getattr(conn, name).connection is conn, name  # as redis-py wires them
     pool.release(conn)
     pool.disconnect()
     assert _compat.sync_fd(conn) == -1
@@ -40,6 +42,13 @@ def test_asyncio_names(redis_server: RedisServer) -> None:
             assert hasattr(conn, name), name
         assert hasattr(conn._reader, "_waiter")  # asyncio's StreamReader
         assert _compat.async_ledger(conn) is conn._rp_packer
+        assert pool._maint_notifications_pool_handler.pool is pool
+        assert conn._maint_notifications_pool_handler.pool is pool
+        for name in (
+            "_maint_notifications_pool_handler",
+            "_maint_notifications_connection_handler",
+        ):
+            assert getattr(conn, name).connection is conn, name  # as redis-py wires them
         assert _compat.async_fd(conn) == conn._rp_packer.fd >= 0
         await pool.release(conn)
         await pool.disconnect()
