@@ -28,7 +28,10 @@ import redis.observability.recorder
 
 # redis-py's parser bases and socket constants, re-exported: nothing stands in for them
 # (the ``timeout`` sentinel must be redis-py's own object), so a redis-py without them fails here.
+from redis._parsers import _AsyncHiredisParser as _AsyncHiredisParser
+from redis._parsers import _AsyncRESP2Parser as _AsyncRESP2Parser
 from redis._parsers import _AsyncRESP3Parser as _AsyncRESP3Parser
+from redis._parsers import _HiredisParser as _HiredisParser
 from redis._parsers import _RESP3Parser as _RESP3Parser
 from redis._parsers.socket import (
     NONBLOCKING_EXCEPTION_ERROR_NUMBERS as NONBLOCKING_EXCEPTION_ERROR_NUMBERS,
@@ -37,6 +40,7 @@ from redis._parsers.socket import NONBLOCKING_EXCEPTIONS as NONBLOCKING_EXCEPTIO
 from redis._parsers.socket import SENTINEL as SENTINEL
 from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR as SERVER_CLOSED_CONNECTION_ERROR
 from redis.connection import CacheProxyConnection
+from redis.utils import check_protocol_version
 
 from ._impl import Packer
 from ._pack_py import Packer as _PurePacker
@@ -82,9 +86,13 @@ _BENCH = "benchmarks only: None here, the bench's pure-Python redis-py reference
 
 NAMES: Final[tuple[Name, ...]] = (
     # ---- redis-py's private modules: imported here, re-exported under the same names
-    Name("redis._parsers", "_RESP3Parser", ("parsers", "_e2e", "_workloads"), _REQUIRED),
-    Name("redis._parsers", "_AsyncRESP3Parser", ("asyncio.parser", "_e2e"), _REQUIRED),
-    Name("redis._parsers", "_RESP2Parser", ("_workloads",), _BENCH),
+    Name("redis._parsers", "_RESP3Parser", ("parsers", "_e2e", "_workloads", "_compat"), _REQUIRED),
+    Name("redis._parsers", "_AsyncRESP3Parser", ("asyncio.parser", "_e2e", "_compat"), _REQUIRED),
+    Name("redis._parsers", "_RESP2Parser", ("_workloads", "_compat"), _REQUIRED),
+    # the parsers a connection reads with unless given redispool's (``stand_in_parser``)
+    Name("redis._parsers", "_HiredisParser", ("_compat",), _REQUIRED),
+    Name("redis._parsers", "_AsyncHiredisParser", ("_compat",), _REQUIRED),
+    Name("redis._parsers", "_AsyncRESP2Parser", ("_compat",), _REQUIRED),
     Name("redis._parsers", "Encoder", ("_workloads",), _BENCH),
     Name("redis._parsers.socket", "SENTINEL", ("parsers",), _REQUIRED),
     Name(
@@ -141,14 +149,12 @@ NAMES: Final[tuple[Name, ...]] = (
         " pools pack with redis-py's packer (no reply ledger)",
         via=f"{_SYNC}.__init__",
     ),
-    Name(_SYNC, "_maint_notifications_pool_handler", ("_compat",), _NO_WEAKREF),
-    Name(_SYNC, "_maint_notifications_connection_handler", ("_compat",), _NO_WEAKREF),
     Name("redis.connection.CacheProxyConnection", "_conn", ("_compat",), "no ledger, fd opaque"),
     # ---- redis-py's sync pools, under redispool's subclasses
     Name(_POOL, "_lock", ("pool",), _REQUIRED),  # the lock redis-py's cache proxy holds
     Name(_POOL, "_fork_lock", ("pool",), _REQUIRED),
     Name(_POOL, "_event_dispatcher", ("pool",), _REQUIRED),
-    Name(_POOL, "_maint_notifications_pool_handler", ("_compat",), _NO_WEAKREF),
+    Name(_POOL, "_maint_notifications_pool_handler", ("views",), _NO_WEAKREF),
     Name(_POOL, "_checkpid", ("pool",), _OURS),
     Name(_POOL, "_available_connections", ("views",), _OURS),
     Name(_POOL, "_in_use_connections", ("views",), _OURS),
@@ -199,12 +205,10 @@ NAMES: Final[tuple[Name, ...]] = (
     ),
     Name(_ASYNC, "_should_reconnect", ("asyncio.pool",), _SLOW, via=f"{_ASYNC}.should_reconnect"),
     Name(_ASYNC, "_re_auth_token", ("asyncio.pool",), _NO_SHORTCUT, via=f"{_ASYNC}.re_auth"),
-    Name(_ASYNC, "_maint_notifications_pool_handler", ("_compat",), _NO_WEAKREF),
-    Name(_ASYNC, "_maint_notifications_connection_handler", ("_compat",), _NO_WEAKREF),
     # ---- redis-py's asyncio pools, under redispool's subclasses
     Name(_APOOL, "_lock", ("asyncio.pool",), _REQUIRED),  # the MOVING handler holds it
     Name(_APOOL, "_event_dispatcher", ("asyncio.pool",), _REQUIRED),
-    Name(_APOOL, "_maint_notifications_pool_handler", ("_compat",), _NO_WEAKREF),
+    Name(_APOOL, "_maint_notifications_pool_handler", ("views",), _NO_WEAKREF),
     Name(_APOOL, "_available_connections", ("views",), _OURS),
     Name(_APOOL, "_in_use_connections", ("views",), _OURS),
     Name(_APOOL, "_get_free_connections", ("views",), _OURS),
@@ -553,21 +557,90 @@ def default_parsers() -> tuple[Any, Any]:
     return redis.connection.DefaultParser, redis.asyncio.connection.DefaultParser
 
 
-def weaken_maint_handler(pool: Any) -> None:
-    """redis-py's maintenance-notification handler (``_maint_notifications_pool_handler``,
-    copied onto every connection) holds its pool, and the pool holds it: a cycle that
-    keeps a dropped pool and its sockets alive until a GC pass. A weak proxy breaks it."""
-    handler = getattr(pool, "_maint_notifications_pool_handler", None)
-    if handler is not None and not isinstance(handler.pool, weakref.ProxyType):
-        handler.pool = weakref.proxy(pool)
+class _WeakPool:
+    """``pool`` of a maintenance handler made by ``weak_pool_handler``: the pool itself,
+    held weakly (None once it is gone)."""
+
+    def __get__(self, handler: Any, owner: Any = None) -> Any:
+        if handler is None:
+            return self
+        ref = getattr(handler, "_rp_pool", None)
+        return None if ref is None else ref()
+
+    def __set__(self, handler: Any, pool: Any) -> None:
+        try:
+            ref: Any = weakref.ref(pool)
+        except TypeError:  # None, or an object that cannot be referred to weakly: held
+            ref = lambda: pool  # noqa: E731
+        handler._rp_pool = ref
 
 
-def weaken_connection_handlers(connection: Any) -> None:
-    """The same for the handlers redis-py gives each connection under RESP3 (its copy of
-    the pool handler, ``_maint_notifications_pool_handler``, and
-    ``_maint_notifications_connection_handler``): each holds the connection that holds it,
-    so a dropped connection would keep its socket open until a GC pass."""
-    for name in ("_maint_notifications_pool_handler", "_maint_notifications_connection_handler"):
-        handler = getattr(connection, name, None)
-        if handler is not None and getattr(handler, "connection", None) is connection:
-            handler.connection = weakref.proxy(connection)
+_WEAK_POOL_HANDLERS: dict[type, type] = {}
+
+
+def weak_pool_handler(handler: Any) -> Any:
+    """redis-py's maintenance-notification pool handler (the pool's
+    ``_maint_notifications_pool_handler``, also in its ``connection_kwargs``, and a copy
+    on every connection) holds its pool: cycles that would keep a dropped pool and its
+    sockets alive until a GC pass. The handler becomes an instance of a subclass of its
+    class (same name and module) whose ``pool`` is held weakly, so ``handler.pool is
+    pool`` as in redis-py; the copies it makes for connections (``get_handler_for_connection``)
+    are made the same way. Returns ``handler``."""
+    cls = type(handler)
+    if handler is None or isinstance(cls.__dict__.get("pool"), _WeakPool):
+        return handler
+    sub = _WEAK_POOL_HANDLERS.get(cls)
+    if sub is None:
+
+        def get_handler_for_connection(self: Any) -> Any:
+            return weak_pool_handler(cls.get_handler_for_connection(self))
+
+        namespace = {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__,
+            "pool": _WeakPool(),
+            "get_handler_for_connection": get_handler_for_connection,
+        }
+        sub = _WEAK_POOL_HANDLERS[cls] = type(cls.__name__, (cls,), namespace)
+    pool = handler.__dict__.pop("pool", None)
+    handler.__class__ = sub
+    handler.pool = pool
+    return handler
+
+
+#: redis-py's own parser classes (sync, asyncio) and their ``read_response`` as defined
+#: (a test may replace it on the class, with ``unittest.mock.patch``).
+_PARSERS = (
+    (_HiredisParser, _RESP2Parser, _RESP3Parser),
+    (_AsyncHiredisParser, _AsyncRESP2Parser, _AsyncRESP3Parser),
+)
+_READS = {cls: cls.read_response for classes in _PARSERS for cls in classes}
+
+
+def stand_in_parser(is_async: bool, protocol: Any) -> tuple[Any, Any]:
+    """The redis-py parser class a connection with this ``protocol`` reads with unless it
+    is given redispool's, and that class's own ``read_response``: ``DefaultParser``
+    (hiredis's when installed, for both protocols), else the pure-Python parser of the
+    protocol, as redis-py's ``Connection.__init__`` picks."""
+    resp2, resp3 = _PARSERS[is_async][1:]
+    default = default_parsers()[is_async]
+    if default not in (resp2, resp3):
+        cls = default
+    else:
+        cls = resp3 if check_protocol_version(protocol, 3) else resp2
+    return cls, _READS.get(cls, cls.read_response)
+
+
+def replaced_read(parser: Any, cls: Any, **kwargs: Any) -> Any:
+    """Call ``cls.read_response`` where it is no longer redis-py's (a test replaced it)
+    for ``parser``, as a connection reading with ``cls`` would: bound as Python binds
+    it (a ``Mock`` is not bound), with the arguments redis-py's connections pass
+    (no ``push_request`` for a RESP2 parser)."""
+    read = cls.read_response
+    bind = getattr(type(read), "__get__", None)
+    if bind is not None:
+        read = bind(read, parser, type(parser))
+    if cls in (_RESP2Parser, _AsyncRESP2Parser):
+        kwargs.pop("push_request", None)
+    return read(**kwargs)

@@ -96,8 +96,12 @@ class Parser(_RESP3Parser):
         self._reader: Any = None
         self._ledger: Any = None
         self._recv = bytearray(socket_read_size)
+        # the redis-py parser class read with otherwise, and its own read_response
+        self._stands_for, self._stands_for_read = _compat.stand_in_parser(False, None)
 
     def on_connect(self, connection: Any) -> None:
+        protocol = getattr(connection, "protocol", None)
+        self._stands_for, self._stands_for_read = _compat.stand_in_parser(False, protocol)
         ledger = self._ledger = _compat.ledger(_compat.sync_packer(connection))
         if ledger is not None:
             ledger.fd = _compat.sync_fd(connection)
@@ -175,6 +179,14 @@ class Parser(_RESP3Parser):
         push_request: bool = False,
         timeout: Any = SENTINEL,
     ) -> Any:
+        if self._stands_for.read_response is not self._stands_for_read:  # replaced
+            return _compat.replaced_read(
+                self,
+                self._stands_for,
+                disable_decoding=disable_decoding,
+                push_request=push_request,
+                timeout=timeout,
+            )
         while True:
             reader = self._reader
             if reader is None:

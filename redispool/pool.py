@@ -32,7 +32,7 @@ from .listeners import UNSEEN as _UNSEEN
 from .listeners import quiet
 from .parsers import Parser
 from .slot_codes import CHECK, DIRTY, FORKED, FULL, NEW, READY, RELEASED, RENEW
-from .views import SlotViews
+from .views import AllView, QueueView, SlotViews
 from .waiters import Waiter, WaitQueue
 
 _DEFAULT_PARSER = _compat.default_parsers()[0]
@@ -123,7 +123,6 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             maint_notifications_config=maint_notifications_config,
             **connection_kwargs,
         )
-        _compat.weaken_maint_handler(self)  # no pool <-> connection cycle
 
     # ---- state ------------------------------------------------------------------------
     def reset(self) -> None:
@@ -145,6 +144,18 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
     @property
     def _created_connections(self) -> int:  # type: ignore[override]
         return int(self._slots.size)
+
+    def __del__(self) -> None:
+        """redis-py's metrics, then the idle connections are closed: under RESP3 each one
+        and redis-py's maintenance handlers refer to each other, a cycle that would keep a
+        dropped pool's sockets open until a collector pass (redis-py closes them then).
+        Connections lent out are their users' to close."""
+        super().__del__()
+        try:
+            for conn in self._slots.idle_connections():
+                conn.disconnect()
+        except Exception:
+            pass
 
     # ---- checkout -----------------------------------------------------------------------
     def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
@@ -252,7 +263,6 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
                     errors=kwargs.get("encoding_errors", "strict"),
                 )
         conn = self.connection_class(**kwargs)
-        _compat.weaken_connection_handlers(conn)  # no connection <-> handler cycle
         if self.cache is not None:
             conn = CacheProxyConnection(conn, self.cache, self._lock)  # type: ignore[abstract]
         if _recorder._metrics_collector is not None:
@@ -428,6 +438,7 @@ class BlockingConnectionPool(ConnectionPool):
         slots = getattr(self, "_slots", None)
         old = getattr(self, "_queue", None)
         self._queue = WaitQueue()
+        self._taken: list[int] = []  # slots reserved by ``pool.get()`` (a ``None`` taken)
         if self._in_maintenance:
             with self._lock:
                 super().reset()
@@ -440,18 +451,27 @@ class BlockingConnectionPool(ConnectionPool):
     @property
     def _connections(self) -> list[Any]:
         """Every connection the pool holds (redis-py's blocking pool keeps this list)."""
-        connections: list[Any] = self._slots.idle_connections() + self._slots.busy_connections()
-        return connections
+        return AllView(self._slots, self._slots.idle_connections() + self._slots.busy_connections())
+
+    @property
+    def pool(self) -> QueueView:
+        """redis-py's queue of idle connections and ``None`` placeholders, as a live view
+        of the slot array (``redispool.views.QueueView``)."""
+        return QueueView(self)
 
     def _get_free_connections(self) -> set[Any]:
         return set(self._slots.idle_connections())
 
     def _full(self) -> tuple[int, Any]:
-        """Wait for a connection, first in first served. An exception at any point leaves
+        return self._wait(self.timeout)
+
+    def _wait(self, timeout: float | None) -> tuple[int, Any]:
+        """Wait up to ``timeout`` seconds (None: forever) for a connection or a free slot,
+        first in first served (a checkout; ``pool.get()``). An exception at any point leaves
         no waiter behind and passes on a wake-up this thread received and cannot use."""
         slots = self._slots
         started = monotonic()
-        deadline = None if self.timeout is None else started + self.timeout
+        deadline = None if timeout is None else started + timeout
         timed_out = False
         owed = False  # a wake-up received and not yet spent on a checkout
         waiter: Waiter | None = None

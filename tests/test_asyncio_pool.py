@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 import redis
@@ -16,6 +17,7 @@ from helpers import balanced
 from redis._parsers import _AsyncRESP3Parser
 from redis.asyncio.lock import Lock
 
+from redispool import _compat
 from redispool.asyncio import AsyncParser, BlockingConnectionPool, ConnectionPool
 from redispool.asyncio.fast_io import ConnectionIO
 
@@ -454,6 +456,56 @@ async def test_bytes_the_loop_read_while_idle_are_not_lent(redis_url: str) -> No
     assert await r.get("apool:stray") == b"mine"
     stats = pool.stats()
     assert stats.created == 1 and balanced(stats)
+    await pool.disconnect()
+
+
+class SetUpOnConnect(aredis.Connection):
+    """Like the DummyConnection of redis-py's pool tests, its ``__init__`` skips redis-py's
+    (no ``encoder`` yet); this one sets itself up when it connects."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+
+    async def connect(self) -> None:
+        if not hasattr(self, "encoder"):
+            super().__init__(**self.kwargs)
+        await super().connect()
+
+
+async def test_connection_class_that_skips_redis_py_init(redis_url: str, pool_class: type) -> None:
+    """Found by redis-py's pool tests: the pool gave every connection a ``Packer`` made
+    from its ``encoder`` and failed (AttributeError) on a class that has none yet. Such a
+    connection packs with its class's own ``pack_command``, as under redis-py's pool."""
+    pool = pool_class.from_url(redis_url, connection_class=SetUpOnConnect, client_name="lazy")
+    conn = await pool.get_connection()
+    assert type(conn) is SetUpOnConnect and conn.kwargs["client_name"] == "lazy"
+    assert not hasattr(conn, "_rp_packer")
+    await pool.release(conn)
+    r = aredis.Redis(connection_pool=pool)
+    await r.set("apool:lazy", "v")
+    assert await r.get("apool:lazy") == b"v"
+    assert balanced(pool.stats())
+    await pool.disconnect()
+
+
+async def test_a_replaced_redis_py_read_response_is_called(redis_url: str, protocol: int) -> None:
+    """redis-py's pubsub test replaces ``read_response`` on its parser classes (the one a
+    connection reads with unless given ours: ``DefaultParser``, hiredis's when installed)
+    to raise a BaseException: the read raises it and the connection stays connected."""
+    stands_for = _compat.stand_in_parser(True, protocol)[0]
+    pool = ConnectionPool.from_url(redis_url, protocol=protocol)
+    r = aredis.Redis(connection_pool=pool)
+    pubsub = r.pubsub()
+    await pubsub.subscribe("apool:replaced")
+    assert await pubsub.get_message(timeout=5) is not None  # the confirmation
+    with (
+        patch.object(stands_for, "read_response", side_effect=BaseException("boom")),
+        pytest.raises(BaseException, match="boom"),
+    ):
+        await asyncio.wait_for(pubsub.parse_response(block=True), 5)
+    assert pubsub.connection is not None and pubsub.connection.is_connected
+    await pubsub.aclose()
+    assert await r.ping()
     await pool.disconnect()
 
 

@@ -270,6 +270,10 @@ def test_moving_serialises_checkout_and_release(redis_url: str) -> None:
             for conn in pool._get_free_connections():
                 conn.disconnect()
             _move(list(pool._get_free_connections()), pool.connection_kwargs, target)
+            # in use: redis-py's handler updates it too, and marks it for reconnect (the
+            # release may win the lock first and make it the warmest idle connection)
+            _move([held], {}, target)
+            held.mark_for_reconnect()
             pool.set_in_maintenance(False)
         worker.join(10)
         releaser.join(10)

@@ -27,7 +27,6 @@ import inspect
 import re
 import textwrap
 import warnings
-import weakref
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
@@ -53,6 +52,7 @@ SOURCES = Path(__file__).resolve().parents[1] / "src_c"  # the checkout's, also 
 #: (module, source of the access) -> why the object is redispool's.
 OWN_RECEIVERS = {
     ("_slots_py", "array._lock"): "array is a redispool SlotArray (_arrays)",
+    ("views", "pool._wait"): "pool is the redispool blocking pool a QueueView belongs to",
 }
 
 
@@ -396,6 +396,15 @@ def test_used_in_is_exact() -> None:
         for _, name in scanner.compat_uses:  # redis-py's private module's, via _compat
             if name in listed:
                 used[name].add(scanner.key)
+    # a private module's name that _compat imports and uses itself (not only re-exports)
+    loaded = {
+        node.id
+        for node in ast.walk(package_trees()["_compat"])
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+    for entry in _compat.NAMES:
+        if entry.name in loaded and inspect.ismodule(_compat.lookup(entry.owner)):
+            used[entry.name].add("_compat")
     declared: dict[str, set[str]] = defaultdict(set)
     for entry in _compat.NAMES:
         declared[entry.name].update(entry.used_in)
@@ -593,9 +602,12 @@ def test_sync_names(redis_server: RedisServer) -> None:
     assert _compat.sync_fd(conn) == conn._sock.fileno() == conn._command_packer.fd >= 0
     assert isinstance(pool._event_dispatcher._event_listeners_mapping, dict)
     handler = pool._maint_notifications_pool_handler
-    assert isinstance(handler.pool, weakref.ProxyType) and handler.pool.connection_kwargs
+    assert handler.pool is pool
+    assert pool.connection_kwargs["maint_notifications_pool_handler"] is handler
+    assert isinstance(handler, redis.maint_notifications.MaintNotificationsPoolHandler)
+    assert conn._maint_notifications_pool_handler.pool is pool  # the copy, as in redis-py
     for name in ("_maint_notifications_pool_handler", "_maint_notifications_connection_handler"):
-        assert isinstance(getattr(conn, name).connection, weakref.ProxyType), name
+        assert getattr(conn, name).connection is conn, name  # as redis-py wires them
     conn.update_parser_timeout(7.5)  # what a maintenance notice does
     assert conn._parser._buffer.socket_timeout == 7.5
     pool.release(conn)
@@ -619,6 +631,13 @@ def test_asyncio_names(redis_server: RedisServer) -> None:
                 assert hasattr(live[entry.owner], entry.name), entry
         assert isinstance(pool._event_dispatcher._event_listeners_mapping, dict)
         assert _compat.async_ledger(conn) is conn._rp_packer
+        assert pool._maint_notifications_pool_handler.pool is pool
+        assert conn._maint_notifications_pool_handler.pool is pool
+        for name in (
+            "_maint_notifications_pool_handler",
+            "_maint_notifications_connection_handler",
+        ):
+            assert getattr(conn, name).connection is conn, name  # as redis-py wires them
         assert _compat.async_fd(conn) == conn._rp_packer.fd >= 0
         await pool.release(conn)
         await pool.disconnect()

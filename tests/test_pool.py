@@ -8,7 +8,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from queue import Queue
+from queue import Empty, Full, Queue
 from typing import Any
 
 import pytest
@@ -641,6 +641,82 @@ def test_private_views_extend_and_update(pool_class: type) -> None:
     pool._in_use_connections.update(busy)
     assert set(pool._available_connections) == set(idle)
     assert set(pool._in_use_connections) == set(busy)
+
+
+def test_blocking_pool_queue_view(redis_server: RedisServer) -> None:
+    """redis-py's blocking pool keeps ``pool``, a LifoQueue of idle connections and
+    ``None`` placeholders (room for one more), and its tests read it and fill it by hand:
+    here a live view of the slot array."""
+    pool = BlockingConnectionPool.from_url(redis_server.url, max_connections=3, timeout=0.05)
+    assert (pool.pool.maxsize, pool.pool.qsize(), pool.pool.full()) == (3, 3, True)
+    assert list(pool.pool.queue) == [None, None, None]
+    a, b = pool.get_connection(), pool.get_connection()
+    pool.release(a)
+    assert list(pool.pool.queue) == [None, a]  # the next one to be taken last
+    assert pool.pool.get_nowait() is a  # lent out, as a checkout would
+    assert a in pool._in_use_connections
+    assert pool.pool.get_nowait() is None  # the last free slot, for a connection made here
+    assert pool.pool.empty() and list(pool.pool.queue) == []
+    with pytest.raises(Empty):
+        pool.pool.get_nowait()
+    with pytest.raises(redis.ConnectionError, match=r"No connection available\."):
+        pool.get_connection()
+    mine = redis.Connection(host=redis_server.host, port=redis_server.port)
+    pool.pool.put_nowait(mine)  # into the slot the None left
+    assert list(pool.pool.queue) == [mine] and set(pool._connections) == {mine, a, b}
+    assert redis.Redis(connection_pool=pool).ping()  # on ``mine``, the only idle one
+    pool.pool.put_nowait(a)
+    pool.release(b)
+    assert pool.pool.full() and set(pool.pool.queue) == {mine, a, b}
+    with pytest.raises(Full):
+        pool.pool.put_nowait(None)
+    with pytest.raises(Full):
+        pool.pool.put_nowait(redis.Connection(host=redis_server.host, port=redis_server.port))
+    assert balanced(pool.stats())
+    pool.disconnect()
+
+
+def test_blocking_pool_queue_view_counts_like_redis_py() -> None:
+    """redis-py's ``get_connection_count`` test: connections added to ``_connections``
+    (lent out, as they are not queued), every ``None`` taken, the connections queued."""
+    pool = BlockingConnectionPool(max_connections=10, connection_class=Dummy, timeout=0.01)
+    one, two = Dummy(), Dummy()
+    pool._connections.append(one)
+    pool._connections.append(two)
+    assert pool._get_in_use_connections() == {one, two}
+    taken = 0
+    while not pool.pool.empty():
+        assert pool.pool.get_nowait() is None
+        taken += 1
+    assert taken == 8
+    pool.pool.put_nowait(one)
+    pool.pool.put_nowait(two)
+    (idle, _), (used, _) = pool.get_connection_count()
+    assert (idle, used) == (2, 0)
+    pool.pool.put_nowait(None)  # a slot given back
+    assert pool.pool.qsize() == 3
+    assert [pool.get_connection(), pool.get_connection()] == [two, one]
+    assert pool.get_connection() not in (one, two)  # a new one, in the slot given back
+    with pytest.raises(redis.ConnectionError):
+        pool.get_connection()  # the other seven Nones are still out, as in redis-py
+
+
+def test_blocking_pool_queue_view_get_waits(redis_url: str) -> None:
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=1)
+    conn = pool.get_connection()
+    with pytest.raises(Empty):
+        pool.pool.get(timeout=0.05)
+    threading.Timer(0.05, pool.release, [conn]).start()
+    assert pool.pool.get(timeout=10) is conn
+    pool.pool.put(conn)
+    fifo = BlockingConnectionPool.from_url(redis_url, max_connections=3, queue_class=Queue)
+    first, second = fifo.get_connection(), fifo.get_connection()
+    fifo.release(first)
+    fifo.release(second)
+    assert list(fifo.pool.queue) == [first, second, None]  # the next one to be taken first
+    assert fifo.pool.get_nowait() is first
+    pool.disconnect()
+    fifo.disconnect()
 
 
 def test_client_side_caching_locks_the_slot_array() -> None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 import redis
@@ -26,6 +27,7 @@ from redis.exceptions import (
 )
 
 import redispool
+from redispool import _compat
 from redispool.parsers import Parser
 
 
@@ -295,6 +297,24 @@ def test_server_close_is_a_connection_error(wired: tuple[Parser, socket.socket])
     peer.close()
     with pytest.raises(ConnectionError, match="Connection closed by server"):
         parser.read_response()
+
+
+def test_a_replaced_redis_py_read_response_is_called(client: redis.Redis, protocol: int) -> None:
+    """A test that replaces ``read_response`` on the redis-py parser class a connection
+    reads with unless given ours (``DefaultParser``, hiredis's when installed; redis-py's
+    pubsub tests do) sees its replacement called, bound as Python binds it."""
+    stands_for = _compat.stand_in_parser(False, protocol)[0]
+    client.set("replaced", "real")
+    with patch.object(stands_for, "read_response", autospec=True, return_value=b"fake") as read:
+        assert client.get("replaced") == b"fake"
+    assert isinstance(read.call_args.args[0], Parser)
+    assert read.call_args.kwargs["disable_decoding"] is False
+    with (
+        patch.object(stands_for, "read_response", side_effect=BaseException("boom")),
+        pytest.raises(BaseException, match="boom"),
+    ):
+        client.ping()
+    assert client.get("replaced") in (b"real", "real")  # the real replies were not reused
 
 
 def test_threads_share_a_pool(client: redis.Redis) -> None:

@@ -75,6 +75,28 @@ def test_dropped_pool_closes_its_sockets(
     assert _clients(redis_server, name) == 0
 
 
+@pytest.mark.parametrize("pool_class", SYNC_POOLS)
+def test_dropped_pool_closes_idle_and_leaves_lent_connections(
+    redis_server: RedisServer, pool_class: type, slot_twin: str, no_gc: None
+) -> None:
+    """Under RESP3 each connection and redis-py's maintenance handlers refer to each
+    other (``handler.connection is conn``, as redis-py wires them): the pool closes its
+    idle connections when it goes; the ones it lent are left to their users."""
+    pool = pool_class.from_url(redis_server.url, protocol=3)
+    lent, idle = pool.get_connection(), pool.get_connection()
+    pool.release(idle)
+    for conn in (lent, idle):
+        assert conn._maint_notifications_pool_handler.connection is conn
+        assert conn._maint_notifications_connection_handler.connection is conn
+    ref = weakref.ref(pool)
+    del pool
+    assert ref() is None
+    assert idle._sock is None
+    lent.send_command("PING")
+    assert lent.read_response() == b"PONG"
+    lent.disconnect()
+
+
 def test_install_client_per_job_frees_its_pool(redis_server: RedisServer, no_gc: None) -> None:
     """``install()`` and a ``redis.Redis(host=...)`` per job (rq, Celery workers)."""
     name = "drop-install"

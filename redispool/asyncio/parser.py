@@ -33,8 +33,12 @@ class AsyncParser(_AsyncRESP3Parser):
         super().__init__(socket_read_size)
         self._reader: Any = None
         self._ledger: Any = None
+        # the redis-py parser class read with otherwise, and its own read_response
+        self._stands_for, self._stands_for_read = _compat.stand_in_parser(True, None)
 
     def on_connect(self, connection: Any) -> None:
+        protocol = getattr(connection, "protocol", None)
+        self._stands_for, self._stands_for_read = _compat.stand_in_parser(True, protocol)
         ledger = self._ledger = _compat.async_ledger(connection)
         if ledger is not None:
             ledger.fd = _compat.async_fd(connection)
@@ -89,6 +93,13 @@ class AsyncParser(_AsyncRESP3Parser):
     async def read_response(
         self, disable_decoding: bool = False, push_request: bool = False
     ) -> Any:
+        if self._stands_for.read_response is not self._stands_for_read:  # replaced
+            return await _compat.replaced_read(
+                self,
+                self._stands_for,
+                disable_decoding=disable_decoding,
+                push_request=push_request,
+            )
         while True:
             if not self._connected:
                 raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR) from None

@@ -106,7 +106,6 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             maint_notifications_config=maint_notifications_config,
             **connection_kwargs,
         )
-        _compat.weaken_maint_handler(self)  # no pool <-> connection cycle
         self.reset()
 
     # ---- state ---------------------------------------------------------------------------
@@ -230,7 +229,8 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         """A new connection (the slot array has already counted it). A redis-py
         connection class gets redispool's ``AsyncParser`` unless another parser was
         chosen (naming redis-py's ``DefaultParser`` is not a choice) and, unless its class
-        packs commands its own way, a ``Packer`` of its own (redis-py's asyncio
+        packs commands its own way (or its ``__init__`` made no ``encoder``, as test doubles
+        that skip redis-py's ``__init__`` do), a ``Packer`` of its own (redis-py's asyncio
         connections have no packer hook: it becomes the instance's ``pack_command``),
         whose reply ledger tells ``release`` whether the connection owes a reply; and,
         unless its class writes or reads its own way, redispool's faster write and read
@@ -242,8 +242,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         if kwargs.get("parser_class", _DEFAULT_PARSER) is _DEFAULT_PARSER:
             kwargs["parser_class"] = AsyncParser
         conn: Any = cls(**kwargs)
-        _compat.weaken_connection_handlers(conn)  # no connection <-> handler cycle
-        if cls.pack_command in (_PACK_COMMAND, pack_command):
+        if cls.pack_command in (_PACK_COMMAND, pack_command) and hasattr(conn, "encoder"):
             conn.pack_command = _own_packer(conn).pack
         if (cls.send_packed_command, cls.read_response) == _IO_METHODS:
             ConnectionIO(conn).install()
