@@ -18,8 +18,8 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
-from . import _compat
-from .slot_codes import CLOSE, FULL, NEW, REAP, RENEW, WAITERS
+from . import _compat, handover
+from .slot_codes import CLOSE, FULL, NEW, RENEW
 from .stats import PoolStats
 
 
@@ -233,13 +233,10 @@ class QueueView:
             except BaseException:
                 slots.cancel(slot)
                 raise
-        flags = slots.release(item)
-        if flags & CLOSE:  # max_idle says no more idle ones
-            item.disconnect()
-        if flags & REAP:
-            for conn in slots.reap():
-                conn.disconnect()
-        if flags & (WAITERS | CLOSE):
+        released = handover.decode(slots, item, slots.release(item))
+        for conn in released.close:  # max_idle says no more idle ones, or reaped
+            conn.disconnect()
+        if released.wake:
             pool._notify()
 
     def put_nowait(self, item: Any) -> None:
