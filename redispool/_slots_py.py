@@ -364,13 +364,27 @@ class SlotArray:
             self._waits += 1
 
     def wait_end(self, waited: float, timed_out: bool) -> None:
-        with self._lock:
+        """The waiter announced by ``wait_begin`` stopped waiting. An exception delivered
+        while this takes the lock (a ``gevent.Timeout``, ``KeyboardInterrupt``) is raised
+        after the count is settled, so that no waiter is counted forever."""
+        pending: BaseException | None = None
+        while True:
+            try:
+                self._lock.acquire()
+                break
+            except BaseException as exc:  # the lock was not taken: take it, then raise
+                pending = exc
+        try:
             self._waiters -= 1
             self._wait_time += waited
             if waited > self._max_wait_time:
                 self._max_wait_time = waited
             if timed_out:
                 self._timeouts += 1
+        finally:
+            self._lock.release()
+        if pending is not None:
+            raise pending
 
     @property
     def waiters(self) -> int:

@@ -1,8 +1,10 @@
 """Waiter objects for the blocking pools: a FIFO queue of waiters, each of which either
 accepts what it is offered or refuses it, so that nothing offered is ever lost.
 
-A waiter is offered an item (the asyncio pool hands over a connection; the sync pool
-sends ``None``, a wake-up) and accepts it only if it is still waiting. A waiter that gives
+A waiter is offered what its checkout needs, already taken out of the slot array for it:
+``(code, item)``, a connection or a free slot, exactly what a checkout returns (a reset
+of the sync pool offers ``(FULL, None)``: wait again). It accepts only if it is still
+waiting. A waiter that gives
 up (a timeout, a cancellation, any exception, at any point) withdraws, and learns whether
 an offer got there first: the caller then passes that item on instead of losing it.
 
@@ -97,13 +99,9 @@ class WaitQueue(deque["_Waiter"]):
 
     __slots__ = ()
 
-    def join(self, waiter: _Waiter, first: bool = False) -> None:
-        """Queue ``waiter`` last, or first (a waiter that was served and must wait again
-        keeps its place)."""
-        if first:
-            self.appendleft(waiter)
-        else:
-            self.append(waiter)
+    def join(self, waiter: _Waiter) -> None:
+        """Queue ``waiter`` last."""
+        self.append(waiter)
 
     def leave(self, waiter: _Waiter) -> tuple[Any] | None:
         """Withdraw ``waiter`` and take it out of the queue; returns what it was offered
