@@ -3,7 +3,8 @@ references measured in the same run (by default hiredis and redis-py's own parse
 
 A benchmark names its row with ``extra_info["impl"]`` (or ``["parser"]``), may list its
 group's references in ``extra_info["references"]``, and may set ``extra_info["ops"]``
-(operations per round) to have its median shown per operation.
+(operations per round) to have its median shown per operation. One that carries
+``extra_info["cpu_overhead_us"]`` (``test_cpu_bench.py``) is shown in a table of its own.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     width = max([14] + [len(label) + 2 for by_label in medians.values() for label in by_label])
     gwidth = max([20] + [len(group) + 2 for group in medians])
     write = terminalreporter.write_line
-    write("")
-    write("median time ratios (reference / parser; > 1 means faster than the reference)")
+    if medians:
+        write("")
+        write("median time ratios (reference / parser; > 1 means faster than the reference)")
     shown: tuple[tuple[str, ...], bool] | None = None
     for group, by_label in medians.items():
         refs, per_op = columns[group]
@@ -61,3 +63,26 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write("peak Python allocations during one operation (tracemalloc)")
         for line in peaks:
             write(line)
+    _cpu_overheads(session.benchmarks, write)
+
+
+def _cpu_overheads(benchmarks: list[Any], write: Any) -> None:
+    """The CPU-overhead table: client CPU µs per command beyond the raw socket's."""
+    cpu = [bench for bench in benchmarks if "cpu_overhead_us" in bench.extra_info]
+    if not cpu:
+        return
+    write("")
+    write(
+        "client CPU per command beyond a raw socket's (time.process_time, interleaved "
+        f"rounds; median of {cpu[0].extra_info['rounds']} rounds)"
+    )
+    write(f"{'group':<28}{'client':<20}{'CPU µs':>10}{'overhead µs':>13}{'% of reference':>16}")
+    for bench in cpu:
+        info = bench.extra_info
+        reference = info["cpu_overhead_us"].get(info["reference"], 0.0)
+        write(f"{bench.group:<28}{'raw socket':<20}{info['floor_cpu_us']:>10.2f}")
+        for client, overhead in info["cpu_overhead_us"].items():
+            share = f"{100 * overhead / reference:>14.0f} %" if reference > 0 else f"{'-':>16}"
+            write(
+                f"{bench.group:<28}{client:<20}{info['cpu_us'][client]:>10.2f}{overhead:>13.2f}{share}"
+            )

@@ -2,12 +2,18 @@
 against the minimums in ``thresholds.toml``. Ratios, not times: every ratio compares two
 implementations measured in the same run on the same (noisy) machine.
 
+A benchmark names its implementation in ``extra_info["impl"]`` (or ``["parser"]``) and is
+compared on its median per operation, or it carries ``extra_info["cpu_overhead_us"]``
+(client -> CPU µs per command beyond the raw socket's, ``test_cpu_bench.py``) and its
+clients are compared on those overheads.
+
     python benchmarks/gate.py RESULTS.json [benchmarks/thresholds.toml]
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -22,10 +28,14 @@ HERE = Path(__file__).resolve().parent
 
 
 def medians(report: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """group -> implementation -> median seconds per operation."""
+    """group -> implementation -> median seconds per operation (or CPU overhead per
+    command: lower is better either way)."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for bench in report["benchmarks"]:
         info = bench.get("extra_info", {})
+        if "cpu_overhead_us" in info:
+            out[bench["group"]].update(info["cpu_overhead_us"])
+            continue
         label = info.get("impl") or info.get("parser")
         if label:
             out[bench["group"]][label] = bench["stats"]["median"] / info.get("ops", 1)
@@ -34,7 +44,8 @@ def medians(report: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 def check(report: dict[str, Any], thresholds: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """(lines describing every checked ratio, failures). A ratio is reference time over
-    implementation time, so 2.0 means twice as fast; one that was not measured fails."""
+    implementation time, so 2.0 means twice as fast (or half the reference's CPU overhead;
+    an overhead of zero or less is infinitely better); one that was not measured fails."""
     times = medians(report)
     lines, failures = [], []
     for rule in thresholds:
@@ -43,7 +54,7 @@ def check(report: dict[str, Any], thresholds: list[dict[str, Any]]) -> tuple[lis
         if impl not in by_impl or ref not in by_impl:
             failures.append(f"{group}: {impl} vs {ref} was not measured")
             continue
-        ratio = by_impl[ref] / by_impl[impl]
+        ratio = by_impl[ref] / by_impl[impl] if by_impl[impl] > 0 else math.inf
         line = f"{group:<30}{impl:<16}vs {ref:<18}{ratio:>7.2f}x  (min {minimum:.2f}x)"
         lines.append(line)
         if ratio < minimum:

@@ -28,6 +28,8 @@ def url() -> Iterator[str]:
 @pytest.mark.parametrize("client", _e2e.CLIENTS)
 @pytest.mark.parametrize("workload", list(_e2e.WORKLOADS))
 def test_e2e(benchmark: Any, url: str, workload: str, client: str) -> None:
+    if not _e2e.WORKLOADS[workload].runs_on(client):
+        pytest.skip(f"{client} has no asyncio client")
     run, close = _e2e.WORKLOADS[workload].make(client, url)  # checks the answer first
     try:
         ops = _e2e.OPS[workload]

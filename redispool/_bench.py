@@ -1,9 +1,10 @@
 """``python -m redispool bench``: redispool against what people run today, side by side.
 
 End-to-end workloads on a real server (an embedded redis-server on a free loopback port
-unless ``--url`` is given), the pools' checkout+release, and the parsers on the same
-bytes. Every comparison is interleaved round by round in a new random order, so a noisy
-moment hits every client alike, and reported as medians.
+unless ``--url`` is given), each client's CPU time per command beyond a raw socket's, the
+pools' checkout+release, and the parsers on the same bytes. Every comparison is
+interleaved round by round in a new random order, so a noisy moment hits every client
+alike, and reported as medians.
 """
 
 from __future__ import annotations
@@ -59,20 +60,33 @@ class Progress:
             print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
 
 
-def interleaved(
-    runs: Mapping[str, Callable[[], Any]], rounds: int, progress: Progress, label: str
-) -> dict[str, float]:
-    """Median seconds of each run, the runs interleaved in a new random order per round."""
+def interleaved_samples(
+    runs: Mapping[str, Callable[[], Any]],
+    rounds: int,
+    progress: Progress,
+    label: str,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, list[float]]:
+    """Seconds of ``clock`` each run took in each round (round ``i`` at index ``i``), the
+    runs interleaved in a new random order per round."""
     names = list(runs)
     shuffle = random.Random(0).shuffle
     times: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(rounds):
         shuffle(names)
         for name in names:
-            start = time.perf_counter()
+            start = clock()
             runs[name]()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
         progress.step(label)
+    return times
+
+
+def interleaved(
+    runs: Mapping[str, Callable[[], Any]], rounds: int, progress: Progress, label: str
+) -> dict[str, float]:
+    """Median seconds of each run, the runs interleaved in a new random order per round."""
+    times = interleaved_samples(runs, rounds, progress, label)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -88,14 +102,20 @@ def _runners(workload: _e2e.Workload, url: str, clients: Iterable[str]) -> Itera
             close()
 
 
+def _clients() -> tuple[list[str], str]:
+    """The client kinds to measure (redis-py+hiredis only with hiredis), and the reference."""
+    clients = [c for c in _e2e.CLIENTS if c != _e2e.REFERENCE or _e2e.hiredis_available()]
+    return clients, _e2e.REFERENCE if _e2e.REFERENCE in clients else "redis-py"
+
+
 def end_to_end(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]]:
     """One row per workload and client: µs per operation, ops/s, ratios."""
-    clients = [c for c in _e2e.CLIENTS if c != _e2e.REFERENCE or _e2e.hiredis_available()]
-    reference = _e2e.REFERENCE if _e2e.REFERENCE in clients else "redis-py"
+    all_clients, reference = _clients()
     _e2e.seed(url)
     rows = []
     for name, workload in _e2e.WORKLOADS.items():
         ops = _e2e.OPS[name]
+        clients = [kind for kind in all_clients if workload.runs_on(kind)]
         with _runners(workload, url, clients) as made:
             runs = {kind: functools.partial(run, ops) for kind, (run, _) in made.items()}
             medians = interleaved(runs, rounds, progress, name)
@@ -114,6 +134,70 @@ def end_to_end(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]
                 }
             )
     return rows
+
+
+def cpu_overhead(
+    url: str,
+    rounds: int,
+    progress: Progress,
+    *,
+    workloads: Iterable[str] = _e2e.CPU_WORKLOADS,
+    clients: Iterable[str] | None = None,
+    ops: Mapping[str, int] = _e2e.OPS,
+) -> list[dict[str, Any]]:
+    """Each client's CPU time (``time.process_time``) per command beyond the raw socket
+    sending the same pre-packed bytes, in the same process: one row per workload and
+    client (the floor's own CPU time in each row). A pipeline's operation is ``repeat``
+    commands, and is reported per command."""
+    kinds, reference = _clients()
+    if clients is not None:
+        kinds = list(clients)
+    if _e2e.FLOOR not in kinds:
+        kinds.append(_e2e.FLOOR)
+    _e2e.seed(url)
+    rows = []
+    for name in workloads:
+        workload = _e2e.WORKLOADS[name]
+        n = ops[name]
+        with _runners(workload, url, kinds) as made:
+            runs = {kind: functools.partial(run, n) for kind, (run, _) in made.items()}
+            samples = interleaved_samples(
+                runs, rounds, progress, f"CPU {name}", clock=time.process_time
+            )
+        rows.extend(overhead_rows(name, samples, n * workload.repeat, reference))
+    return rows
+
+
+def overhead_rows(
+    workload: str, samples: Mapping[str, list[float]], commands: int, reference: str
+) -> list[dict[str, Any]]:
+    """Rows of the CPU-overhead table from one workload's per-round CPU seconds (each list
+    in round order, the floor's under ``_e2e.FLOOR``; ``commands`` per round): the median
+    over rounds of (client - floor in the same round) per command, and its share of the
+    reference's (``overhead_vs_reference``; None when the reference's is not positive)."""
+    floor = samples[_e2e.FLOOR]
+    floor_us = statistics.median(floor) / commands * 1e6
+
+    def overhead(kind: str) -> float:
+        per_round = [(t - f) / commands * 1e6 for t, f in zip(samples[kind], floor, strict=True)]
+        return statistics.median(per_round)
+
+    overheads = {kind: overhead(kind) for kind in samples if kind != _e2e.FLOOR}
+    ref = overheads.get(reference, 0.0)
+    return [
+        {
+            "workload": workload,
+            "client": kind,
+            "cpu_us_per_command": statistics.median(samples[kind]) / commands * 1e6,
+            "floor_cpu_us_per_command": floor_us,
+            "overhead_us_per_command": us,
+            "overhead_vs_reference": us / ref if ref > 0 else None,
+            "reference": reference,
+            "commands_per_round": commands,
+            "rounds": len(floor),
+        }
+        for kind, us in overheads.items()
+    ]
 
 
 def pool_cycles(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]]:
@@ -220,6 +304,7 @@ def print_tables(result: dict[str, Any]) -> None:
             f"{row['workload']:<24}{row['client']:<18}{row['ops_per_s']:>11,.0f}"
             f"{row['us_per_op']:>10.1f}{row['vs_reference']:>20.2f}x{row['pct_of_floor']:>11.0f}%"
         )
+    print_cpu_overhead(result.get("cpu_overhead", []))
     print("\npool get_connection() + release()")
     for row in result["pools"]:
         print(f"  {row['pool']:<36}{row['us_per_cycle']:>8.2f} µs{row['vs_redis_py']:>8.1f}x")
@@ -228,6 +313,29 @@ def print_tables(result: dict[str, Any]) -> None:
         print(
             f"  {row['shape']:<20}{row['parser']:<22}{row['us']:>10,.0f} µs"
             f"{row['vs_reference']:>8.2f}x vs {row['reference']}"
+        )
+
+
+def print_cpu_overhead(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    reference = rows[0]["reference"]
+    print(
+        f"\nclient CPU per command beyond a raw socket's (time.process_time; median over "
+        f"{rows[0]['rounds']} rounds of client - floor in the same round)"
+    )
+    share_of = f"% of {reference}'s"
+    print(f"{'workload':<24}{'client':<18}{'CPU µs/cmd':>12}{'overhead µs/cmd':>17}{share_of:>28}")
+    shown = None
+    for row in rows:
+        if row["workload"] != shown:
+            shown = row["workload"]
+            print(f"{shown:<24}{_e2e.FLOOR:<18}{row['floor_cpu_us_per_command']:>12.2f}")
+        share = row["overhead_vs_reference"]
+        print(
+            f"{row['workload']:<24}{row['client']:<18}{row['cpu_us_per_command']:>12.2f}"
+            f"{row['overhead_us_per_command']:>17.2f}"
+            + (f"{100 * share:>26.0f} %" if share is not None else f"{'-':>28}")
         )
 
 
@@ -246,8 +354,11 @@ def plot(result: dict[str, Any], path: str) -> None:
     width = 0.8 / len(clients)
     fig, ax = plt.subplots(figsize=(11, 5))
     for i, client in enumerate(clients):
-        values = [
-            next(r["vs_reference"] for r in rows if r["workload"] == w and r["client"] == client)
+        values = [  # 0: the client has no such workload
+            next(
+                (r["vs_reference"] for r in rows if r["workload"] == w and r["client"] == client),
+                0.0,
+            )
             for w in workloads
         ]
         ax.bar([x + i * width for x in range(len(workloads))], values, width, label=client)
@@ -262,9 +373,16 @@ def plot(result: dict[str, Any], path: str) -> None:
     plt.close(fig)
 
 
+def _on_server(result: dict[str, Any], url: str, rounds: int, progress: Progress) -> None:
+    result["end_to_end"] = end_to_end(url, rounds, progress)
+    result["cpu_overhead"] = cpu_overhead(url, rounds, progress)
+    result["pools"] = pool_cycles(url, rounds, progress)
+
+
 def run(url: str | None, rounds: int, json_path: str | None, plot_path: str | None) -> None:
     server = RedisServer() if url is None else None  # no redis-server: fail before starting
-    progress = Progress(rounds * (len(_e2e.WORKLOADS) + 1 + len(SHAPES)))
+    sections = len(_e2e.WORKLOADS) + len(_e2e.CPU_WORKLOADS) + 1 + len(SHAPES)
+    progress = Progress(rounds * sections)
     result: dict[str, Any] = {
         "redispool": __version__,
         "implementation": IMPLEMENTATION,
@@ -276,13 +394,11 @@ def run(url: str | None, rounds: int, json_path: str | None, plot_path: str | No
         if server is not None:
             with server:
                 result["server"] = f"embedded redis-server {server.url}"
-                result["end_to_end"] = end_to_end(server.url, rounds, progress)
-                result["pools"] = pool_cycles(server.url, rounds, progress)
+                _on_server(result, server.url, rounds, progress)
         else:
             assert url is not None
             result["server"] = url
-            result["end_to_end"] = end_to_end(url, rounds, progress)
-            result["pools"] = pool_cycles(url, rounds, progress)
+            _on_server(result, url, rounds, progress)
         result["parsers"] = parsers(rounds, progress)
     finally:
         progress.close()

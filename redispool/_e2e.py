@@ -5,11 +5,14 @@ reply bytes, which shows how close to the physical limit each client gets.
 
 A workload makes, for one client kind, a ``run(n)`` callable doing ``n`` operations and a
 ``close()``. Results are checked once before timing, so every client does the same work.
+The client kinds are ``KINDS``: a new one (a client class of redispool's own, say) is one
+``ClientKind`` line there, and shows in every table and benchmark.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import threading
 from collections.abc import Callable
@@ -29,10 +32,40 @@ BIG = b"b" * (1 << 20)
 HASH = {f"field{i:03d}".encode(): f"value{i:03d}".encode() for i in range(100)}
 LIST = [f"item{i:04d}".encode() for i in range(1000)]
 
-#: client kinds in table order; the first reference is what ratios are taken against
-CLIENTS = ("redispool", "redis-py+hiredis", "redis-py", "raw socket")
-REFERENCE = "redis-py+hiredis"
+
+@dataclass(frozen=True)
+class ClientKind:
+    """One client kind: the pools it runs on, and the client classes over them."""
+
+    name: str
+    pool: Callable[..., Any]  # (url, **pool kwargs) -> a sync pool
+    async_pool: Callable[[str], Any] | None  # url -> an asyncio pool; None: no asyncio rows
+    client_class: Callable[..., Any] = redis.Redis  # called with connection_pool=
+    async_client_class: Callable[..., Any] = aredis.Redis
+
+
+#: client kinds in table order. A new kind is one line here; issue 13's, sync only, would be
+#: ``ClientKind("redispool.Redis", ConnectionPool.from_url, None, redispool.Redis)``
+KINDS: dict[str, ClientKind] = {
+    kind.name: kind
+    for kind in (
+        ClientKind("redispool", ConnectionPool.from_url, rp_asyncio.ConnectionPool.from_url),
+        # hiredis's parser when hiredis is installed (redis-py's default)
+        ClientKind(
+            "redis-py+hiredis", redis.ConnectionPool.from_url, aredis.ConnectionPool.from_url
+        ),
+        ClientKind(
+            "redis-py",
+            functools.partial(redis.ConnectionPool.from_url, parser_class=_RESP3Parser),
+            functools.partial(aredis.ConnectionPool.from_url, parser_class=_AsyncRESP3Parser),
+        ),
+    )
+}
+#: the raw socket: pre-packed bytes out, reply bytes counted in, no client at all
 FLOOR = "raw socket"
+CLIENTS = (*KINDS, FLOOR)
+#: what ratios are taken against
+REFERENCE = "redis-py+hiredis"
 
 Runner = tuple[Callable[[int], None], Callable[[], None]]
 
@@ -57,22 +90,6 @@ def seed(url: str) -> None:
         pipe.rpush("bench:l", *LIST)
         pipe.execute()
     r.close()
-
-
-def _pool(kind: str, url: str, **kwargs: Any) -> Any:
-    if kind == "redispool":
-        return ConnectionPool.from_url(url, **kwargs)
-    if kind == "redis-py":
-        return redis.ConnectionPool.from_url(url, parser_class=_RESP3Parser, **kwargs)
-    return redis.ConnectionPool.from_url(url, **kwargs)  # hiredis when installed
-
-
-def _async_pool(kind: str, url: str) -> Any:
-    if kind == "redispool":
-        return rp_asyncio.ConnectionPool.from_url(url)
-    if kind == "redis-py":
-        return aredis.ConnectionPool.from_url(url, parser_class=_AsyncRESP3Parser)
-    return aredis.ConnectionPool.from_url(url)
 
 
 def _reply_size(url: str, command: bytes) -> int:
@@ -131,13 +148,20 @@ class Workload:
     def packed(self) -> bytes:
         return pack_command(self.command) * self.repeat
 
+    def runs_on(self, kind: str) -> bool:
+        """Whether client ``kind`` does this workload (an asyncio one needs an asyncio pool)."""
+        return kind == FLOOR or not self.tasks or KINDS[kind].async_pool is not None
+
     def make(self, kind: str, url: str) -> Runner:
         if kind == FLOOR:
             return self._floor(url)
+        if not self.runs_on(kind):
+            raise ValueError(f"{kind} has no asyncio client for {self.name}")
         if self.tasks:
-            return self._asyncio(kind, url)
-        pool = _pool(kind, url, max_connections=max(self.threads, 1) * 2)
-        r = redis.Redis(connection_pool=pool)
+            return self._asyncio(KINDS[kind], url)
+        client = KINDS[kind]
+        pool = client.pool(url, max_connections=max(self.threads, 1) * 2)
+        r = client.client_class(connection_pool=pool)
         self._check(kind, self._operation_result(r))
         one = self._operation(r)
         if self.threads == 1:
@@ -205,13 +229,14 @@ class Workload:
         loops = [_raw_loop(sock, command, size) for sock in sockets]
         return _threaded_each(loops), close
 
-    def _asyncio(self, kind: str, url: str) -> Runner:
+    def _asyncio(self, client: ClientKind, url: str) -> Runner:
+        assert client.async_pool is not None
         loop = asyncio.new_event_loop()
-        pool = _async_pool(kind, url)
-        r = aredis.Redis(connection_pool=pool)
+        pool = client.async_pool(url)
+        r = client.async_client_class(connection_pool=pool)
         name, *args = self.command
         tasks = self.tasks
-        self._check(kind, loop.run_until_complete(r.execute_command(name, *args)))
+        self._check(client.name, loop.run_until_complete(r.execute_command(name, *args)))
 
         async def worker(count: int) -> None:
             call = r.execute_command
@@ -319,3 +344,6 @@ OPS: dict[str, int] = {
     "GET of 1 MiB": 10,
     "asyncio GET, 50 tasks": 1000,
 }
+
+#: the workloads of the CPU-overhead table: client CPU time per command beyond the floor's
+CPU_WORKLOADS = ("GET", "SET", "HGETALL, 100 fields", "pipeline of 1000 GETs")

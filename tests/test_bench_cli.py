@@ -1,14 +1,21 @@
-"""``python -m redispool bench``: the main job runs end to end and fails clearly."""
+"""``python -m redispool bench``: the main job runs end to end and fails clearly; its
+CPU-overhead section has the right shape (structure, not speed)."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
+
+from redispool import _bench, _e2e
+from redispool.pool import ConnectionPool
 
 
 def bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -41,6 +48,26 @@ def test_against_a_server(redis_url: str, tmp_path: Path) -> None:
     assert all(row["us_per_op"] > 0 for row in result["end_to_end"])
     assert {row["pool"] for row in result["pools"]} >= {"redispool ConnectionPool"}
     assert (tmp_path / "r.png").read_bytes().startswith(b"\x89PNG")
+    assert "client CPU per command beyond a raw socket's" in out.stdout
+    cpu = result["cpu_overhead"]
+    assert [(row["workload"], row["client"]) for row in cpu] == [
+        (workload, client)
+        for workload in _e2e.CPU_WORKLOADS
+        for client in ("redispool", "redis-py+hiredis", "redis-py")
+    ]
+    for row in cpu:
+        assert row["rounds"] == 1 and row["reference"] == "redis-py+hiredis"
+        assert row["cpu_us_per_command"] > 0 and row["floor_cpu_us_per_command"] > 0
+        # one round: the overhead is that round's client - floor, per command
+        assert math.isclose(
+            row["overhead_us_per_command"],
+            row["cpu_us_per_command"] - row["floor_cpu_us_per_command"],
+            abs_tol=1e-6,
+        )
+    pipeline = [row for row in cpu if row["workload"] == "pipeline of 1000 GETs"]
+    assert {row["commands_per_round"] for row in pipeline} == {
+        1000 * _e2e.OPS[pipeline[0]["workload"]]
+    }
 
 
 def test_no_server_and_no_url() -> None:
@@ -48,3 +75,77 @@ def test_no_server_and_no_url() -> None:
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "redis-server" in lines[0] and "--url" in lines[0]
+
+
+class Counting(redis.Redis):
+    """A client kind of its own, as ``redispool.Redis`` will be: counts its commands."""
+
+    commands = 0
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        Counting.commands += 1
+        return super().execute_command(*args, **options)
+
+
+TINY = {"GET": 3, "SET": 3, "HGETALL, 100 fields": 2, "pipeline of 1000 GETs": 1}
+
+
+def test_cpu_overhead_of_a_new_client_kind(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client kind is one ``ClientKind`` in ``_e2e.KINDS``; the CPU-overhead section
+    measures it beside the reference with tiny rounds against the real server."""
+    kind = _e2e.ClientKind("counting", ConnectionPool.from_url, None, Counting)
+    monkeypatch.setitem(_e2e.KINDS, "counting", kind)
+    monkeypatch.setattr(Counting, "commands", 0)
+    reference = _bench._clients()[1]
+    progress = _bench.Progress(0)
+    try:
+        clients = ["counting", reference]
+        rows = _bench.cpu_overhead(redis_url, 2, progress, clients=clients, ops=TINY)
+    finally:
+        progress.close()
+    assert [(row["workload"], row["client"]) for row in rows] == [
+        (workload, client) for workload in _e2e.CPU_WORKLOADS for client in ("counting", reference)
+    ]
+    # the one checked call before timing, then 2 rounds of TINY operations
+    assert Counting.commands == sum(1 + 2 * n for name, n in TINY.items() if "pipeline" not in name)
+    for row in rows:
+        assert row["rounds"] == 2 and row["reference"] == reference
+        assert math.isfinite(row["overhead_us_per_command"])
+        assert row["cpu_us_per_command"] > 0 and row["floor_cpu_us_per_command"] > 0
+        if row["client"] == reference:
+            assert row["overhead_vs_reference"] in (1.0, None)
+
+
+def test_a_client_kind_without_asyncio_skips_the_asyncio_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(
+        _e2e.KINDS, "sync only", _e2e.ClientKind("sync only", ConnectionPool.from_url, None)
+    )
+    asyncio_get = _e2e.WORKLOADS["asyncio GET, 50 tasks"]
+    assert not asyncio_get.runs_on("sync only") and asyncio_get.runs_on("redispool")
+    assert _e2e.WORKLOADS["GET"].runs_on("sync only")
+    with pytest.raises(ValueError, match="no asyncio client"):
+        asyncio_get.make("sync only", "redis://127.0.0.1:1/0")
+
+
+def test_overhead_rows_subtract_the_floor_round_by_round() -> None:
+    """Per round: client - floor, per command; then the median over rounds."""
+    samples = {  # CPU seconds per round, 1000 commands per round
+        _e2e.FLOOR: [0.010, 0.030, 0.010],
+        "a": [0.015, 0.036, 0.020],  # 5, 6, 10 µs per command over the floor
+        "ref": [0.030, 0.050, 0.040],  # 20, 20, 30
+    }
+    rows = {row["client"]: row for row in _bench.overhead_rows("GET", samples, 1000, "ref")}
+    assert set(rows) == {"a", "ref"}
+    assert math.isclose(rows["a"]["overhead_us_per_command"], 6.0)
+    assert math.isclose(rows["ref"]["overhead_us_per_command"], 20.0)
+    assert math.isclose(rows["a"]["overhead_vs_reference"], 0.3)
+    assert math.isclose(rows["a"]["cpu_us_per_command"], 20.0)
+    assert math.isclose(rows["a"]["floor_cpu_us_per_command"], 10.0)
+    # a reference at or below the floor gives no ratio
+    flat = {**samples, "ref": samples[_e2e.FLOOR]}
+    assert all(
+        row["overhead_vs_reference"] is None
+        for row in _bench.overhead_rows("GET", flat, 1000, "ref")
+    )

@@ -61,6 +61,28 @@ def test_gate_fails_what_was_not_measured() -> None:
     assert "not measured" in failure
 
 
+def cpu_report(overheads: dict[str, float]) -> dict[str, Any]:
+    """A report with one ``test_cpu_bench.py`` entry: CPU µs per command beyond the floor."""
+    info = {"cpu_overhead_us": overheads, "reference": "redis-py+hiredis"}
+    return {"benchmarks": [{"group": "cpu GET", "extra_info": info, "stats": {"median": 4.0}}]}
+
+
+CPU_RULE = [{"group": "cpu GET", "impl": "redispool", "reference": "redis-py+hiredis", "min": 4.0}]
+
+
+def test_gate_compares_cpu_overheads() -> None:
+    """The 25 % target: redispool's overhead at most a quarter of the reference's."""
+    lines, failures = gate.check(cpu_report({"redispool": 7.0, "redis-py+hiredis": 28.0}), CPU_RULE)
+    assert failures == [] and "4.00x" in lines[0]
+    (failure,) = gate.check(cpu_report({"redispool": 13.0, "redis-py+hiredis": 28.0}), CPU_RULE)[1]
+    assert "2.15x" in failure and "min 4.00x" in failure
+    # at or below the floor passes; a reference at or below it fails
+    assert gate.check(cpu_report({"redispool": -0.5, "redis-py+hiredis": 28.0}), CPU_RULE)[1] == []
+    assert gate.check(cpu_report({"redispool": 7.0, "redis-py+hiredis": -1.0}), CPU_RULE)[1]
+    (failure,) = gate.check(cpu_report({"redis-py+hiredis": 28.0}), CPU_RULE)[1]
+    assert "not measured" in failure
+
+
 def test_gate_reads_the_committed_thresholds(tmp_path: Path, capsys: Any) -> None:
     rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
     assert rules and all(rule["min"] >= 1.0 for rule in rules)
