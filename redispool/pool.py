@@ -91,6 +91,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
     min_idle: int
     #: The SlotArray class (the compiled twin when available); tests swap in either twin.
     slot_array_class: Any = SlotArray
+    _in_maintenance = False  # the blocking pool's MOVING flag (set_in_maintenance)
 
     def __init__(
         self,
@@ -273,7 +274,13 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
     def release(self, connection: Any) -> None:
         """Return a connection. A connection that may still hold an unread reply, or that
         is marked for reconnect, is disconnected first. Foreign and repeated releases
-        are ignored, as in redis-py."""
+        are ignored, as in redis-py. In maintenance (the blocking pool's MOVING) the whole
+        release waits for redis-py's handler, as redis-py's does: whether to reconnect is
+        decided after the handler has moved the connection (and marked it)."""
+        if self._in_maintenance:
+            with self._lock:
+                self._release_checked(connection)
+            return
         try:  # the names are in redispool._compat.NAMES, inlined on the hot path
             fd = connection._command_packer.lend_fd
             if fd == DIRTY or connection._should_reconnect or self._custom_owns:
@@ -537,16 +544,6 @@ class BlockingConnectionPool(ConnectionPool):
                 conn.disconnect()
             if released.wake:
                 self._notify()
-
-    def release(self, connection: Any) -> None:
-        """In maintenance the whole release waits for redis-py's handler, as redis-py's
-        does: whether the connection is to reconnect is decided after the handler has
-        moved it (and marked it), not before."""
-        if self._in_maintenance:
-            with self._lock:
-                super().release(connection)
-        else:
-            super().release(connection)
 
     def make_connection(self) -> Any:
         if self._in_maintenance:
