@@ -369,7 +369,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             telemetry.released(self)
 
     def _notify(self) -> None:
-        """Serve a waiting thread (blocking pool only)."""
+        """Wake a waiter (blocking pool only)."""
 
     # ---- whole-pool operations -----------------------------------------------------------
     def _checkpid(self) -> None:
@@ -453,7 +453,7 @@ class BlockingConnectionPool(ConnectionPool):
         else:
             super().reset()
         if old is not None and slots is not None and not slots.forked:
-            old.offer_all((FULL, None))
+            old.offer_all(None)
 
     @property
     def _connections(self) -> list[Any]:
@@ -473,77 +473,43 @@ class BlockingConnectionPool(ConnectionPool):
         return self._wait(self.timeout)
 
     def _wait(self, timeout: float | None) -> tuple[int, Any]:
-        """Wait up to ``timeout`` seconds (None: forever) for what the pool offers the
-        longest waiting thread (``_notify``): a connection or a free slot, already taken out
-        of the array for it. A checkout, or ``pool.get()``. An exception at any point leaves
-        no waiter behind and passes on an offer accepted and not used."""
+        """Wait up to ``timeout`` seconds (None: forever) for a connection or a free slot,
+        first in first served (a checkout; ``pool.get()``). An exception at any point leaves
+        no waiter behind and passes on a wake-up this thread received and cannot use."""
         slots = self._slots
         started = monotonic()
         deadline = None if timeout is None else started + timeout
         timed_out = False
+        owed = False  # a wake-up received and not yet spent on a checkout
         waiter: Waiter | None = None
-        got: tuple[int, Any] | None = None  # what this wait returns
-        queue = self._queue
         slots.wait_begin()
         try:
             while True:
                 waiter = Waiter()
                 queue = self._queue
-                queue.join(waiter)  # before the check: no release goes unseen
-                got = self._slots.checkout()
-                if got[0] != FULL:
-                    offered = queue.leave(waiter)
-                    waiter = None
-                    if offered is not None:  # served by its own check and by a release at once
-                        self._pass_on(offered[0])
-                    return got
-                got = None
+                queue.join(waiter, first=owed)  # before the check: no release goes unseen
+                code, item = self._slots.checkout()
+                owed = False
+                if code != FULL:
+                    return code, item
                 remaining = None if deadline is None else deadline - monotonic()
                 if remaining is not None and remaining <= 0:
                     timed_out = True
                     raise RedisConnectionError("No connection available.")
-                waiter.wait(remaining)
-                offered = queue.leave(waiter)  # what it accepted (None: the wait timed out)
-                waiter = None
-                if offered is not None and offered[0][0] != FULL:  # FULL: a reset, retry
-                    got = offered[0]
-                    return got
+                owed = waiter.wait(remaining) is not None or queue.leave(waiter) is not None
         finally:
-            try:
-                if waiter is not None:
-                    offered = queue.leave(waiter)
-                    if offered is not None:
-                        self._pass_on(offered[0])
-                slots.wait_end(monotonic() - started, timed_out)
-                if _recorder._metrics_collector is not None and not timed_out:
-                    telemetry.waited(self, started)
-            except BaseException:  # e.g. at the pure slot array's lock: pass on, not lose
-                if got is not None:
-                    self._pass_on(got)
-                raise
+            if waiter is not None and self._queue.leave(waiter) is not None:
+                owed = True
+            if owed:
+                self._notify()
+            slots.wait_end(monotonic() - started, timed_out)
+            if _recorder._metrics_collector is not None and not timed_out:
+                telemetry.waited(self, started)
 
     def _notify(self) -> None:
-        """A connection went idle or a slot was freed: if threads wait, the longest waiting
-        one is offered it, taken out of the array for it (so that no newcomer takes it
-        first); a thread that no longer waits refuses, and the next one is offered it."""
-        if self._queue:
-            code, item = self._slots.checkout()
-            if code != FULL and not self._queue.offer((code, item)):
-                self._pass_on((code, item))
-
-    def _pass_on(self, offer: tuple[int, Any]) -> None:
-        """Put back what a waiter accepted and cannot use (a reset's wake-up: nothing)."""
-        code, item = offer
-        slots = self._slots
-        if code == NEW:
-            slots.cancel(item)
-            self._notify()
-        elif code != FULL:
-            released = handover.decode(slots, item, slots.release(item, _compat.sync_fd(item)))
-            for conn in released.close:
-                conn.disconnect()
-            if released.wake:
-                self._notify()
+        """Wake the longest waiting thread (it retries its checkout)."""
+        if self._slots.waiters:
+            self._queue.offer(None)
 
     def make_connection(self) -> Any:
         if self._in_maintenance:
