@@ -8,7 +8,7 @@ these counts, so a change of more than ``--tolerance`` (5 %) means the code chan
 
 Only instructions inside redispool's Cython entry points are counted (callgrind's
 ``--toggle-collect``), so interpreter start-up and the Python driving code do not count;
-user-space code they call (libc's ``poll`` wrapper) counts, the kernel's side of a
+user-space code they call (libc's ``recv`` wrapper) counts, the kernel's side of a
 syscall does not. The workloads import the ``redispool`` of the checkout this script is
 in (its parent directory goes first on ``PYTHONPATH``), not an editable install's.
 """
@@ -55,7 +55,7 @@ def workload(name: str) -> None:
     elif name == "slots_cycle":
         _slots_cycle(_slots_c.SlotArray(64, check_after=3600.0), OPAQUE_SOCKET)
     elif name == "slots_cycle_polled":
-        # the pools' default (health_check_after=0): every acquire polls a real socket
+        # the pools' default (health_check_after=0): every acquire peeks at a real socket
         import socket
 
         mine, _peer = socket.socketpair()
@@ -77,7 +77,7 @@ WORKLOADS = (
 
 
 def _slots_cycle(slots: Any, fd: int) -> None:
-    """8 connections, then 5,000 acquire/release pairs (``fd``: the socket to poll)."""
+    """8 connections, then 5,000 acquire/release pairs (``fd``: the socket to peek at)."""
     conns = [object() for _ in range(8)]
     for conn in conns:
         _, slot = slots.checkout()

@@ -1,8 +1,8 @@
 """asyncio pools: ``await pool.release(await pool.get_connection())`` with
 ``redispool.asyncio``'s pools (compiled and pure slot array) vs redis-py's asyncio pools,
 on real TCP connections to a private redis-server, one event loop per benchmark. By
-default every redispool checkout polls the connection's socket once (non-blocking); the
-``redispool_c hca=60`` row skips that poll (``health_check_after=60``), so the poll's cost
+default every redispool checkout peeks at the connection's socket once (non-blocking); the
+``redispool_c hca=60`` row skips that peek (``health_check_after=60``), so the peek's cost
 is the difference. (The asyncio end-to-end workload, 50 tasks doing GET, is in
 ``test_e2e_bench.py``.) ``make bench``."""
 
@@ -21,7 +21,7 @@ from redispool import _compat, _slots_c, _slots_py
 from redispool.server import RedisServer
 
 CYCLES = 10_000
-SKIP = "redispool_c hca=60"  # the compiled pool with the opt-in poll skip
+SKIP = "redispool_c hca=60"  # the compiled pool with the opt-in peek skip
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_async_checkout(benchmark: Any, redis_url: str, group: str, impl: str) -
         if impl != "redis_py":
             stats = pool.stats()
             assert (stats.in_use, stats.idle, stats.created, stats.closed) == (0, 1, 1, 0)
-            # the slot array gets the real socket: every checkout polls it (unless hca=60)
+            # the slot array gets the real socket: every checkout peeks at it (unless hca=60)
             assert pool.health_check_after == (60 if impl == SKIP else 0)
             assert first._rp_packer.fd == _compat.async_fd(first) >= 0
         benchmark.group = group

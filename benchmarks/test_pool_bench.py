@@ -4,9 +4,9 @@ On a private redis-server over real TCP connections (RESP3, redis-py's default):
 
 - ``checkout``/``checkout_blocking``: ``pool.release(pool.get_connection())`` in a tight
   loop, single-threaded; reference redis-py's ``ConnectionPool``/``BlockingConnectionPool``.
-  By default (``health_check_after=0``) every redispool checkout polls the connection's
+  By default (``health_check_after=0``) every redispool checkout peeks at the connection's
   real socket once (non-blocking); the ``redispool_c hca=60`` row is the compiled pool
-  with the opt-in skip (``health_check_after=60``), so the poll's cost is the difference.
+  with the opt-in skip (``health_check_after=60``), so the peek's cost is the difference.
 - ``checkout_4_threads``/``checkout_16_threads``: the same from 4 or 16 threads at once,
   with a connection for each.
 - ``contention``/``contention_ping``: 8 threads share a ``BlockingConnectionPool`` of 4

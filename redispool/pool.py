@@ -4,7 +4,7 @@ Both subclass redis-py's classes' base (``redis.connection.ConnectionPool``) and
 ``__init__``, which wires client-side caching, maintenance notifications, the HIMPORT
 registry and the observability id that RedisCluster and Sentinel rely on. What changes
 is the hot path: a checkout is one call into the slot array (no lock, no ``getpid``, one
-non-blocking poll of the socket done in C, none for a connection used within the opt-in
+non-blocking peek at the socket done in C, none for a connection used within the opt-in
 ``health_check_after``) and a release is another, plus the checks that keep a connection
 with an unread reply from ever being lent again.
 """
@@ -67,9 +67,9 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
 
     Extra keyword arguments (all optional):
 
-    - ``health_check_after`` (0 s): every checkout polls the connection's socket (in C,
-      without blocking) and reconnects one the server has closed, as redis-py checks every
-      checkout. A positive value skips the poll for connections used within that many
+    - ``health_check_after`` (0 s): every checkout peeks at the connection's socket (in
+      C, without blocking) and reconnects one the server has closed, as redis-py checks every
+      checkout. A positive value skips the peek for connections used within that many
       seconds: an opt-in that trades a possible ``ConnectionError`` after a server-side
       close for one syscall per checkout.
     - ``fifo`` (False): hand out the least recently used idle connection instead of the
@@ -286,7 +286,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             if fd == DIRTY or connection._should_reconnect or self._custom_owns:
                 self._release_checked(connection)
                 return
-        except AttributeError:  # not a redispool Packer: no ledger, a socket poll only
+        except AttributeError:  # not a redispool Packer: no ledger, a socket peek only
             self._release_checked(connection)
             return
         flags = self._slots.release(connection, fd)

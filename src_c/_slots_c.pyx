@@ -179,7 +179,7 @@ cdef class SlotArray:
     @cython.critical_section
     def acquire(self):
         """The next idle connection if its socket has nothing pending (one non-blocking
-        poll; none for a connection used within ``check_after``), else None (use
+        peek; none for a connection used within ``check_after``), else None (use
         ``checkout``). A connection released with ``NO_SOCKET`` is handed out as it is:
         the caller connects it."""
         cdef Py_ssize_t slot
