@@ -43,13 +43,15 @@ def adopt(slots: Any, conn: Any, idle: bool) -> None:
 class IdleView(list):  # type: ignore[type-arg]
     """``_available_connections``: the idle connections, the next one to be lent last."""
 
+    lent = False  #: how ``append``/``extend`` hand the pool a connection
+
     def __init__(self, slots: Any, connections: list[Any]) -> None:
         super().__init__(connections)
         self._slots = slots
 
     def append(self, conn: Any) -> None:
         super().append(conn)
-        adopt(self._slots, conn, idle=True)
+        adopt(self._slots, conn, idle=not self.lent)
 
     def extend(self, connections: Any) -> None:
         for conn in connections:
@@ -123,22 +125,12 @@ class SlotViews:
         return stats
 
 
-class AllView(list):  # type: ignore[type-arg]
+class AllView(IdleView):
     """The blocking pool's ``_connections``: every connection, idle or lent. In redis-py a
     connection in this list and not in the queue is in use, so ``append``/``extend``
     hand the pool a connection as lent out."""
 
-    def __init__(self, slots: Any, connections: list[Any]) -> None:
-        super().__init__(connections)
-        self._slots = slots
-
-    def append(self, conn: Any) -> None:
-        super().append(conn)
-        adopt(self._slots, conn, idle=False)
-
-    def extend(self, connections: Any) -> None:
-        for conn in connections:
-            self.append(conn)
+    lent = True
 
 
 class QueueView:
