@@ -2,9 +2,9 @@
 
 The fast path (an idle connection used recently) takes no lock and never yields to the
 event loop. Waiting is fair: a released connection (or a freed slot, reserved) goes
-straight to the longest waiting task. Releasing never suspends before the connection is back in the slot array, so a
-task cancelled at any await point cannot leak a slot, and a connection that may hold an
-unread reply is closed before anyone else can see it.
+straight to the longest waiting task. Releasing never suspends before the connection is
+back in the slot array, so a task cancelled at any await point cannot leak a slot, and a
+connection that may hold an unread reply is closed before anyone else can see it.
 """
 
 from __future__ import annotations
