@@ -1,5 +1,6 @@
 """redispool: a compiled connection pool, RESP2/RESP3 parser and command packer for redis-py.
 
+``Redis`` is redis-py's client on a compiled command path (its ``pipeline()`` too);
 ``ConnectionPool``/``BlockingConnectionPool`` are drop-ins for redis-py's pools;
 ``Reader`` is a drop-in for ``hiredis.Reader``; ``Parser`` and ``Packer`` plug into
 redis-py (``parser_class=`` and ``command_packer=``). Each compiled piece has a
@@ -9,6 +10,7 @@ pure-Python twin that behaves identically; ``IMPLEMENTATION`` says which one was
 from __future__ import annotations
 
 from ._impl import IMPLEMENTATION, Packer, Reader, pack_command
+from .client import Pipeline, Redis
 from .errors import HiredisError, ProtocolError, ReplyError, UnhashableKeyError
 from .parsers import Parser
 from .patch import install, uninstall
@@ -25,10 +27,12 @@ __all__ = (
     "HiredisError",
     "Packer",
     "Parser",
+    "Pipeline",
     "PoolStats",
     "ProtocolError",
     "PushNotification",
     "Reader",
+    "Redis",
     "ReplyError",
     "UnhashableKeyError",
     "__version__",

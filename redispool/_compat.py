@@ -13,9 +13,11 @@ call would cost more than the work there), each guarded by its flag or by an
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import inspect
 import sys
+import types
 import warnings
 import weakref
 from collections.abc import Callable, Collection
@@ -83,6 +85,12 @@ _MIRRORED = (
 )
 _PARSER = "set as redis-py's parser base sets it, for redis-py's code that reads it"
 _BENCH = "benchmarks only: None here, the bench's pure-Python redis-py reference fails"
+_NO_COMMAND_PATH = "COMMAND_PATH is off: redispool.Redis runs redis-py's own execute_command"
+_NO_PIPELINE_PATH = (
+    "never called: redispool's Pipeline runs redis-py's own execute (its overrides unused)"
+)
+_CLIENT = "redis.client.Redis"
+_PIPELINE = "redis.client.Pipeline"
 
 NAMES: Final[tuple[Name, ...]] = (
     # ---- redis-py's private modules: imported here, re-exported under the same names
@@ -94,11 +102,11 @@ NAMES: Final[tuple[Name, ...]] = (
     Name("redis._parsers", "_AsyncHiredisParser", ("_compat",), _REQUIRED),
     Name("redis._parsers", "_AsyncRESP2Parser", ("_compat",), _REQUIRED),
     Name("redis._parsers", "Encoder", ("_workloads",), _BENCH),
-    Name("redis._parsers.socket", "SENTINEL", ("parsers",), _REQUIRED),
+    Name("redis._parsers.socket", "SENTINEL", ("parsers", "_command_py"), _REQUIRED),
     Name(
         "redis._parsers.socket",
         "SERVER_CLOSED_CONNECTION_ERROR",
-        ("parsers", "asyncio.parser"),
+        ("parsers", "asyncio.parser", "_command_py"),
         _REQUIRED,
     ),
     Name("redis._parsers.socket", "NONBLOCKING_EXCEPTIONS", ("parsers",), _REQUIRED),
@@ -109,7 +117,12 @@ NAMES: Final[tuple[Name, ...]] = (
         ("asyncio.pool", "asyncio.parser"),
         "redis-py's own rule: asyncio.timeout from 3.11.3, else the async-timeout package",
     ),
-    Name("redis.observability.recorder", "_metrics_collector", ("pool", "_compat"), _RECORD),
+    Name(
+        "redis.observability.recorder",
+        "_metrics_collector",
+        ("pool", "fastpath", "_compat"),
+        _RECORD,
+    ),
     Name(
         "redis.asyncio.observability.recorder",
         "_async_metrics_collector",
@@ -127,20 +140,25 @@ NAMES: Final[tuple[Name, ...]] = (
     Name(
         _SYNC,
         "_command_packer",
-        ("pool", "_compat"),
-        "no reply ledger: " + _SLOW,
+        ("pool", "_command_py", "_command_c", "_compat"),
+        "no reply ledger: " + _SLOW + "; " + _NO_COMMAND_PATH,
         via=f"{_SYNC}.pack_command",
     ),
     Name(_SYNC, "_should_reconnect", ("pool",), _SLOW, via=f"{_SYNC}.should_reconnect"),
     Name(
         _SYNC,
         "_sock",
-        ("pool", "parsers", "_compat", "_workloads"),
+        ("pool", "parsers", "_command_py", "_command_c", "_compat", "_workloads"),
         "checkout: connect() every time; fd: OPAQUE_SOCKET; the Parser: none (redis-py's"
-        " own parsers read it the same way)",
+        " own parsers read it the same way); " + _NO_COMMAND_PATH,
     ),
     Name(_SYNC, "_re_auth_token", ("pool",), _NO_SHORTCUT, via=f"{_SYNC}.re_auth"),
-    Name(_SYNC, "_parser", ("_workloads",), "benchmarks only: the bench's in-memory runner fails"),
+    Name(
+        _SYNC,
+        "_parser",
+        ("_command_py", "_command_c", "_workloads"),
+        _NO_COMMAND_PATH + "; benchmarks: the bench's in-memory runner fails",
+    ),
     Name(
         _SYNC,
         "_construct_command_packer",
@@ -150,6 +168,31 @@ NAMES: Final[tuple[Name, ...]] = (
         via=f"{_SYNC}.__init__",
     ),
     Name("redis.connection.CacheProxyConnection", "_conn", ("_compat",), "no ledger, fd opaque"),
+    Name(_SYNC, "_host_error", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
+    Name(_SYNC, "_buffer_cutoff", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
+    # ---- redis-py's sync client and pipeline, under redispool's (``redispool.client``)
+    Name(
+        _CLIENT,
+        "_send_command_parse_response",
+        ("_command_py", "_command_c", "fastpath"),
+        _NO_COMMAND_PATH,
+    ),
+    Name(_CLIENT, "_single_connection_client", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
+    Name(_CLIENT, "_close_connection", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
+    Name(
+        _PIPELINE,
+        "_execute_pipeline",
+        ("client", "_command_py", "_command_c"),
+        _NO_PIPELINE_PATH,
+        via=f"{_PIPELINE}.execute",
+    ),
+    Name(
+        _PIPELINE,
+        "_execute_transaction",
+        ("client", "_command_py", "_command_c"),
+        _NO_PIPELINE_PATH,
+        via=f"{_PIPELINE}.execute",
+    ),
     # ---- redis-py's sync pools, under redispool's subclasses
     Name(_POOL, "_lock", ("pool",), _REQUIRED),  # the lock redis-py's cache proxy holds
     Name(_POOL, "_fork_lock", ("pool",), _REQUIRED),
@@ -380,6 +423,18 @@ def flags(missing: Collection[str]) -> dict[str, bool]:
             f"{_ASYNC}._re_auth_token",
         ),
         "PACKER_HOOK": here(f"{_SYNC}._construct_command_packer"),
+        "COMMAND_PATH": here(
+            *(f"{_SYNC}.{name}" for name in ("_sock", "_parser", "_command_packer")),
+            *(f"{_SYNC}.{name}" for name in ("_host_error", "_buffer_cutoff")),
+            *(
+                f"{_CLIENT}.{name}"
+                for name in (
+                    "_send_command_parse_response",
+                    "_single_connection_client",
+                    "_close_connection",
+                )
+            ),
+        ),
     }
 
 
@@ -394,6 +449,8 @@ FAST_IO: bool = _FLAGS["FAST_IO"]
 RELEASE_SHORTCUT: bool = _FLAGS["RELEASE_SHORTCUT"]
 #: ``install()`` gives connections made anywhere a ``Packer`` (``_construct_command_packer``).
 PACKER_HOOK: bool = _FLAGS["PACKER_HOOK"]
+#: ``redispool.Redis`` runs commands on its fused path (``_command_py``/``_command_c``).
+COMMAND_PATH: bool = _FLAGS["COMMAND_PATH"]
 
 
 def warn_required(missing: Collection[str]) -> None:
@@ -644,3 +701,40 @@ def replaced_read(parser: Any, cls: Any, **kwargs: Any) -> Any:
     if cls in (_RESP2Parser, _AsyncRESP2Parser):
         kwargs.pop("push_request", None)
     return read(**kwargs)
+
+
+def with_globals(function: Any, replacements: dict[str, Any]) -> Any:
+    """A copy of ``function`` whose module globals are those of now with ``replacements``
+    bound instead; decorators made with ``functools.wraps`` (``__wrapped__``) are copied
+    around the copy, so their checks and warnings still run. For redis-py code that looks
+    a class up at call time (``Redis.__init__`` builds ``ConnectionPool``): the copy runs
+    redis-py's own lines, and nothing shared is rebound."""
+    wrapped = getattr(function, "__wrapped__", None)
+    if wrapped is None:
+        namespace = dict(function.__globals__)
+        namespace.update(replacements)
+        copy = types.FunctionType(
+            function.__code__,
+            namespace,
+            function.__name__,
+            function.__defaults__,
+            function.__closure__,
+        )
+    else:
+        inner = with_globals(wrapped, replacements)
+        cells = tuple(
+            types.CellType(inner) if _holds(cell, wrapped) else cell
+            for cell in function.__closure__ or ()
+        )
+        copy = types.FunctionType(
+            function.__code__, function.__globals__, function.__name__, function.__defaults__, cells
+        )
+    copy.__kwdefaults__ = function.__kwdefaults__
+    return functools.update_wrapper(copy, function)
+
+
+def _holds(cell: Any, value: Any) -> bool:
+    try:
+        return cell.cell_contents is value
+    except ValueError:  # an empty cell
+        return False

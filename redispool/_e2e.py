@@ -25,6 +25,7 @@ import redis.asyncio as aredis
 from . import asyncio as rp_asyncio
 from ._compat import _AsyncRESP3Parser, _RESP3Parser
 from ._impl import Reader, pack_command
+from .client import Redis
 from .pool import ConnectionPool
 
 VALUE = b"v" * 100
@@ -44,11 +45,13 @@ class ClientKind:
     async_client_class: Callable[..., Any] = aredis.Redis
 
 
-#: client kinds in table order. A new kind is one line here; issue 13's, sync only, would be
-#: ``ClientKind("redispool.Redis", ConnectionPool.from_url, None, redispool.Redis)``
+#: client kinds in table order; a new kind is one line here
 KINDS: dict[str, ClientKind] = {
     kind.name: kind
     for kind in (
+        # the fused command path (sync only: the asyncio client is not built yet)
+        ClientKind("redispool.Redis", ConnectionPool.from_url, None, Redis),
+        # redis-py's client on redispool's pool, parser and packer
         ClientKind("redispool", ConnectionPool.from_url, rp_asyncio.ConnectionPool.from_url),
         # hiredis's parser when hiredis is installed (redis-py's default)
         ClientKind(

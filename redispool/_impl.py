@@ -41,4 +41,20 @@ else:
     else:
         IMPLEMENTATION = "cython"
 
-__all__ = ("IMPLEMENTATION", "NO_EXTENSIONS", "Packer", "Reader", "SlotArray", "pack_command")
+# The command path reads through ``redispool.parsers``, which needs the Reader above.
+if TYPE_CHECKING or IMPLEMENTATION == "python":
+    from ._command_py import run_command, run_pipeline, run_transaction
+else:
+    from ._command_c import run_command, run_pipeline, run_transaction
+
+__all__ = (
+    "IMPLEMENTATION",
+    "NO_EXTENSIONS",
+    "Packer",
+    "Reader",
+    "SlotArray",
+    "pack_command",
+    "run_command",
+    "run_pipeline",
+    "run_transaction",
+)

@@ -53,6 +53,8 @@ SOURCES = Path(__file__).resolve().parents[1] / "src_c"  # the checkout's, also 
 OWN_RECEIVERS = {
     ("_slots_py", "array._lock"): "array is a redispool SlotArray (_arrays)",
     ("views", "pool._wait"): "pool is the redispool blocking pool a QueueView belongs to",
+    ("_command_py", "parser._reader"): "parser is a redispool Parser (its type is checked)",
+    ("_command_c", "parser._reader"): "parser is a redispool Parser (its type is checked)",
 }
 
 
@@ -396,6 +398,9 @@ def test_used_in_is_exact() -> None:
         for _, name in scanner.compat_uses:  # redis-py's private module's, via _compat
             if name in listed:
                 used[name].add(scanner.key)
+    for module, _, _, name, text in pyx_accesses():
+        if name in listed and (module, text) not in OWN_RECEIVERS:
+            used[name].add(module)
     # a private module's name that _compat imports and uses itself (not only re-exports)
     loaded = {
         node.id
@@ -416,19 +421,39 @@ def test_used_in_is_exact() -> None:
     assert wrong == {}
 
 
-def test_compiled_sources_name_no_private_names() -> None:
-    """The Cython sources (which the AST scan cannot read) touch no one else's privates."""
-    pyx = sorted(SOURCES.glob("*.pyx"))
-    if not pyx:
-        pytest.skip("no Cython sources beside these tests")
-    problems = []
-    for path in pyx:
+def pyx_accesses() -> list[tuple[str, int, str, str, str]]:
+    """``(module, line, owner, name, text)`` for each ``owner._name`` (not ``self`` or
+    redispool's) in the Cython sources, which the AST scan cannot read."""
+    found = []
+    for path in sorted(SOURCES.glob("*.pyx")):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             code = line.split("#", 1)[0]
             for match in re.finditer(r"(?<![\w.])([\w.]+)\.(_[A-Za-z]\w*)", code):
                 owner, name = match.groups()
                 if owner != "self" and not owner.startswith("redispool") and private(name):
-                    problems.append(f"{path.name}:{number}: {match.group(0)}")
+                    found.append((path.stem, number, owner, name, match.group(0)))
+    return found
+
+
+def test_compiled_sources_name_only_listed_private_names() -> None:
+    """The Cython sources touch no one else's privates but those whose entry names them
+    in ``used_in`` (a compiled twin reads what its pure twin reads), redispool's own names,
+    or redispool's own objects' (``OWN_RECEIVERS``), and import no private module."""
+    if not sorted(SOURCES.glob("*.pyx")):
+        pytest.skip("no Cython sources beside these tests")
+    users: dict[str, set[str]] = defaultdict(set)
+    for entry in _compat.NAMES:
+        users[entry.name].update(entry.used_in)
+    problems = [
+        f"{module}.pyx:{number}: {text}"
+        for module, number, _, name, text in pyx_accesses()
+        if module not in users[name]
+        and (module, text) not in OWN_RECEIVERS
+        and (name in foreign_names() or name not in own_names())
+    ]
+    for path in sorted(SOURCES.glob("*.pyx")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
             if re.match(r"\s*(from|import)\s+(?!redispool)\S*\._", code):
                 problems.append(f"{path.name}:{number}: {code.strip()}")
     assert problems == []
@@ -506,6 +531,7 @@ def test_nothing_is_missing() -> None:
         "FAST_IO": True,
         "RELEASE_SHORTCUT": True,
         "PACKER_HOOK": True,
+        "COMMAND_PATH": True,
     }
     assert (_compat.STREAM_PEEK, _compat.FAST_IO, _compat.RELEASE_SHORTCUT) == (True,) * 3
     assert _compat.stream_names() == {"_eof", "_buffer", "_waiter"}
