@@ -1,6 +1,6 @@
 """Pure-Python twin of ``redispool._command_c``: redis-py's command path, fused.
 
-``run_command`` is what ``redis.Redis._execute_command`` does for one command, and
+``execute_command`` is what ``redis.Redis._execute_command`` does for one command, and
 ``run_pipeline``/``run_transaction`` what ``Pipeline._execute_pipeline`` and
 ``_execute_transaction`` do, each written as one function instead of a dozen method
 calls: checkout, pack, send, read, callback, release. Every step keeps redis-py's
@@ -19,6 +19,7 @@ from typing import Any
 
 import redis.client
 from redis.client import CaseInsensitiveDict
+from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ExecAbortError, ReadOnlyError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,7 +30,7 @@ from ._compat import SENTINEL, SERVER_CLOSED_CONNECTION_ERROR
 from .parsers import NOT_ENOUGH_DATA, Parser
 from .push import PushNotification
 
-__all__ = ("run_command", "run_pipeline", "run_transaction")
+__all__ = ("execute_command", "pipeline_command", "run_pipeline", "run_transaction")
 
 NEVER_DECODE = redis.client.NEVER_DECODE
 EMPTY_RESPONSE = redis.client.EMPTY_RESPONSE
@@ -45,10 +46,9 @@ def _himport(args: tuple[Any, ...]) -> bool:
     return parse_himport_set_args(args) is not None
 
 
-def _read_ours(parser: Any, disable_decoding: bool) -> Any:
-    """``Parser.read_response`` with its default timeout, inlined."""
-    if parser._stands_for.read_response is not parser._stands_for_read:
-        return parser.read_response(disable_decoding)
+def _gets(parser: Any, disable_decoding: bool) -> Any:
+    """``Parser.read_response`` (default timeout) of a Parser whose stand-in's
+    ``read_response`` is redis-py's own."""
     while True:
         reader = parser._reader
         if reader is None:
@@ -77,37 +77,120 @@ def _read_ours(parser: Any, disable_decoding: bool) -> Any:
         return response
 
 
-def read(conn: Any, disable_decoding: bool) -> Any:
-    """``AbstractConnection.read_response(disable_decoding)``: the parser's reply, or
-    redis-py's exception for a failed read (after a disconnect), or the error reply raised."""
-    host_error = conn._host_error()
-    parser = conn._parser
-    try:
-        if type(parser) is Parser:
-            response = _read_ours(parser, disable_decoding)
-        elif conn.protocol in _RESP3:
-            response = parser.read_response(
-                disable_decoding=disable_decoding, push_request=False, timeout=SENTINEL
-            )
-        else:
-            response = parser.read_response(disable_decoding=disable_decoding, timeout=SENTINEL)
-    except TimeoutError:  # socket.timeout
-        conn.disconnect()
-        raise RedisTimeoutError(f"Timeout reading from {host_error}")  # noqa: B904 (redis-py's)
-    except OSError as e:
-        conn.disconnect()
-        raise RedisConnectionError(f"Error while reading from {host_error} : {e.args}")  # noqa: B904
-    except BaseException:
-        conn.disconnect()
-        raise
-    if conn.health_check_interval:
-        conn.next_health_check = monotonic() + conn.health_check_interval
-    if isinstance(response, ResponseError):
+class _Replies:
+    """Reads and parses replies off one connection as ``read_response`` and
+    ``parse_response`` do, with what stays the same between the replies of a pipeline
+    looked up once."""
+
+    __slots__ = (
+        "address",
+        "callbacks",
+        "conn",
+        "host",
+        "ours",
+        "parser",
+        "plain_address",
+        "plain_callbacks",
+        "port",
+    )
+
+    def __init__(self, conn: Any, callbacks: Any) -> None:
+        self.conn = conn
+        parser = self.parser = conn._parser
+        self.ours = (
+            type(parser) is Parser and parser._stands_for.read_response is parser._stands_for_read
+        )
+        self.callbacks = callbacks
+        self.plain_callbacks = type(callbacks) is CaseInsensitiveDict
+        cls = type(conn)
+        self.plain_address = (
+            cls._host_error is Connection._host_error and cls.host is Connection.host
+        )
+        self.host: Any = _MISSING
+        self.port: Any = _MISSING
+        self.address = ""
+
+    def host_error(self) -> str:
+        """``conn._host_error()``, as redis-py takes it before every read (formatted again
+        only when the host or port changed)."""
+        conn = self.conn
+        if not self.plain_address:
+            text: str = conn._host_error()
+            return text
+        host, port = conn._host, conn.port
+        if host is not self.host or port is not self.port:
+            self.host, self.port = host, port
+            self.address = conn._host_error()
+        return self.address
+
+    def read(self, disable_decoding: bool, host_error: str) -> Any:
+        """``AbstractConnection.read_response(disable_decoding)``: the parser's reply, or
+        redis-py's exception for a failed read (after a disconnect), or the error reply
+        raised; ``host_error`` is taken before the read."""
+        conn = self.conn
+        parser = self.parser
         try:
-            raise response
-        finally:
-            del response
-    return response
+            if self.ours:
+                response = _gets(parser, disable_decoding)
+            elif type(parser) is Parser:  # its stand-in's read_response was replaced
+                response = parser.read_response(disable_decoding)
+            elif conn.protocol in _RESP3:
+                response = parser.read_response(
+                    disable_decoding=disable_decoding, push_request=False, timeout=SENTINEL
+                )
+            else:
+                response = parser.read_response(disable_decoding=disable_decoding, timeout=SENTINEL)
+        except TimeoutError:  # socket.timeout
+            conn.disconnect()
+            raise RedisTimeoutError(f"Timeout reading from {host_error}")  # noqa: B904 (redis-py's)
+        except OSError as e:
+            conn.disconnect()
+            raise RedisConnectionError(f"Error while reading from {host_error} : {e.args}")  # noqa: B904
+        except BaseException:
+            conn.disconnect()
+            raise
+        interval = conn.health_check_interval
+        if interval:
+            conn.next_health_check = monotonic() + interval
+        if isinstance(response, ResponseError):
+            try:
+                raise response
+            finally:
+                del response
+        return response
+
+    def callback(self, name: Any) -> Any:
+        """``callbacks[name]`` if ``name in callbacks``, else ``_MISSING`` (the keys of a
+        ``CaseInsensitiveDict`` are upper-case: an upper-case name is looked up as it is)."""
+        callbacks = self.callbacks
+        if self.plain_callbacks and type(name) is str and name.isupper():
+            return dict.get(callbacks, name, _MISSING)
+        if name in callbacks:
+            return callbacks[name]
+        return _MISSING
+
+    def parse(self, name: Any, options: dict[str, Any], host_error: str) -> Any:
+        """``Redis.parse_response``."""
+        try:
+            if options:
+                response = self.read(NEVER_DECODE in options, host_error)
+            else:
+                response = self.read(False, host_error)
+        except ResponseError:
+            if options and EMPTY_RESPONSE in options:
+                return options[EMPTY_RESPONSE]
+            raise
+        callback = self.callback(name)
+        if callback is _MISSING:
+            return response
+        if options:
+            options = {
+                key: value
+                for key, value in options.items()
+                if key != "keys" and key != NEVER_DECODE and key != EMPTY_RESPONSE
+            }
+            return callback(response, **options)
+        return callback(response)
 
 
 def send(conn: Any, chunks: Any) -> None:
@@ -131,37 +214,6 @@ def send(conn: Any, chunks: Any) -> None:
         raise
 
 
-def _callback(callbacks: Any, name: Any) -> Any:
-    """``callbacks[name]`` if ``name in callbacks`` (a ``CaseInsensitiveDict``, whose keys
-    are upper-case: an upper-case name is looked up as it is), else ``_MISSING``."""
-    if type(callbacks) is CaseInsensitiveDict and type(name) is str and name.isupper():
-        return dict.get(callbacks, name, _MISSING)
-    if name in callbacks:
-        return callbacks[name]
-    return _MISSING
-
-
-def _parse(client: Any, conn: Any, name: Any, options: dict[str, Any]) -> Any:
-    """``Redis.parse_response``."""
-    try:
-        response = read(conn, NEVER_DECODE in options) if options else read(conn, False)
-    except ResponseError:
-        if options and EMPTY_RESPONSE in options:
-            return options[EMPTY_RESPONSE]
-        raise
-    callback = _callback(client.response_callbacks, name)
-    if callback is _MISSING:
-        return response
-    if options:
-        options = {
-            key: value
-            for key, value in options.items()
-            if key != "keys" and key != NEVER_DECODE and key != EMPTY_RESPONSE
-        }
-        return callback(response, **options)
-    return callback(response)
-
-
 def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
     """``Redis._send_command_parse_response`` for one try."""
     interval = conn.health_check_interval
@@ -174,11 +226,20 @@ def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, A
     ):
         return client._send_command_parse_response(conn, args[0], *args, **options)
     send(conn, conn._command_packer.pack(*args))
-    return _parse(client, conn, args[0], options)
+    host_error = conn._host_error()
+    return _Replies(conn, client.response_callbacks).parse(args[0], options, host_error)
 
 
-def run_command(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
-    """``Redis._execute_command`` with metrics off (``redispool.client`` checks)."""
+def execute_command(client: Any, *args: Any, **options: Any) -> Any:
+    """``Redis.execute_command``: the fused path while redis-py's metrics are off and the
+    client's class parses as redis-py's does, else redis-py's own."""
+    if fastpath.metrics_off() and fastpath.client(type(client)):
+        return _run(client, args, options)
+    return redis.client.Redis.execute_command(client, *args, **options)
+
+
+def _run(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
+    """``Redis._execute_command``, metrics off."""
     pool = client.connection_pool
     conn = client.connection or pool.get_connection()
     single = client._single_connection_client
@@ -230,14 +291,27 @@ def _retry(
 # ---- pipelines ----------------------------------------------------------------------------
 
 
-def _pipeline_parse(pipe: Any, conn: Any, name: Any, options: dict[str, Any]) -> Any:
+def _pipeline_parse(
+    pipe: Any, replies: _Replies, name: Any, options: dict[str, Any], unwatch: Any
+) -> Any:
     """``Pipeline.parse_response``: ``Redis.parse_response`` and the WATCH flags."""
-    result = _parse(pipe, conn, name, options)
-    if name in pipe.UNWATCH_COMMANDS:
+    result = replies.parse(name, options, replies.host_error())
+    if name in unwatch:
         pipe.watching = False
     elif name == "WATCH":
         pipe.watching = True
     return result
+
+
+def pipeline_command(pipe: Any, *args: Any, **kwargs: Any) -> Any:
+    """``Pipeline.execute_command``: run now while WATCHing, else queue (``command_stack``
+    appended to inline where ``pipeline_execute_command`` is redis-py's own)."""
+    if (pipe.watching or args[0] == "WATCH") and not pipe.explicit_transaction:
+        return pipe.immediate_execute_command(*args, **kwargs)
+    if type(pipe).pipeline_execute_command is not redis.client.Pipeline.pipeline_execute_command:
+        return pipe.pipeline_execute_command(*args, **kwargs)
+    pipe.command_stack.append((args, kwargs))
+    return pipe
 
 
 def _sendable(pipe: Any, conn: Any, commands: list[Any]) -> bool:
@@ -286,11 +360,13 @@ def run_pipeline(pipe: Any, conn: Any, commands: list[Any], raise_on_error: bool
         return done
     chunks = _pack_all(conn, [args for args, _ in commands])
     conn.send_packed_command(chunks)
+    replies = _Replies(conn, pipe.response_callbacks)
+    unwatch = frozenset(pipe.UNWATCH_COMMANDS)
     responses: list[Any] = []
     append = responses.append
     for args, options in commands:
         try:
-            append(_pipeline_parse(pipe, conn, args[0], options))
+            append(_pipeline_parse(pipe, replies, args[0], options, unwatch))
         except ResponseError as e:
             append(e)
     if raise_on_error:
@@ -309,9 +385,11 @@ def run_transaction(pipe: Any, conn: Any, commands: list[Any], raise_on_error: b
     stack += [args for args, options in commands if EMPTY_RESPONSE not in options]
     stack.append(("EXEC",))
     conn.send_packed_command(_pack_all(conn, stack))
+    replies = _Replies(conn, pipe.response_callbacks)
+    unwatch = frozenset(pipe.UNWATCH_COMMANDS)
     errors: list[Any] = []
     try:
-        _pipeline_parse(pipe, conn, "_", {})
+        _pipeline_parse(pipe, replies, "_", {}, unwatch)
     except ResponseError as e:
         errors.append((0, e))
     for i, command in enumerate(commands):
@@ -319,12 +397,12 @@ def run_transaction(pipe: Any, conn: Any, commands: list[Any], raise_on_error: b
             errors.append((i, command[1][EMPTY_RESPONSE]))
         else:
             try:
-                _pipeline_parse(pipe, conn, "_", {})
+                _pipeline_parse(pipe, replies, "_", {}, unwatch)
             except ResponseError as e:
                 pipe.annotate_exception(e, i + 1, command[0])
                 errors.append((i, e))
     try:
-        response = _pipeline_parse(pipe, conn, "_", {})
+        response = _pipeline_parse(pipe, replies, "_", {}, unwatch)
     except ExecAbortError:
         if errors:
             raise errors[0][1]  # noqa: B904 (redis-py's)
@@ -339,13 +417,12 @@ def run_transaction(pipe: Any, conn: Any, commands: list[Any], raise_on_error: b
         raise ResponseError("Wrong number of response items from pipeline execution")
     if raise_on_error:
         pipe.raise_first_error(commands, response)
-    callbacks = pipe.response_callbacks
     data = []
     for r, cmd in zip(response, commands, strict=False):
         if not isinstance(r, Exception):
             args, options = cmd
             options.pop("keys", None)
-            callback = _callback(callbacks, args[0])
+            callback = replies.callback(args[0])
             if callback is not _MISSING:
                 r = callback(r, **options)
         data.append(r)

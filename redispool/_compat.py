@@ -120,7 +120,7 @@ NAMES: Final[tuple[Name, ...]] = (
     Name(
         "redis.observability.recorder",
         "_metrics_collector",
-        ("pool", "fastpath", "_compat"),
+        ("pool", "fastpath", "_command_c", "_compat"),
         _RECORD,
     ),
     Name(
@@ -169,6 +169,7 @@ NAMES: Final[tuple[Name, ...]] = (
     ),
     Name("redis.connection.CacheProxyConnection", "_conn", ("_compat",), "no ledger, fd opaque"),
     Name(_SYNC, "_host_error", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
+    Name("redis.connection.Connection", "_host", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
     Name(_SYNC, "_buffer_cutoff", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
     # ---- redis-py's sync client and pipeline, under redispool's (``redispool.client``)
     Name(
@@ -426,6 +427,7 @@ def flags(missing: Collection[str]) -> dict[str, bool]:
         "COMMAND_PATH": here(
             *(f"{_SYNC}.{name}" for name in ("_sock", "_parser", "_command_packer")),
             *(f"{_SYNC}.{name}" for name in ("_host_error", "_buffer_cutoff")),
+            "redis.connection.Connection._host",
             *(
                 f"{_CLIENT}.{name}"
                 for name in (

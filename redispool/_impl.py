@@ -43,9 +43,9 @@ else:
 
 # The command path reads through ``redispool.parsers``, which needs the Reader above.
 if TYPE_CHECKING or IMPLEMENTATION == "python":
-    from ._command_py import run_command, run_pipeline, run_transaction
+    from ._command_py import execute_command, pipeline_command, run_pipeline, run_transaction
 else:
-    from ._command_c import run_command, run_pipeline, run_transaction
+    from ._command_c import execute_command, pipeline_command, run_pipeline, run_transaction
 
 __all__ = (
     "IMPLEMENTATION",
@@ -54,7 +54,8 @@ __all__ = (
     "Reader",
     "SlotArray",
     "pack_command",
-    "run_command",
+    "pipeline_command",
+    "execute_command",
     "run_pipeline",
     "run_transaction",
 )

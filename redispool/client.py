@@ -19,8 +19,8 @@ from typing import Any
 import redis.client
 import redis.connection
 
-from . import _compat, fastpath
-from ._impl import run_command, run_pipeline, run_transaction
+from . import _compat
+from ._impl import execute_command, pipeline_command, run_pipeline, run_transaction
 from .pool import ConnectionPool
 
 __all__ = ("Pipeline", "Redis")
@@ -52,15 +52,16 @@ class Redis(redis.client.Redis):
         """A redispool ``Pipeline``, made as redis-py makes its own."""
         return Pipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
 
-    def execute_command(self, *args: Any, **options: Any) -> Any:
-        if fastpath.metrics_off() and fastpath.client(type(self)):
-            return run_command(self, args, options)
-        return super().execute_command(*args, **options)
+    #: the fused path, or redis-py's own ``execute_command`` (``redispool.fastpath``)
+    execute_command = execute_command
 
 
 class Pipeline(redis.client.Pipeline):
     """redis-py's ``Pipeline``, whose stack goes out in one buffer and whose replies are
     read and converted in one loop (``run_pipeline``/``run_transaction``)."""
+
+    #: redis-py's ``Pipeline.execute_command``, one call shorter per queued command
+    execute_command = pipeline_command
 
     def _execute_pipeline(self, connection: Any, commands: Any, raise_on_error: bool) -> Any:
         return run_pipeline(self, connection, commands, raise_on_error)

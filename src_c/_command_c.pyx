@@ -9,19 +9,29 @@ of a pipeline runs without a Python frame per reply.
 import socket
 from time import monotonic
 
+cimport cython
+
 import redis.client
 from redis.client import CaseInsensitiveDict
+from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ExecAbortError, ReadOnlyError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.himport import parse_himport_set_args
 
-from redispool import fastpath
-from redispool._compat import SENTINEL, SERVER_CLOSED_CONNECTION_ERROR
+import redis.observability.recorder as _recorder
+from redis.observability.providers import get_observability_instance
+
+from redispool import _compat, fastpath
+from redispool._compat import (
+    NONBLOCKING_EXCEPTIONS,
+    SENTINEL,
+    SERVER_CLOSED_CONNECTION_ERROR,
+)
 from redispool.parsers import NOT_ENOUGH_DATA, Parser
 from redispool.push import PushNotification
 
-__all__ = ("run_command", "run_pipeline", "run_transaction")
+__all__ = ("execute_command", "pipeline_command", "run_pipeline", "run_transaction")
 
 cdef object NEVER_DECODE = redis.client.NEVER_DECODE
 cdef object EMPTY_RESPONSE = redis.client.EMPTY_RESPONSE
@@ -29,9 +39,47 @@ cdef object _MISSING = object()
 cdef tuple _RESP3 = ("3", 3)
 cdef object _NOT_ENOUGH = NOT_ENOUGH_DATA
 cdef object _socket_timeout = socket.timeout
-cdef object _connection_ok = fastpath.connection
 cdef object _pipeline_ok = fastpath.pipeline
 cdef object _Pipeline = redis.client.Pipeline
+cdef object _redis_execute_command = redis.client.Redis.execute_command
+cdef object _nonblocking = NONBLOCKING_EXCEPTIONS
+cdef bint _command_path = _compat.COMMAND_PATH
+# fastpath.connection and fastpath.client, remembered per class
+cdef dict _connections = {}
+cdef dict _clients = {}
+
+
+cdef bint _plain_connection(object cls) except -1:
+    known = _connections.get(cls)
+    if known is None:
+        known = _connections[cls] = fastpath.connection(cls)
+    return known
+
+
+cdef bint _plain_client(object cls) except -1:
+    known = _clients.get(cls)
+    if known is None:
+        known = _clients[cls] = fastpath.client(cls)
+    return known
+
+
+cdef int _feed(object parser) except -1:
+    """``Parser.read_from_socket()`` (default timeout), inlined."""
+    sock = parser._sock
+    reader = parser._reader
+    if sock is None or reader is None or parser._buffer is None:
+        raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+    buffer = parser._recv
+    try:
+        size = sock.recv_into(buffer)
+    except TimeoutError:
+        raise RedisTimeoutError("Timeout reading from socket") from None
+    except _nonblocking as ex:
+        raise RedisConnectionError(f"Error while reading from socket: {ex.args}") from None
+    if size == 0:
+        raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+    reader.feed(buffer, 0, size)
+    return 0
 
 
 cdef bint _himport(tuple args) except -1:
@@ -41,16 +89,16 @@ cdef bint _himport(tuple args) except -1:
     return parse_himport_set_args(args) is not None
 
 
-cdef object _read_ours(object parser, bint disable_decoding):
-    if parser._stands_for.read_response is not parser._stands_for_read:
-        return parser.read_response(disable_decoding)
+cdef object _gets(object parser, bint disable_decoding):
+    """``Parser.read_response`` (default timeout) of a Parser whose stand-in's
+    ``read_response`` is redis-py's own."""
     while True:
         reader = parser._reader
         if reader is None:
             raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
         response = reader.gets(False) if disable_decoding else reader.gets()
         while response is _NOT_ENOUGH:
-            parser.read_from_socket()
+            _feed(parser)
             response = reader.gets(False) if disable_decoding else reader.gets()
         kind = type(response)
         ledger = parser._ledger
@@ -72,36 +120,114 @@ cdef object _read_ours(object parser, bint disable_decoding):
         return response
 
 
-cdef object read(object conn, bint disable_decoding):
-    host_error = conn._host_error()
-    parser = conn._parser
-    try:
-        if type(parser) is Parser:
-            response = _read_ours(parser, disable_decoding)
-        elif conn.protocol in _RESP3:
-            response = parser.read_response(
-                disable_decoding=disable_decoding, push_request=False, timeout=SENTINEL
-            )
-        else:
-            response = parser.read_response(disable_decoding=disable_decoding, timeout=SENTINEL)
-    except _socket_timeout:
-        conn.disconnect()
-        raise RedisTimeoutError(f"Timeout reading from {host_error}")
-    except OSError as e:
-        conn.disconnect()
-        raise RedisConnectionError(f"Error while reading from {host_error} : {e.args}")
-    except BaseException:
-        conn.disconnect()
-        raise
-    interval = conn.health_check_interval
-    if interval:
-        conn.next_health_check = monotonic() + interval
-    if isinstance(response, ResponseError):
+@cython.final
+@cython.freelist(4)
+cdef class _Replies:
+    """Reads and parses replies off one connection as ``read_response`` and
+    ``parse_response`` do, with what stays the same between the replies of a pipeline
+    looked up once."""
+
+    cdef object conn, parser, callbacks
+    cdef bint ours, plain_callbacks, plain_address
+    cdef object host, port, address
+
+    def __cinit__(self, conn, callbacks):
+        self.conn = conn
+        parser = self.parser = conn._parser
+        self.ours = (
+            type(parser) is Parser
+            and parser._stands_for.read_response is parser._stands_for_read
+        )
+        self.callbacks = callbacks
+        self.plain_callbacks = type(callbacks) is CaseInsensitiveDict
+        cls = type(conn)
+        self.plain_address = (
+            cls._host_error is Connection._host_error and cls.host is Connection.host
+        )
+        self.host = self.port = _MISSING
+
+    cdef object host_error(self):
+        """``conn._host_error()``, as redis-py takes it before every read (formatted again
+        only when the host or port changed)."""
+        conn = self.conn
+        if not self.plain_address:
+            return conn._host_error()
+        host = conn._host
+        port = conn.port
+        if host is not self.host or port is not self.port:
+            self.host = host
+            self.port = port
+            self.address = conn._host_error()
+        return self.address
+
+    cdef object read(self, bint disable_decoding, object host_error):
+        """``AbstractConnection.read_response(disable_decoding)``."""
+        conn = self.conn
+        parser = self.parser
         try:
-            raise response
-        finally:
-            del response
-    return response
+            if self.ours:
+                response = _gets(parser, disable_decoding)
+            elif type(parser) is Parser:  # its stand-in's read_response was replaced
+                response = parser.read_response(disable_decoding)
+            elif conn.protocol in _RESP3:
+                response = parser.read_response(
+                    disable_decoding=disable_decoding, push_request=False, timeout=SENTINEL
+                )
+            else:
+                response = parser.read_response(
+                    disable_decoding=disable_decoding, timeout=SENTINEL
+                )
+        except _socket_timeout:
+            conn.disconnect()
+            raise RedisTimeoutError(f"Timeout reading from {host_error}")
+        except OSError as e:
+            conn.disconnect()
+            raise RedisConnectionError(f"Error while reading from {host_error} : {e.args}")
+        except BaseException:
+            conn.disconnect()
+            raise
+        interval = conn.health_check_interval
+        if interval:
+            conn.next_health_check = monotonic() + interval
+        if isinstance(response, ResponseError):
+            try:
+                raise response
+            finally:
+                del response
+        return response
+
+    cdef object callback(self, object name):
+        """``callbacks[name]`` if ``name in callbacks``, else ``_MISSING`` (the keys of a
+        ``CaseInsensitiveDict`` are upper-case: an upper-case name is looked up as it is)."""
+        callbacks = self.callbacks
+        if self.plain_callbacks and type(name) is str and (<str>name).isupper():
+            return (<dict>callbacks).get(name, _MISSING)
+        if name in callbacks:
+            return callbacks[name]
+        return _MISSING
+
+    cdef object parse(self, object name, dict options, object host_error):
+        """``Redis.parse_response``."""
+        try:
+            if options:
+                response = self.read(NEVER_DECODE in options, host_error)
+            else:
+                response = self.read(False, host_error)
+        except ResponseError:
+            if options and EMPTY_RESPONSE in options:
+                return options[EMPTY_RESPONSE]
+            raise
+        callback = self.callback(name)
+        if callback is _MISSING:
+            return response
+        if options:
+            options = {
+                key: value
+                for key, value in options.items()
+                if key != "keys" and key != NEVER_DECODE and key != EMPTY_RESPONSE
+            }
+            return callback(response, **options)
+        return callback(response)
 
 
 cdef int send(object conn, object chunks) except -1:
@@ -125,52 +251,35 @@ cdef int send(object conn, object chunks) except -1:
     return 0
 
 
-cdef object _callback(object callbacks, object name):
-    if type(callbacks) is CaseInsensitiveDict and type(name) is str and (<str>name).isupper():
-        return (<dict>callbacks).get(name, _MISSING)
-    if name in callbacks:
-        return callbacks[name]
-    return _MISSING
-
-
-cdef object _parse(object client, object conn, object name, dict options):
-    try:
-        if options:
-            response = read(conn, NEVER_DECODE in options)
-        else:
-            response = read(conn, False)
-    except ResponseError:
-        if options and EMPTY_RESPONSE in options:
-            return options[EMPTY_RESPONSE]
-        raise
-    callback = _callback(client.response_callbacks, name)
-    if callback is _MISSING:
-        return response
-    if options:
-        options = {
-            key: value
-            for key, value in options.items()
-            if key != "keys" and key != NEVER_DECODE and key != EMPTY_RESPONSE
-        }
-        return callback(response, **options)
-    return callback(response)
-
-
 cdef object _attempt(object client, object conn, tuple args, dict options):
     interval = conn.health_check_interval
     if (
         conn._sock is None
         or (interval and monotonic() > conn.next_health_check)
-        or not _connection_ok(type(conn))
+        or not _plain_connection(type(conn))
         or (options and "check_health" in options)
         or _himport(args)
     ):
         return client._send_command_parse_response(conn, args[0], *args, **options)
     send(conn, conn._command_packer.pack(*args))
-    return _parse(client, conn, args[0], options)
+    host_error = conn._host_error()
+    return _Replies(conn, client.response_callbacks).parse(args[0], options, host_error)
 
 
-def run_command(client, tuple args, dict options):
+def execute_command(client, *args, **options):
+    """``Redis.execute_command``: the fused path while redis-py's metrics are off and the
+    client's class parses as redis-py's does, else redis-py's own."""
+    if (
+        _recorder._metrics_collector is None
+        and get_observability_instance().get_provider_manager() is None
+        and _command_path
+        and _plain_client(type(client))
+    ):
+        return _run(client, args, options)
+    return _redis_execute_command(client, *args, **options)
+
+
+cdef object _run(object client, tuple args, dict options):
     pool = client.connection_pool
     conn = client.connection or pool.get_connection()
     cdef bint single = client._single_connection_client
@@ -217,17 +326,44 @@ cdef object _retry(object client, object conn, tuple args, dict options, object 
 # ---- pipelines ----------------------------------------------------------------------------
 
 
-cdef object _pipeline_parse(object pipe, object conn, object name, dict options):
-    result = _parse(pipe, conn, name, options)
-    if name in pipe.UNWATCH_COMMANDS:
+cdef object _pipeline_parse(
+    object pipe, _Replies replies, object name, dict options, frozenset unwatch
+):
+    """``Pipeline.parse_response``: ``Redis.parse_response`` and the WATCH flags."""
+    result = replies.parse(name, options, replies.host_error())
+    if name in unwatch:
         pipe.watching = False
     elif name == "WATCH":
         pipe.watching = True
     return result
 
 
+cdef object _stock_queue = redis.client.Pipeline.pipeline_execute_command
+cdef dict _queues = {}
+
+
+def pipeline_command(pipe, *args, **kwargs):
+    """``Pipeline.execute_command``: run now while WATCHing, else queue (``command_stack``
+    appended to inline where ``pipeline_execute_command`` is redis-py's own)."""
+    if (pipe.watching or args[0] == "WATCH") and not pipe.explicit_transaction:
+        return pipe.immediate_execute_command(*args, **kwargs)
+    cls = type(pipe)
+    plain = _queues.get(cls)
+    if plain is None:
+        plain = _queues[cls] = cls.pipeline_execute_command is _stock_queue
+    if not plain:
+        return pipe.pipeline_execute_command(*args, **kwargs)
+    pipe.command_stack.append((args, kwargs))
+    return pipe
+
+
+cdef frozenset _unwatch_commands(object pipe):
+    """``pipe.UNWATCH_COMMANDS``, as a frozenset (the membership test is all it is for)."""
+    return frozenset(pipe.UNWATCH_COMMANDS)
+
+
 cdef bint _sendable(object pipe, object conn, list commands) except -1:
-    if conn._sock is None or not _connection_ok(type(conn)) or not _pipeline_ok(type(pipe)):
+    if conn._sock is None or not _plain_connection(type(conn)) or not _pipeline_ok(type(pipe)):
         return False
     for args, _ in commands:
         if _himport(args):
@@ -263,10 +399,12 @@ def run_pipeline(pipe, conn, list commands, raise_on_error):
     if not _sendable(pipe, conn, commands):
         return _Pipeline._execute_pipeline(pipe, conn, commands, raise_on_error)
     conn.send_packed_command(_pack_all(conn, [args for args, _ in commands]))
+    cdef _Replies replies = _Replies(conn, pipe.response_callbacks)
+    cdef frozenset unwatch = _unwatch_commands(pipe)
     cdef list responses = []
     for args, options in commands:
         try:
-            responses.append(_pipeline_parse(pipe, conn, args[0], options))
+            responses.append(_pipeline_parse(pipe, replies, args[0], options, unwatch))
         except ResponseError as e:
             responses.append(e)
     if raise_on_error:
@@ -281,10 +419,12 @@ def run_transaction(pipe, conn, list commands, raise_on_error):
     stack += [args for args, options in commands if EMPTY_RESPONSE not in options]
     stack.append(("EXEC",))
     conn.send_packed_command(_pack_all(conn, stack))
+    cdef _Replies replies = _Replies(conn, pipe.response_callbacks)
+    cdef frozenset unwatch = _unwatch_commands(pipe)
     cdef list errors = []
     cdef Py_ssize_t i
     try:
-        _pipeline_parse(pipe, conn, "_", {})
+        _pipeline_parse(pipe, replies, "_", {}, unwatch)
     except ResponseError as e:
         errors.append((0, e))
     for i, command in enumerate(commands):
@@ -292,12 +432,12 @@ def run_transaction(pipe, conn, list commands, raise_on_error):
             errors.append((i, command[1][EMPTY_RESPONSE]))
         else:
             try:
-                _pipeline_parse(pipe, conn, "_", {})
+                _pipeline_parse(pipe, replies, "_", {}, unwatch)
             except ResponseError as e:
                 pipe.annotate_exception(e, i + 1, command[0])
                 errors.append((i, e))
     try:
-        response = _pipeline_parse(pipe, conn, "_", {})
+        response = _pipeline_parse(pipe, replies, "_", {}, unwatch)
     except ExecAbortError:
         if errors:
             raise errors[0][1]
@@ -312,13 +452,12 @@ def run_transaction(pipe, conn, list commands, raise_on_error):
         raise ResponseError("Wrong number of response items from pipeline execution")
     if raise_on_error:
         pipe.raise_first_error(commands, response)
-    callbacks = pipe.response_callbacks
     cdef list data = []
     for r, cmd in zip(response, commands):
         if not isinstance(r, Exception):
             args, options = cmd
             options.pop("keys", None)
-            callback = _callback(callbacks, args[0])
+            callback = replies.callback(args[0])
             if callback is not _MISSING:
                 r = callback(r, **options)
         data.append(r)

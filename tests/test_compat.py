@@ -55,6 +55,7 @@ OWN_RECEIVERS = {
     ("views", "pool._wait"): "pool is the redispool blocking pool a QueueView belongs to",
     ("_command_py", "parser._reader"): "parser is a redispool Parser (its type is checked)",
     ("_command_c", "parser._reader"): "parser is a redispool Parser (its type is checked)",
+    ("_command_c", "parser._buffer"): "parser is a redispool Parser (its type is checked)",
 }
 
 
