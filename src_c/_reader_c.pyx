@@ -35,6 +35,18 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     """
+    /* A dict sized for n items: no rehash while a RESP3 map fills it (CPython < 3.13
+       exports the presized constructor; later versions start small, as {} does). */
+    #if PY_VERSION_HEX < 0x030D0000
+    #define rp_dict_presized(n) _PyDict_NewPresized(n)
+    #else
+    #define rp_dict_presized(n) PyDict_New()
+    #endif
+    """
+    object rp_dict_presized(Py_ssize_t n)
+
+cdef extern from *:
+    """
     #ifndef REDISPOOL_CYTHON_VERSION
     #define REDISPOOL_CYTHON_VERSION "unknown"
     #endif
@@ -722,7 +734,8 @@ cdef class Reader:
         cdef object container
         cdef int frame_kind
         if kind == c'%':
-            container = {}
+            # presized only by a count the bytes back (every key and value >= 3 bytes)
+            container = rp_dict_presized(size // 2) if size * 3 <= end - pos else {}
             frame_kind = K_MAP
         elif kind == c'>':
             container = PyType_GenericNew(<PyTypeObject *>PushNotification, NULL, NULL)
