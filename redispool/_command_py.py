@@ -25,7 +25,7 @@ from redis.exceptions import ExecAbortError, ReadOnlyError, ResponseError, Watch
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.himport import parse_himport_set_args
 
-from . import fastpath
+from . import _compat, fastpath
 from ._compat import SENTINEL, SERVER_CLOSED_CONNECTION_ERROR
 from .parsers import NOT_ENOUGH_DATA, Parser
 from .push import PushNotification
@@ -325,30 +325,12 @@ def _sendable(pipe: Any, conn: Any, commands: list[Any]) -> bool:
     )
 
 
-def _coalesce(chunks: list[Any], cutoff: int) -> list[Any]:
-    """Chunks to send: runs of small ones joined (fewer ``sendall`` calls), large values
-    and memoryviews sent as they are, uncopied (redis-py's ``pack_commands`` rule)."""
-    out: list[Any] = []
-    run: list[Any] = []
-    for chunk in chunks:
-        if type(chunk) is bytes and len(chunk) <= cutoff:
-            run.append(chunk)
-            continue
-        if run:
-            out.append(b"".join(run))
-            run = []
-        out.append(chunk)
-    if run:
-        out.append(b"".join(run))
-    return out
-
-
-def _pack_all(conn: Any, stack: Any) -> list[Any]:
-    packer = conn._command_packer
-    chunks: list[Any] = []
-    for args in stack:
-        chunks += packer.pack(*args)
-    return _coalesce(chunks, conn._buffer_cutoff)
+def _pack_all(conn: Any, stack: list[Any]) -> Any:
+    """``conn.pack_commands(stack)``: in one call into redispool's Packer."""
+    packer = _compat.ledger(conn._command_packer)
+    if packer is None:
+        return conn.pack_commands(stack)
+    return packer.pack_commands(stack)
 
 
 def run_pipeline(pipe: Any, conn: Any, commands: list[Any], raise_on_error: bool) -> list[Any]:

@@ -170,7 +170,6 @@ NAMES: Final[tuple[Name, ...]] = (
     Name("redis.connection.CacheProxyConnection", "_conn", ("_compat",), "no ledger, fd opaque"),
     Name(_SYNC, "_host_error", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
     Name("redis.connection.Connection", "_host", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
-    Name(_SYNC, "_buffer_cutoff", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
     # ---- redis-py's sync client and pipeline, under redispool's (``redispool.client``)
     Name(
         _CLIENT,
@@ -426,7 +425,7 @@ def flags(missing: Collection[str]) -> dict[str, bool]:
         "PACKER_HOOK": here(f"{_SYNC}._construct_command_packer"),
         "COMMAND_PATH": here(
             *(f"{_SYNC}.{name}" for name in ("_sock", "_parser", "_command_packer")),
-            *(f"{_SYNC}.{name}" for name in ("_host_error", "_buffer_cutoff")),
+            f"{_SYNC}._host_error",
             "redis.connection.Connection._host",
             *(
                 f"{_CLIENT}.{name}"

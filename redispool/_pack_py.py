@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import operator
+from collections.abc import Iterable
 from typing import Any, Final, TypeAlias
 
 from redis.exceptions import DataError
@@ -135,6 +136,25 @@ class Packer:
         chunks = self._pack(args)
         self.owed = UNCOUNTABLE if uncounted(args) else self.owed + 1
         return chunks
+
+    def pack_commands(self, commands: Iterable[Iterable[Any]]) -> list[Chunk]:
+        """Pack many commands (each a tuple, as ``pack`` takes its arguments): the chunks
+        ``pack`` returns for each, with the adjacent ones it builds joined into one
+        ``bytes`` (values it returns uncopied, those longer than ``buffer_cutoff`` and
+        memoryviews, stay chunks of their own). Every command's reply is owed."""
+        out: list[Chunk] = []
+        run: list[Chunk] = []
+        for args in commands:
+            # pack's chunks alternate: bytes it built, a value, bytes it built, ...
+            for i, chunk in enumerate(self.pack(*args)):
+                if i % 2:
+                    out += (b"".join(run), chunk)
+                    run = []
+                else:
+                    run.append(chunk)
+        if run:
+            out.append(b"".join(run))
+        return out
 
     def _pack(self, args: tuple[Any, ...]) -> list[Chunk]:
         if args:

@@ -10,7 +10,7 @@ stubs against the built modules: a twin that loses or changes a member fails lin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class PackerProtocol(Protocol):
     @property
     def lend_fd(self) -> int: ...
     def pack(self, *args: Any) -> list[Chunk]: ...
+    def pack_commands(self, commands: Iterable[Iterable[Any]]) -> list[Chunk]: ...
     def replied(self) -> None: ...
     def disconnected(self) -> None: ...
 

@@ -40,6 +40,7 @@ cdef tuple _RESP3 = ("3", 3)
 cdef object _NOT_ENOUGH = NOT_ENOUGH_DATA
 cdef object _socket_timeout = socket.timeout
 cdef object _pipeline_ok = fastpath.pipeline
+cdef object _ledger = _compat.ledger
 cdef object _Pipeline = redis.client.Pipeline
 cdef object _redis_execute_command = redis.client.Redis.execute_command
 cdef object _nonblocking = NONBLOCKING_EXCEPTIONS
@@ -371,28 +372,12 @@ cdef bint _sendable(object pipe, object conn, list commands) except -1:
     return True
 
 
-cdef list _coalesce(list chunks, Py_ssize_t cutoff):
-    cdef list out = []
-    cdef list run = []
-    for chunk in chunks:
-        if type(chunk) is bytes and len(<bytes>chunk) <= cutoff:
-            run.append(chunk)
-            continue
-        if run:
-            out.append(b"".join(run))
-            run = []
-        out.append(chunk)
-    if run:
-        out.append(b"".join(run))
-    return out
-
-
-cdef list _pack_all(object conn, list stack):
-    pack = conn._command_packer.pack
-    cdef list chunks = []
-    for args in stack:
-        chunks += pack(*args)
-    return _coalesce(chunks, conn._buffer_cutoff)
+cdef object _pack_all(object conn, list stack):
+    """``conn.pack_commands(stack)``: in one call into redispool's Packer."""
+    packer = _ledger(conn._command_packer)
+    if packer is None:
+        return conn.pack_commands(stack)
+    return packer.pack_commands(stack)
 
 
 def run_pipeline(pipe, conn, list commands, raise_on_error):

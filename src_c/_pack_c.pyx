@@ -16,7 +16,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.conversion cimport Py_DTSF_ADD_DOT_0, PyOS_double_to_string
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.unicode cimport PyUnicode_AsEncodedString, PyUnicode_AsUTF8String
@@ -264,9 +264,70 @@ cdef object _write(Arg *args, Py_ssize_t n, bint redis):
             return chunks
 
 
-cdef object _pack(tuple args, const Mode *m, bint name_in_place):
-    """Resolve every argument, then write; ``name_in_place``: args[0] is a plain ASCII str
-    (a command name is always UTF-8, whatever the encoding)."""
+cdef struct Sink:
+    char *data  # PyMem: the bytes of the chunk being built
+    Py_ssize_t len
+    Py_ssize_t cap
+
+
+cdef char *_reserve(Sink *sink, Py_ssize_t more) except NULL:
+    """Room for ``more`` bytes at the end of the sink's chunk: a pointer to it."""
+    cdef Py_ssize_t cap
+    cdef char *grown
+    if sink.len + more > sink.cap:
+        cap = max(sink.cap * 2, sink.len + more, 4096)
+        grown = <char *>PyMem_Realloc(sink.data, cap)
+        if grown == NULL:
+            raise MemoryError()
+        sink.data = grown
+        sink.cap = cap
+    return sink.data + sink.len
+
+
+cdef int _write_into(Arg *args, Py_ssize_t n, Sink *sink, list chunks) except -1:
+    """``_write``'s chunks (Packer rules), with the bytes between chunk arguments added
+    to the sink's chunk instead of new ``bytes``: a chunk argument closes it."""
+    cdef Py_ssize_t start = 0, i, size
+    cdef char *p
+    while True:
+        size = _header_size(n) if start == 0 else 2
+        i = start
+        while i < n and args[i].kind != A_CHUNK:
+            size += _header_size(args[i].size) + args[i].size + 2
+            i += 1
+        if i < n:
+            size += _header_size(args[i].size)
+        p = _reserve(sink, size)
+        if start == 0:
+            p = _write_header(p, c'*', n)
+        else:
+            p[0] = c'\r'
+            p[1] = c'\n'
+            p += 2
+        while start < i:
+            p = _write_arg(p, &args[start])
+            start += 1
+        if i == n:
+            sink.len = p - sink.data
+            return 0
+        p = _write_header(p, c'$', args[i].size)
+        sink.len = p - sink.data
+        chunks.append(PyBytes_FromStringAndSize(sink.data, sink.len))
+        sink.len = 0
+        chunks.append(<object>args[i].obj)
+        start = i + 1
+        if start == n:
+            p = _reserve(sink, 2)
+            p[0] = c'\r'
+            p[1] = c'\n'
+            sink.len = 2
+            return 0
+
+
+cdef object _pack(tuple args, const Mode *m, bint name_in_place, Sink *sink=NULL, list chunks=None):
+    """Resolve every argument, then write (into ``sink`` and ``chunks`` if given);
+    ``name_in_place``: args[0] is a plain ASCII str (a command name is always UTF-8,
+    whatever the encoding)."""
     cdef Py_ssize_t n = len(args), i, done = 0
     cdef Arg stack_args[STACK_ARGS]
     cdef Arg *resolved = stack_args
@@ -287,6 +348,8 @@ cdef object _pack(tuple args, const Mode *m, bint name_in_place):
                 redispool_ascii(args[0], &a.ptr, &a.size)
             else:
                 _resolve(args[i], a, m)
+        if sink != NULL:
+            return _write_into(resolved, n, sink, chunks)
         return _write(resolved, n, m.redis)
     finally:
         for i in range(done):
@@ -412,10 +475,29 @@ cdef class Packer:
     def pack(self, *args):
         """Pack one command; multi-word command names (``"CONFIG GET"``) are split. The
         command's reply is owed from now on."""
+        return self._pack_one(args, NULL, None)
+
+    def pack_commands(self, commands):
+        """Pack many commands (each a tuple, as ``pack`` takes its arguments): the chunks
+        ``pack`` returns for each, with the adjacent ones it builds joined into one
+        ``bytes`` (values it returns uncopied, those longer than ``buffer_cutoff`` and
+        memoryviews, stay chunks of their own). Every command's reply is owed."""
+        cdef Sink sink = Sink(NULL, 0, 0)
+        cdef list chunks = []
+        try:
+            for args in commands:
+                self._pack_one(args if type(args) is tuple else tuple(args), &sink, chunks)
+            if sink.len:
+                chunks.append(PyBytes_FromStringAndSize(sink.data, sink.len))
+        finally:
+            PyMem_Free(sink.data)
+        return chunks
+
+    cdef object _pack_one(self, tuple args, Sink *sink, list chunks):
         cdef bint name_in_place = False
         cdef bint counted = True
         cdef int kind = N_OTHER
-        cdef object chunks
+        cdef object packed
         if args:
             name = args[0]
             if type(name) is str:
@@ -434,6 +516,6 @@ cdef class Packer:
                         args = (*name.split(), *args[1:])
                 elif isinstance(name, (bytes, bytearray)) and b" " in name:
                     args = (*name.split(), *args[1:])
-        chunks = _pack(args, &self._mode, name_in_place)
+        packed = _pack(args, &self._mode, name_in_place, sink, chunks)
         self.owed = self.owed + 1 if counted else UNCOUNTABLE
-        return chunks
+        return packed

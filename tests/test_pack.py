@@ -23,6 +23,7 @@ from redis._parsers import Encoder
 from redis.connection import PythonRespSerializer
 from redis.exceptions import DataError
 
+from redispool import _pack_py
 from redispool.ledger import UNCOUNTABLE
 from redispool.slot_codes import DIRTY
 
@@ -263,6 +264,55 @@ def test_packer_buffer_cutoff(pack_mod: ModuleType, args: list[Any], cutoff: int
     assert ours == outcome(lambda: redis_py_pack(b"SET", *args, cutoff=cutoff))
     if len(ours) == 1:
         check_chunking(packer.pack(b"SET", *args), (b"SET", *args), cutoff=cutoff)
+
+
+@given(
+    commands=st.lists(st.tuples(names, st.lists(redis_items, max_size=5)), max_size=6),
+    cutoff=st.sampled_from([0, 3, 100, CUTOFF]),
+)
+def test_pack_commands_is_pack_for_each(
+    pack_mod: ModuleType, commands: list[tuple[Any, list[Any]]], cutoff: int
+) -> None:
+    """The stack's chunks are ``pack``'s for each command, the bytes it built joined across
+    commands and its uncopied values kept apart; the same in both twins; every reply owed."""
+    stack = [(name, *args) for name, args in commands]
+    packer = pack_mod.Packer(buffer_cutoff=cutoff)
+    single = pack_mod.Packer(buffer_cutoff=cutoff)
+    one_by_one: list[Any] = []
+    values: list[Any] = []  # what pack returns uncopied: every other chunk of a command's
+    try:
+        for command in stack:
+            chunks = single.pack(*command)
+            one_by_one += chunks
+            values += chunks[1::2]
+    except Exception as exc:  # the same error, after the same commands were owed
+        error = exc
+        assert outcome(lambda: packer.pack_commands(stack)) == outcome(lambda: _raise(error))
+        assert packer.owed == single.owed
+        return
+    ours = packer.pack_commands(stack)
+    assert b"".join(map(bytes, ours)) == b"".join(map(bytes, one_by_one))
+    assert [chunk for i, chunk in enumerate(ours) if i % 2] == values
+    assert [type(c) for c in ours[1::2]] == [type(c) for c in values]
+    assert all(type(chunk) is bytes for chunk in ours[::2])
+    assert len(ours) == (2 * len(values) + 1 if stack else 0)
+    assert packer.owed == single.owed
+    pure = _pack_py.Packer(buffer_cutoff=cutoff).pack_commands(stack)
+    assert [(type(c), bytes(c)) for c in pure] == [(type(c), bytes(c)) for c in ours]
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
+def test_pack_commands_owes_each_reply(pack_mod: ModuleType) -> None:
+    packer = pack_mod.Packer()
+    assert packer.pack_commands([]) == []
+    chunks = packer.pack_commands([("SET", "k", b"x" * 7000), ["GET", "k"], ("PING",)])
+    assert packer.owed == 3
+    assert [type(c) for c in chunks] == [bytes, bytes, bytes]
+    assert chunks[1] == b"x" * 7000
+    assert packer.pack_commands([("SUBSCRIBE", "c")]) and packer.owed == UNCOUNTABLE
 
 
 @given(args=st.lists(st.text(max_size=10), min_size=1, max_size=4))
