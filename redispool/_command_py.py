@@ -23,7 +23,7 @@ from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ExecAbortError, ReadOnlyError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.himport import parse_himport_set_args
+from redis.himport import HImportRegistry, parse_himport_set_args
 
 from . import _compat, fastpath
 from ._compat import SENTINEL, SERVER_CLOSED_CONNECTION_ERROR
@@ -316,13 +316,21 @@ def pipeline_command(pipe: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _sendable(pipe: Any, conn: Any, commands: list[Any]) -> bool:
     """Whether a stack can go the fused way: a connected plain connection, a plain
-    pipeline class, no HIMPORT SET (its fieldsets are prepared first)."""
-    return (
-        conn._sock is not None
-        and fastpath.connection(type(conn))
-        and fastpath.pipeline(type(pipe))
-        and not any(_himport(args) for args, _ in commands)
-    )
+    pipeline class, no HIMPORT SET (its fieldsets are prepared first) and no HIMPORT
+    DISCARD owed to the server (redis-py sends those before any pipeline)."""
+    if (
+        conn._sock is None
+        or not fastpath.connection(type(conn))
+        or not fastpath.pipeline(type(pipe))
+    ):
+        return False
+    registry = getattr(conn, "himport_registry", None)
+    if (
+        isinstance(registry, HImportRegistry)
+        and conn._himport_reconciled_revision != registry.revision
+    ):
+        return False
+    return not any(_himport(args) for args, _ in commands)
 
 
 def _pack_all(conn: Any, stack: list[Any]) -> Any:

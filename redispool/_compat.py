@@ -169,6 +169,13 @@ NAMES: Final[tuple[Name, ...]] = (
     ),
     Name("redis.connection.CacheProxyConnection", "_conn", ("_compat",), "no ledger, fd opaque"),
     Name(_SYNC, "_host_error", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
+    Name(
+        _SYNC,
+        "_himport_reconciled_revision",
+        ("_command_py", "_command_c"),
+        _NO_COMMAND_PATH,
+        via="redis._himport_exec.reconcile_discards",
+    ),
     Name("redis.connection.Connection", "_host", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
     # ---- redis-py's sync client and pipeline, under redispool's (``redispool.client``)
     Name(
@@ -426,6 +433,7 @@ def flags(missing: Collection[str]) -> dict[str, bool]:
         "COMMAND_PATH": here(
             *(f"{_SYNC}.{name}" for name in ("_sock", "_parser", "_command_packer")),
             f"{_SYNC}._host_error",
+            f"{_SYNC}._himport_reconciled_revision",
             "redis.connection.Connection._host",
             *(
                 f"{_CLIENT}.{name}"

@@ -17,7 +17,7 @@ from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ExecAbortError, ReadOnlyError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.himport import parse_himport_set_args
+from redis.himport import HImportRegistry, parse_himport_set_args
 
 import redis.observability.recorder as _recorder
 from redis.observability.providers import get_observability_instance
@@ -366,6 +366,12 @@ cdef frozenset _unwatch_commands(object pipe):
 cdef bint _sendable(object pipe, object conn, list commands) except -1:
     if conn._sock is None or not _plain_connection(type(conn)) or not _pipeline_ok(type(pipe)):
         return False
+    registry = getattr(conn, "himport_registry", None)
+    if (
+        isinstance(registry, HImportRegistry)
+        and conn._himport_reconciled_revision != registry.revision
+    ):
+        return False  # redis-py sends the DISCARDs it owes first
     for args, _ in commands:
         if _himport(args):
             return False
