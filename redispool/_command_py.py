@@ -111,8 +111,9 @@ class _Replies:
         self.address = ""
 
     def host_error(self) -> str:
-        """``conn._host_error()``, as redis-py takes it before every read (formatted again
-        only when the host or port changed)."""
+        """``conn._host_error()``, as redis-py takes it before every read (for redis-py's
+        own ``Connection._host_error``, formatted here, and again only when the host or
+        port changed)."""
         conn = self.conn
         if not self.plain_address:
             text: str = conn._host_error()
@@ -120,7 +121,7 @@ class _Replies:
         host, port = conn._host, conn.port
         if host is not self.host or port is not self.port:
             self.host, self.port = host, port
-            self.address = conn._host_error()
+            self.address = f"{host}:{port}"  # Connection._host_error's, host as _host
         return self.address
 
     def read(self, disable_decoding: bool, host_error: str) -> Any:
@@ -226,8 +227,8 @@ def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, A
     ):
         return client._send_command_parse_response(conn, args[0], *args, **options)
     send(conn, conn._command_packer.pack(*args))
-    host_error = conn._host_error()
-    return _Replies(conn, client.response_callbacks).parse(args[0], options, host_error)
+    replies = _Replies(conn, client.response_callbacks)
+    return replies.parse(args[0], options, replies.host_error())
 
 
 def execute_command(client: Any, *args: Any, **options: Any) -> Any:

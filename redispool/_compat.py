@@ -124,6 +124,12 @@ NAMES: Final[tuple[Name, ...]] = (
         _RECORD,
     ),
     Name(
+        "redis.observability.providers",
+        "_observability_instance",
+        ("fastpath", "_command_c"),
+        "redispool.Redis asks get_observability_instance() on every command",
+    ),
+    Name(
         "redis.asyncio.observability.recorder",
         "_async_metrics_collector",
         ("asyncio.pool", "_compat"),

@@ -10,6 +10,7 @@ path does not.
 from __future__ import annotations
 
 import redis.client
+import redis.observability.providers as _providers
 import redis.observability.recorder as _recorder
 from redis.connection import AbstractConnection
 from redis.observability.providers import get_observability_instance
@@ -29,6 +30,7 @@ CLIENT_METHODS = ("_send_command_parse_response", "parse_response")
 PIPELINE_METHODS = ("parse_response", "_send_command_parse_response")
 
 _seen: dict[tuple[type, type], bool] = {}
+_UNKNOWN = object()
 
 
 def _plain(cls: type, base: type, names: tuple[str, ...]) -> bool:
@@ -57,11 +59,16 @@ def pipeline(cls: type) -> bool:
 
 def metrics_off() -> bool:
     """Whether redis-py records nothing: no metrics collector, and none it could make
-    (observability not initialised; redis-py makes its collector on first use)."""
-    return (
-        _recorder._metrics_collector is None
-        and get_observability_instance().get_provider_manager() is None
-    )
+    (observability not initialised; redis-py makes its collector on first use). Its
+    observability instance is looked at only once made."""
+    if _recorder._metrics_collector is not None:
+        return False
+    instance = getattr(_providers, "_observability_instance", _UNKNOWN)
+    if instance is None:
+        return True
+    if instance is _UNKNOWN:
+        instance = get_observability_instance()
+    return instance.get_provider_manager() is None
 
 
 __all__ = ("client", "connection", "metrics_off", "pipeline")

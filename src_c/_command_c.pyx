@@ -19,6 +19,7 @@ from redis.exceptions import ExecAbortError, ReadOnlyError, ResponseError, Watch
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.himport import HImportRegistry, parse_himport_set_args
 
+import redis.observability.providers as _providers
 import redis.observability.recorder as _recorder
 from redis.observability.providers import get_observability_instance
 
@@ -48,6 +49,20 @@ cdef bint _command_path = _compat.COMMAND_PATH
 # fastpath.connection and fastpath.client, remembered per class
 cdef dict _connections = {}
 cdef dict _clients = {}
+
+
+cdef object _UNKNOWN = object()
+
+
+cdef bint _no_observability() except -1:
+    """``fastpath.metrics_off``'s second half: redis-py's observability not initialised
+    (its instance not even made, in the common case: no call)."""
+    instance = getattr(_providers, "_observability_instance", _UNKNOWN)
+    if instance is None:
+        return True
+    if instance is _UNKNOWN:
+        instance = get_observability_instance()
+    return instance.get_provider_manager() is None
 
 
 cdef bint _plain_connection(object cls) except -1:
@@ -148,8 +163,9 @@ cdef class _Replies:
         self.host = self.port = _MISSING
 
     cdef object host_error(self):
-        """``conn._host_error()``, as redis-py takes it before every read (formatted again
-        only when the host or port changed)."""
+        """``conn._host_error()``, as redis-py takes it before every read (for redis-py's
+        own ``Connection._host_error``, formatted here, and again only when the host or
+        port changed)."""
         conn = self.conn
         if not self.plain_address:
             return conn._host_error()
@@ -158,7 +174,7 @@ cdef class _Replies:
         if host is not self.host or port is not self.port:
             self.host = host
             self.port = port
-            self.address = conn._host_error()
+            self.address = f"{host}:{port}"  # Connection._host_error's, host as _host
         return self.address
 
     cdef object read(self, bint disable_decoding, object host_error):
@@ -263,8 +279,8 @@ cdef object _attempt(object client, object conn, tuple args, dict options):
     ):
         return client._send_command_parse_response(conn, args[0], *args, **options)
     send(conn, conn._command_packer.pack(*args))
-    host_error = conn._host_error()
-    return _Replies(conn, client.response_callbacks).parse(args[0], options, host_error)
+    replies = _Replies(conn, client.response_callbacks)
+    return replies.parse(args[0], options, replies.host_error())
 
 
 def execute_command(client, *args, **options):
@@ -272,7 +288,7 @@ def execute_command(client, *args, **options):
     client's class parses as redis-py's does, else redis-py's own."""
     if (
         _recorder._metrics_collector is None
-        and get_observability_instance().get_provider_manager() is None
+        and _no_observability()
         and _command_path
         and _plain_client(type(client))
     ):

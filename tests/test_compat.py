@@ -424,7 +424,8 @@ def test_used_in_is_exact() -> None:
 
 def pyx_accesses() -> list[tuple[str, int, str, str, str]]:
     """``(module, line, owner, name, text)`` for each ``owner._name`` (not ``self`` or
-    redispool's) in the Cython sources, which the AST scan cannot read."""
+    redispool's) and each quoted private name redis-py or asyncio uses (``getattr``) in
+    the Cython sources, which the AST scan cannot read."""
     found = []
     for path in sorted(SOURCES.glob("*.pyx")):
         for number, line in enumerate(path.read_text().splitlines(), 1):
@@ -433,6 +434,9 @@ def pyx_accesses() -> list[tuple[str, int, str, str, str]]:
                 owner, name = match.groups()
                 if owner != "self" and not owner.startswith("redispool") and private(name):
                     found.append((path.stem, number, owner, name, match.group(0)))
+            for match in re.finditer(r"""["'](_[A-Za-z]\w*)["']""", code):  # getattr(x, "_n")
+                if match.group(1) in foreign_names():
+                    found.append((path.stem, number, "", match.group(1), match.group(0)))
     return found
 
 
