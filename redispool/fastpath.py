@@ -63,7 +63,7 @@ def metrics_off() -> bool:
     observability instance is looked at only once made."""
     if _recorder._metrics_collector is not None:
         return False
-    instance = getattr(_providers, "_observability_instance", _UNKNOWN)
+    instance: Any = getattr(_providers, "_observability_instance", _UNKNOWN)
     if instance is None:
         return True
     if instance is _UNKNOWN:
