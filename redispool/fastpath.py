@@ -9,6 +9,8 @@ path does not.
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis.client
 import redis.observability.providers as _providers
 import redis.observability.recorder as _recorder
