@@ -217,11 +217,10 @@ def send(conn: Any, chunks: Any) -> None:
 
 def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
     """``Redis._send_command_parse_response`` for one try."""
-    interval = conn.health_check_interval
-    if (
-        conn._sock is None
-        or (interval and monotonic() > conn.next_health_check)
-        or not fastpath.connection(type(conn))
+    if (  # the class first: a CacheProxyConnection has no _sock, no health_check_interval
+        not fastpath.connection(type(conn))
+        or conn._sock is None
+        or (conn.health_check_interval and monotonic() > conn.next_health_check)
         or (options and "check_health" in options)
         or _himport(args)
     ):
@@ -319,9 +318,9 @@ def _sendable(pipe: Any, conn: Any, commands: list[Any]) -> bool:
     """Whether a stack can go the fused way: a connected plain connection, a plain
     pipeline class, no HIMPORT SET (its fieldsets are prepared first) and no HIMPORT
     DISCARD owed to the server (redis-py sends those before any pipeline)."""
-    if (
-        conn._sock is None
-        or not fastpath.connection(type(conn))
+    if (  # the class first: a CacheProxyConnection has no _sock
+        not fastpath.connection(type(conn))
+        or conn._sock is None
         or not fastpath.pipeline(type(pipe))
     ):
         return False

@@ -269,11 +269,10 @@ cdef int send(object conn, object chunks) except -1:
 
 
 cdef object _attempt(object client, object conn, tuple args, dict options):
-    interval = conn.health_check_interval
-    if (
-        conn._sock is None
-        or (interval and monotonic() > conn.next_health_check)
-        or not _plain_connection(type(conn))
+    if (  # the class first: a CacheProxyConnection has no _sock, no health_check_interval
+        not _plain_connection(type(conn))
+        or conn._sock is None
+        or (conn.health_check_interval and monotonic() > conn.next_health_check)
         or (options and "check_health" in options)
         or _himport(args)
     ):
@@ -380,7 +379,8 @@ cdef frozenset _unwatch_commands(object pipe):
 
 
 cdef bint _sendable(object pipe, object conn, list commands) except -1:
-    if conn._sock is None or not _plain_connection(type(conn)) or not _pipeline_ok(type(pipe)):
+    # the class first: a CacheProxyConnection has no _sock
+    if not _plain_connection(type(conn)) or conn._sock is None or not _pipeline_ok(type(pipe)):
         return False
     registry = getattr(conn, "himport_registry", None)
     if (
