@@ -19,7 +19,6 @@ from typing import Any
 
 import redis.client
 from redis.client import CaseInsensitiveDict
-from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ExecAbortError, ReadOnlyError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -102,10 +101,7 @@ class _Replies:
         )
         self.callbacks = callbacks
         self.plain_callbacks = type(callbacks) is CaseInsensitiveDict
-        cls = type(conn)
-        self.plain_address = (
-            cls._host_error is Connection._host_error and cls.host is Connection.host
-        )
+        self.plain_address = fastpath.address(type(conn))
         self.host: Any = _MISSING
         self.port: Any = _MISSING
         self.address = ""
@@ -215,11 +211,21 @@ def send(conn: Any, chunks: Any) -> None:
         raise
 
 
+def _plain_parser(parser: Any) -> bool:
+    """Whether the connection's parser reads as the fused path does: any class but
+    redispool's ``Parser`` (read through its own ``read_response``), or a ``Parser``
+    whose ``read_response`` nobody replaced."""
+    if type(parser) is not Parser:
+        return True
+    return fastpath.parser(Parser) and not fastpath.overridden(parser, ("read_response",))
+
+
 def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
     """``Redis._send_command_parse_response`` for one try."""
     if (  # the class first: a CacheProxyConnection has no _sock, no health_check_interval
         not fastpath.connection(type(conn))
         or conn._sock is None
+        or not _plain_parser(conn._parser)
         or (conn.health_check_interval and monotonic() > conn.next_health_check)
         or (options and "check_health" in options)
         or _himport(args)
@@ -233,7 +239,11 @@ def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, A
 def execute_command(client: Any, *args: Any, **options: Any) -> Any:
     """``Redis.execute_command``: the fused path while redis-py's metrics are off and the
     client's class parses as redis-py's does, else redis-py's own."""
-    if fastpath.metrics_off() and fastpath.client(type(client)):
+    if (
+        fastpath.metrics_off()
+        and fastpath.client(type(client))
+        and not fastpath.overridden(client, fastpath.CLIENT_METHODS)
+    ):
         return _run(client, args, options)
     return redis.client.Redis.execute_command(client, *args, **options)
 
@@ -246,6 +256,9 @@ def _run(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
     if single:
         client.single_connection_lock.acquire()
     try:
+        retry = conn.retry
+        if not fastpath.retry(type(retry)) or fastpath.overridden(retry, ("call_with_retry",)):
+            return _retry(client, conn, args, options, None)  # it runs every try
         try:
             return _attempt(client, conn, args, options)
         except Exception as error:  # redis-py's policy decides, from its first step on
@@ -263,12 +276,17 @@ def _run(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
 
 
 def _retry(
-    client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, Any], first: Exception
+    client: Any,
+    conn: Any,
+    args: tuple[Any, ...],
+    options: dict[str, Any],
+    first: Exception | None,
 ) -> Any:
-    """What ``conn.retry.call_with_retry`` does after its first try raised ``first``:
-    the policy is handed a first try that raises it, then redis-py's failure callback
-    and further tries run as in ``Redis._execute_command``."""
-    pending = [first]
+    """``conn.retry.call_with_retry`` as ``Redis._execute_command`` calls it, with
+    redis-py's failure callback. After a first try of the fused path raised ``first``,
+    the policy is handed a first try that raises it; with ``first`` None (a policy that
+    is not redis-py's own ``Retry``) every try runs under the policy."""
+    pending = [] if first is None else [first]
     start = monotonic()
     name = args[0]
 
@@ -308,7 +326,7 @@ def pipeline_command(pipe: Any, *args: Any, **kwargs: Any) -> Any:
     appended to inline where ``pipeline_execute_command`` is redis-py's own)."""
     if (pipe.watching or args[0] == "WATCH") and not pipe.explicit_transaction:
         return pipe.immediate_execute_command(*args, **kwargs)
-    if type(pipe).pipeline_execute_command is not redis.client.Pipeline.pipeline_execute_command:
+    if not fastpath.queue(type(pipe)) or fastpath.overridden(pipe, ("pipeline_execute_command",)):
         return pipe.pipeline_execute_command(*args, **kwargs)
     pipe.command_stack.append((args, kwargs))
     return pipe
@@ -321,7 +339,9 @@ def _sendable(pipe: Any, conn: Any, commands: list[Any]) -> bool:
     if (  # the class first: a CacheProxyConnection has no _sock
         not fastpath.connection(type(conn))
         or conn._sock is None
+        or not _plain_parser(conn._parser)
         or not fastpath.pipeline(type(pipe))
+        or fastpath.overridden(pipe, fastpath.CLIENT_METHODS)
     ):
         return False
     registry = getattr(conn, "himport_registry", None)

@@ -174,7 +174,7 @@ NAMES: Final[tuple[Name, ...]] = (
         via=f"{_SYNC}.__init__",
     ),
     Name("redis.connection.CacheProxyConnection", "_conn", ("_compat",), "no ledger, fd opaque"),
-    Name(_SYNC, "_host_error", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
+    Name(_SYNC, "_host_error", ("_command_py", "_command_c", "fastpath"), _NO_COMMAND_PATH),
     Name(
         _SYNC,
         "_himport_reconciled_revision",

@@ -1,10 +1,14 @@
 """When ``redispool.Redis`` runs a command its fused way, and when redis-py's own code.
 
-The fused path (``_command_py``/``_command_c``) inlines redis-py's connection and client
-methods, so it may run only where those methods are redis-py's own: a connection class
-or client class that overrides one of them is honoured by taking redis-py's path. Metrics
-turn it off too: redis-py records each command's duration and errors, which the fused
-path does not.
+The fused path (``_command_py``/``_command_c``) inlines redis-py's connection, client and
+pipeline methods, redispool's ``Parser.read_response`` and the success path of
+``Retry.call_with_retry``, so it may run only where those are the originals: a subclass
+that overrides one, a class whose method was replaced later (``mock.patch.object(
+redis.Redis, "parse_response")``) and an object given its own (``r.parse_response =
+...``) are honoured by taking redis-py's path for that command. Each check compares with
+the methods as they were when this module was imported, at the time of the command (the
+compiled twin remembers a class's answer until the class or a base changes). Metrics
+turn the fused path off too: redis-py records each command's duration and errors.
 """
 
 from __future__ import annotations
@@ -14,49 +18,105 @@ from typing import Any
 import redis.client
 import redis.observability.providers as _providers
 import redis.observability.recorder as _recorder
-from redis.connection import AbstractConnection
+from redis.connection import AbstractConnection, Connection
 from redis.observability.providers import get_observability_instance
+from redis.retry import Retry
 
 from . import _compat
+from .parsers import Parser
 
-#: What the fused path inlines of a connection, and of a client and a pipeline.
-CONNECTION_METHODS = (
-    "send_packed_command",
-    "send_command",
-    "check_health",
-    "read_response",
-    "pack_command",
-    "pack_commands",
+__all__ = (
+    "CLIENT_METHODS",
+    "client",
+    "connection",
+    "metrics_off",
+    "overridden",
+    "parser",
+    "pipeline",
+    "queue",
+    "retry",
 )
-CLIENT_METHODS = ("_send_command_parse_response", "parse_response")
-PIPELINE_METHODS = ("parse_response", "_send_command_parse_response")
 
-_seen: dict[tuple[type, type], bool] = {}
+
+def _originals(owner: Any, names: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """``(name, owner.name)`` as imported (None where this redis-py lacks one: then
+    ``_compat.COMMAND_PATH`` is off)."""
+    return tuple((name, getattr(owner, name, None)) for name in names)
+
+
+#: What the fused path inlines of a connection (sending, packing, reading, health checks).
+_CONNECTION = _originals(
+    AbstractConnection,
+    (
+        "send_packed_command",
+        "send_command",
+        "check_health",
+        "read_response",
+        "pack_command",
+        "pack_commands",
+    ),
+)
+#: What it inlines of a client and of a pipeline (parsing a reply), and of its queueing.
+CLIENT_METHODS = ("_send_command_parse_response", "parse_response")
+_CLIENT = _originals(redis.client.Redis, CLIENT_METHODS)
+_PIPELINE = _originals(redis.client.Pipeline, CLIENT_METHODS)
+_QUEUE = _originals(redis.client.Pipeline, ("pipeline_execute_command",))
+_PARSER = _originals(Parser, ("read_response",))
+_RETRY = _originals(Retry, ("call_with_retry",))
+#: ``Connection._host_error`` reads ``host``: the fused path formats it itself.
+_ADDRESS = _originals(Connection, ("_host_error", "host"))
 _UNKNOWN = object()
 
 
-def _plain(cls: type, base: type, names: tuple[str, ...]) -> bool:
-    key = (cls, base)
-    known = _seen.get(key)
-    if known is None:
-        known = _seen[key] = all(getattr(cls, name, None) is getattr(base, name) for name in names)
-    return known
+def _same(cls: Any, originals: tuple[tuple[str, Any], ...]) -> bool:
+    try:
+        return all(getattr(cls, name) is original for name, original in originals)
+    except AttributeError:  # not such a class at all (a test's Mock)
+        return False
 
 
 def connection(cls: type) -> bool:
     """Whether connections of ``cls`` send, pack and read as redis-py's do."""
-    return _plain(cls, AbstractConnection, CONNECTION_METHODS)
+    return _compat.COMMAND_PATH and _same(cls, _CONNECTION)
+
+
+def address(cls: type) -> bool:
+    """Whether ``cls._host_error()`` is ``Connection``'s ``f"{host}:{port}"``, with
+    ``host`` its ``_host``."""
+    return _same(cls, _ADDRESS)
 
 
 def client(cls: type) -> bool:
-    """Whether clients of ``cls`` parse replies as ``redis.Redis`` does (and this redis-py
-    has every name the fused path reads: ``_compat.COMMAND_PATH``)."""
-    return _compat.COMMAND_PATH and _plain(cls, redis.client.Redis, CLIENT_METHODS)
+    """Whether clients of ``cls`` parse replies as ``redis.Redis`` does."""
+    return _compat.COMMAND_PATH and _same(cls, _CLIENT)
 
 
 def pipeline(cls: type) -> bool:
     """Whether pipelines of ``cls`` parse replies as redis-py's ``Pipeline`` does."""
-    return _compat.COMMAND_PATH and _plain(cls, redis.client.Pipeline, PIPELINE_METHODS)
+    return _compat.COMMAND_PATH and _same(cls, _PIPELINE)
+
+
+def queue(cls: type) -> bool:
+    """Whether pipelines of ``cls`` queue a command as redis-py's ``Pipeline`` does."""
+    return _same(cls, _QUEUE)
+
+
+def parser(cls: type) -> bool:
+    """Whether parsers of ``cls`` read as redispool's ``Parser`` was imported reading."""
+    return cls is Parser and _same(cls, _PARSER)
+
+
+def retry(cls: type) -> bool:
+    """Whether ``cls.call_with_retry`` is redis-py's ``Retry``'s: then the fused path
+    calls it only once a try failed (its first try is the command itself)."""
+    return _same(cls, _RETRY)
+
+
+def overridden(instance: Any, names: tuple[str, ...]) -> bool:
+    """Whether ``instance`` has its own attribute under one of ``names`` (a method
+    replaced on that object alone)."""
+    own: dict[str, Any] = getattr(instance, "__dict__", None) or {}
+    return any(name in own for name in names)
 
 
 def metrics_off() -> bool:
@@ -71,6 +131,3 @@ def metrics_off() -> bool:
     if instance is _UNKNOWN:
         instance = get_observability_instance()
     return instance.get_provider_manager() is None
-
-
-__all__ = ("client", "connection", "metrics_off", "pipeline")

@@ -13,7 +13,6 @@ cimport cython
 
 import redis.client
 from redis.client import CaseInsensitiveDict
-from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ExecAbortError, ReadOnlyError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -40,18 +39,71 @@ cdef object _MISSING = object()
 cdef tuple _RESP3 = ("3", 3)
 cdef object _NOT_ENOUGH = NOT_ENOUGH_DATA
 cdef object _socket_timeout = socket.timeout
-cdef object _pipeline_ok = fastpath.pipeline
 cdef object _ledger = _compat.ledger
 cdef object _Pipeline = redis.client.Pipeline
-cdef object _redis_execute_command = redis.client.Redis.execute_command
 cdef object _nonblocking = NONBLOCKING_EXCEPTIONS
-cdef bint _command_path = _compat.COMMAND_PATH
-# fastpath.connection and fastpath.client, remembered per class
-cdef dict _connections = {}
-cdef dict _clients = {}
-
-
+cdef tuple _CLIENT_METHODS = fastpath.CLIENT_METHODS
 cdef object _UNKNOWN = object()
+
+cdef extern from *:
+    """
+    /* A class's version tag: CPython gives it a new one whenever the class or a base
+       changes (0: none valid now). */
+    static unsigned int rp_type_tag(PyObject *t) {
+        PyTypeObject *type = (PyTypeObject *)t;
+    #ifdef Py_TPFLAGS_VALID_VERSION_TAG
+        if (!PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) return 0;
+    #endif
+        return type->tp_version_tag;
+    }
+    """
+    unsigned int rp_type_tag(object t)
+
+# fastpath's answers per class, each with the class's version tag when it was given
+cdef dict _connections = {}
+cdef dict _addresses = {}
+cdef dict _clients = {}
+cdef dict _pipelines = {}
+cdef dict _queues = {}
+cdef dict _parsers = {}
+cdef dict _retries = {}
+
+
+cdef bint _known(dict cache, object cls, object check) except -1:
+    """``check(cls)``, remembered until ``cls`` or a base changes (its version tag)."""
+    cdef unsigned int tag = rp_type_tag(cls)
+    entry = cache.get(cls)
+    if entry is not None and tag and (<tuple>entry)[0] == tag:
+        return (<tuple>entry)[1]
+    plain = bool(check(cls))
+    tag = rp_type_tag(cls)  # check's lookups give the class one if it had none
+    if tag:
+        if len(cache) >= 64:  # classes made per object (a test's Mocks): do not hoard
+            cache.clear()
+        cache[cls] = (tag, plain)
+    return plain
+
+
+cdef bint _overridden(object instance, tuple names) except -1:
+    """``fastpath.overridden``."""
+    own = getattr(instance, "__dict__", None)
+    if not own:
+        return False
+    for name in names:
+        if name in own:
+            return True
+    return False
+
+
+cdef bint _plain_parser(object parser) except -1:
+    """Whether the connection's parser reads as the fused path does: any class but
+    redispool's ``Parser`` (read through its own ``read_response``), or a ``Parser``
+    whose ``read_response`` nobody replaced."""
+    if type(parser) is not Parser:
+        return True
+    return _known(_parsers, Parser, fastpath.parser) and not _overridden(
+        parser, ("read_response",)
+    )
 
 
 cdef bint _no_observability() except -1:
@@ -63,20 +115,6 @@ cdef bint _no_observability() except -1:
     if instance is _UNKNOWN:
         instance = get_observability_instance()
     return instance.get_provider_manager() is None
-
-
-cdef bint _plain_connection(object cls) except -1:
-    known = _connections.get(cls)
-    if known is None:
-        known = _connections[cls] = fastpath.connection(cls)
-    return known
-
-
-cdef bint _plain_client(object cls) except -1:
-    known = _clients.get(cls)
-    if known is None:
-        known = _clients[cls] = fastpath.client(cls)
-    return known
 
 
 cdef int _feed(object parser) except -1:
@@ -156,10 +194,7 @@ cdef class _Replies:
         )
         self.callbacks = callbacks
         self.plain_callbacks = type(callbacks) is CaseInsensitiveDict
-        cls = type(conn)
-        self.plain_address = (
-            cls._host_error is Connection._host_error and cls.host is Connection.host
-        )
+        self.plain_address = _known(_addresses, type(conn), fastpath.address)
         self.host = self.port = _MISSING
 
     cdef object host_error(self):
@@ -270,8 +305,9 @@ cdef int send(object conn, object chunks) except -1:
 
 cdef object _attempt(object client, object conn, tuple args, dict options):
     if (  # the class first: a CacheProxyConnection has no _sock, no health_check_interval
-        not _plain_connection(type(conn))
+        not _known(_connections, type(conn), fastpath.connection)
         or conn._sock is None
+        or not _plain_parser(conn._parser)
         or (conn.health_check_interval and monotonic() > conn.next_health_check)
         or (options and "check_health" in options)
         or _himport(args)
@@ -288,11 +324,12 @@ def execute_command(client, *args, **options):
     if (
         _recorder._metrics_collector is None
         and _no_observability()
-        and _command_path
-        and _plain_client(type(client))
+        and _known(_clients, type(client), fastpath.client)
+        and not _overridden(client, _CLIENT_METHODS)
     ):
         return _run(client, args, options)
-    return _redis_execute_command(client, *args, **options)
+    # looked up now, as super() would: instrumentation may have wrapped it since import
+    return redis.client.Redis.execute_command(client, *args, **options)
 
 
 cdef object _run(object client, tuple args, dict options):
@@ -302,9 +339,14 @@ cdef object _run(object client, tuple args, dict options):
     if single:
         client.single_connection_lock.acquire()
     try:
+        retry = conn.retry
+        if not _known(_retries, type(retry), fastpath.retry) or _overridden(
+            retry, ("call_with_retry",)
+        ):  # another policy: it runs every try, the first too
+            return _retry(client, conn, args, options, None)
         try:
             return _attempt(client, conn, args, options)
-        except Exception as error:
+        except Exception as error:  # redis-py's policy decides, from its first step on
             return _retry(client, conn, args, options, error)
     finally:
         try:
@@ -319,7 +361,7 @@ cdef object _run(object client, tuple args, dict options):
 
 
 cdef object _retry(object client, object conn, tuple args, dict options, object first):
-    pending = [first]
+    pending = [] if first is None else [first]
     start = monotonic()
     name = args[0]
 
@@ -354,20 +396,14 @@ cdef object _pipeline_parse(
     return result
 
 
-cdef object _stock_queue = redis.client.Pipeline.pipeline_execute_command
-cdef dict _queues = {}
-
-
 def pipeline_command(pipe, *args, **kwargs):
     """``Pipeline.execute_command``: run now while WATCHing, else queue (``command_stack``
     appended to inline where ``pipeline_execute_command`` is redis-py's own)."""
     if (pipe.watching or args[0] == "WATCH") and not pipe.explicit_transaction:
         return pipe.immediate_execute_command(*args, **kwargs)
-    cls = type(pipe)
-    plain = _queues.get(cls)
-    if plain is None:
-        plain = _queues[cls] = cls.pipeline_execute_command is _stock_queue
-    if not plain:
+    if not _known(_queues, type(pipe), fastpath.queue) or _overridden(
+        pipe, ("pipeline_execute_command",)
+    ):
         return pipe.pipeline_execute_command(*args, **kwargs)
     pipe.command_stack.append((args, kwargs))
     return pipe
@@ -380,7 +416,13 @@ cdef frozenset _unwatch_commands(object pipe):
 
 cdef bint _sendable(object pipe, object conn, list commands) except -1:
     # the class first: a CacheProxyConnection has no _sock
-    if not _plain_connection(type(conn)) or conn._sock is None or not _pipeline_ok(type(pipe)):
+    if (
+        not _known(_connections, type(conn), fastpath.connection)
+        or conn._sock is None
+        or not _plain_parser(conn._parser)
+        or not _known(_pipelines, type(pipe), fastpath.pipeline)
+        or _overridden(pipe, _CLIENT_METHODS)
+    ):
         return False
     registry = getattr(conn, "himport_registry", None)
     if (
