@@ -149,3 +149,22 @@ def test_overhead_rows_subtract_the_floor_round_by_round() -> None:
         row["overhead_vs_reference"] is None
         for row in _bench.overhead_rows("GET", flat, 1000, "ref")
     )
+
+
+def test_the_floor_speaks_the_clients_protocol(redis_url: str) -> None:
+    """The raw socket reads the reply bytes the clients read: a RESP3 map for HGETALL
+    when they speak RESP3 (redis-py's default), a RESP2 array otherwise."""
+    from redispool._impl import pack_command
+
+    _e2e.seed(redis_url)
+    hgetall = pack_command(("HGETALL", "bench:h"))
+    for url, first in ((redis_url, b"%100\r\n"), (redis_url + "?protocol=2", b"*200\r\n")):
+        size = _e2e._reply_size(url, hgetall)
+        with _e2e._raw_socket(url) as sock:
+            sock.sendall(hgetall)
+            data = b""
+            while len(data) < size:
+                data += sock.recv(1 << 16)
+        assert data.startswith(first) and len(data) == size
+    assert _e2e._handshake(redis_url)[0].startswith(b"*2\r\n$5\r\nHELLO\r\n")
+    assert _e2e._handshake(redis_url + "?protocol=2") == []
