@@ -119,3 +119,56 @@ def test_callgrind_measures_a_workload() -> None:
     if not shutil.which("valgrind"):
         pytest.skip("valgrind is not installed")
     assert callgrind.measure("slots_cycle") > 100_000  # compiled code was counted
+
+
+def test_callgrind_gate_new_workloads() -> None:
+    """CI's baseline comes from the base commit, which may not run a new workload yet."""
+    (failure,) = callgrind.compare({"new": 1}, {}, 0.05)
+    assert "no baseline" in failure
+    assert callgrind.compare({"new": 1}, {}, 0.05, new_ok=True) == []
+    (failure,) = callgrind.compare({"old": 2}, {"old": 1}, 0.05, new_ok=True)
+    assert "+100.0%" in failure
+
+
+def test_callgrind_update_keeps_other_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import subprocess
+
+    def measure(name: str) -> int:
+        if name == "command_pipeline":
+            raise subprocess.CalledProcessError(1, "valgrind", stderr=b"ImportError: no\n")
+        return 7
+
+    monkeypatch.setattr(callgrind, "measure", measure)
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"parse_integers": 1, "command_pipeline": 3, "gone": 4}))
+    callgrind.update(path, ["command_get", "command_pipeline"], keep=True)
+    assert json.loads(path.read_text()) == {"parse_integers": 1, "command_get": 7}
+    assert "command_pipeline: does not run on this build, left out (ImportError: no)" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.skipif(NO_EXTENSIONS, reason="measures the compiled twins")
+@pytest.mark.parametrize("name", ["command_get", "command_pipeline"])
+def test_callgrind_command_workloads_run(name: str) -> None:
+    """The command workloads take redispool.Redis's fused path on the scripted server and
+    get the right answers (checked inside), here without valgrind."""
+    import redis.client
+
+    from redispool import _command_c
+
+    calls: list[str] = []
+    original = redis.client.Redis._send_command_parse_response
+
+    def slow_path(*args: Any, **kwargs: Any) -> Any:
+        calls.append("slow")
+        return original(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(redis.client.Redis, "_send_command_parse_response", slow_path)
+        mp.setattr(redis.client.Pipeline, "_execute_pipeline", None)  # only run_pipeline
+        callgrind.workload(name)
+    assert calls == [] and callgrind.collect(name).endswith(callgrind.COMMAND_ENTRY[name])
+    assert callable(getattr(_command_c, callgrind.COMMAND_ENTRY[name]))
