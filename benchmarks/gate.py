@@ -4,8 +4,9 @@ implementations measured in the same run on the same (noisy) machine.
 
 A benchmark names its implementation in ``extra_info["impl"]`` (or ``["parser"]``) and is
 compared on its median per operation, or it carries ``extra_info["cpu_overhead_us"]``
-(client -> CPU µs per command beyond the raw socket's, ``test_cpu_bench.py``) and its
-clients are compared on those overheads.
+(client -> CPU µs per command beyond the raw socket's, ``test_cpu_bench.py``) or
+``extra_info["wall_us"]`` (client -> median wall µs per operation over interleaved rounds,
+``test_e2e_bench.py``) and its clients are compared on those.
 
     python benchmarks/gate.py RESULTS.json [benchmarks/thresholds.toml]
 """
@@ -33,8 +34,9 @@ def medians(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for bench in report["benchmarks"]:
         info = bench.get("extra_info", {})
-        if "cpu_overhead_us" in info:
-            out[bench["group"]].update(info["cpu_overhead_us"])
+        per_client = info.get("cpu_overhead_us", info.get("wall_us"))
+        if per_client is not None:
+            out[bench["group"]].update(per_client)
             continue
         label = info.get("impl") or info.get("parser")
         if label:

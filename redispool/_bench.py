@@ -120,11 +120,7 @@ def end_to_end(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]
     _e2e.seed(url)
     rows = []
     for name, workload in _e2e.WORKLOADS.items():
-        ops = _e2e.OPS[name]
-        clients = [kind for kind in all_clients if workload.runs_on(kind)]
-        with _runners(workload, url, clients) as made:
-            runs = {kind: functools.partial(run, ops) for kind, (run, _) in made.items()}
-            medians = interleaved(runs, rounds, progress, name)
+        medians = e2e_medians(url, name, rounds, progress, all_clients)
         for kind in all_clients:
             row: dict[str, Any] = {
                 "workload": name,
@@ -137,7 +133,7 @@ def end_to_end(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]
                 "pct_of_floor": None,
             }
             if kind in medians:
-                us = medians[kind] / ops * 1e6
+                us = medians[kind] * 1e6
                 row["us_per_op"] = us
                 row["ops_per_s"] = 1e6 / us
                 row["vs_reference"] = medians[reference] / medians[kind]
@@ -146,6 +142,19 @@ def end_to_end(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]
                 row["not_applicable"] = NOT_APPLICABLE
             rows.append(row)
     return rows
+
+
+def e2e_medians(
+    url: str, workload: str, rounds: int, progress: Progress, clients: Iterable[str]
+) -> dict[str, float]:
+    """Median wall seconds per operation of ``workload`` for each of ``clients`` that runs
+    it, the clients interleaved round by round (the keys must be seeded: ``_e2e.seed``)."""
+    w = _e2e.WORKLOADS[workload]
+    ops = _e2e.OPS[workload]
+    with _runners(w, url, [kind for kind in clients if w.runs_on(kind)]) as made:
+        runs = {kind: functools.partial(run, ops) for kind, (run, _) in made.items()}
+        medians = interleaved(runs, rounds, progress, workload)
+    return {kind: seconds / ops for kind, seconds in medians.items()}
 
 
 def cpu_overhead(

@@ -83,6 +83,20 @@ def test_gate_compares_cpu_overheads() -> None:
     assert "not measured" in failure
 
 
+def test_gate_compares_interleaved_wall_times() -> None:
+    """``test_e2e_interleaved``: median wall µs per operation of each client, one entry."""
+    info = {"wall_us": {"redispool.Redis": 15.0, "redis-py+hiredis": 45.0}, "reference": "x"}
+    fast = {"benchmarks": [{"group": "wall GET", "extra_info": info, "stats": {"median": 8.0}}]}
+    rule = [
+        {"group": "wall GET", "impl": "redispool.Redis", "reference": "redis-py+hiredis", "min": 2}
+    ]
+    lines, failures = gate.check(fast, rule)
+    assert failures == [] and "3.00x" in lines[0]
+    info["wall_us"]["redispool.Redis"] = 30.0  # twice as slow: 1.5x, under the minimum
+    (failure,) = gate.check(fast, rule)[1]
+    assert "1.50x" in failure and "min 2.00x" in failure
+
+
 def test_gate_reads_the_committed_thresholds(tmp_path: Path, capsys: Any) -> None:
     rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
     assert rules and all(rule["min"] >= 1.0 for rule in rules)
