@@ -113,6 +113,15 @@ def test_gate_reads_the_committed_thresholds(tmp_path: Path, capsys: Any) -> Non
     assert "FAIL" in capsys.readouterr().out
 
 
+def test_gate_ranges_over_runs() -> None:
+    """``--ranges``: each rule's ratio over several runs, to choose its minimum."""
+    runs = [report({"redispool": t, "redis-py+hiredis": 1.0}) for t in (0.5, 0.8, 0.4)]
+    (line,) = gate.ranges(runs, RULE)
+    assert "1.25    2.00    2.50" in line and "(min 1.10x, 3 runs)" in line
+    (line,) = gate.ranges([report({"redis-py+hiredis": 1.0})], RULE)
+    assert "not measured" in line
+
+
 def test_callgrind_gate_tolerance() -> None:
     baseline = {"parse": 1_000_000, "pack": 500_000}
     assert callgrind.compare({"parse": 1_040_000, "pack": 400_000}, baseline, 0.05) == []
