@@ -113,6 +113,40 @@ def test_gate_reads_the_committed_thresholds(tmp_path: Path, capsys: Any) -> Non
     assert "FAIL" in capsys.readouterr().out
 
 
+def test_committed_thresholds_catch_a_slower_fused_path() -> None:
+    """Every committed rule passes at 1.2x its minimum; redispool.Redis made 50 % slower
+    (its overheads and times) fails each of its rules, and only those."""
+    rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
+    fused = [rule for rule in rules if rule["impl"] == "redispool.Redis"]
+    assert {rule["group"] for rule in fused} == {
+        "cpu GET",
+        "cpu SET",
+        "cpu HGETALL, 100 fields",
+        "cpu pipeline of 1000 GETs",
+        "wall GET",
+        "wall pipeline of 1000 GETs",
+        "wall GET, 8 threads",
+    }
+
+    def run(slowdown: float) -> dict[str, Any]:
+        groups: dict[str, dict[str, float]] = {}
+        for rule in rules:
+            times = groups.setdefault(rule["group"], {})
+            times.setdefault(rule["reference"], 1.0)
+            factor = slowdown if rule["impl"] == "redispool.Redis" else 1.0
+            times[rule["impl"]] = factor / (1.2 * rule["min"])
+        return {
+            "benchmarks": [
+                {"group": group, "extra_info": {"wall_us": times}, "stats": {"median": 1.0}}
+                for group, times in groups.items()
+            ]
+        }
+
+    assert gate.check(run(1.0), rules)[1] == []
+    failures = gate.check(run(1.5), rules)[1]
+    assert len(failures) == len(fused) and all("redispool.Redis" in f for f in failures)
+
+
 def test_gate_ranges_over_runs() -> None:
     """``--ranges``: each rule's ratio over several runs, to choose its minimum."""
     runs = [report({"redispool": t, "redis-py+hiredis": 1.0}) for t in (0.5, 0.8, 0.4)]
