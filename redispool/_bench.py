@@ -376,21 +376,28 @@ def plot(result: dict[str, Any], path: str) -> None:
     workloads = list(dict.fromkeys(row["workload"] for row in rows))
     clients = list(dict.fromkeys(row["client"] for row in rows))
     width = 0.8 / len(clients)
-    fig, ax = plt.subplots(figsize=(11, 5))
+    fig, ax = plt.subplots(figsize=(11, 6))
     ratios = {(r["workload"], r["client"]): r["vs_reference"] for r in rows}
+    # the clients set the scale; the floor's taller bars are cut there, their value written
+    top = 1.4 * max(v for (_, c), v in ratios.items() if v is not None and c != _e2e.FLOOR)
     for i, client in enumerate(clients):
         xs = [x + i * width for x in range(len(workloads))]
         values = [ratios.get((w, client)) for w in workloads]  # None: not applicable
-        ax.bar(xs, [v or 0.0 for v in values], width, label=client)
+        kind = _e2e.KINDS.get(client)
+        label = f"{client} ({kind.description})" if kind and kind.description else client
+        ax.bar(xs, [min(v or 0.0, top) for v in values], width, label=label)
         for x, value in zip(xs, values, strict=True):
             if value is None:
                 ax.text(x, 0.05, "n/a", ha="center", va="bottom", rotation=90, fontsize=8)
+            elif value > top:
+                ax.text(x, top, f"{value:.0f}x", ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, top * 1.08)
     ax.axhline(1.0, color="grey", linewidth=0.8)
     ax.set_xticks([x + width * (len(clients) - 1) / 2 for x in range(len(workloads))])
     ax.set_xticklabels(workloads, rotation=15, ha="right")
     ax.set_ylabel(f"speed relative to {rows[0]['reference']} (higher is faster)")
     ax.set_title(f"redispool {__version__} ({IMPLEMENTATION}), median of {result['rounds']} rounds")
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=9, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -45,6 +45,7 @@ class ClientKind:
     async_pool: Callable[[str], Any] | None  # url -> an asyncio pool; None: no asyncio rows
     client_class: Callable[..., Any] = redis.Redis  # called with connection_pool=
     async_client_class: Callable[..., Any] = aredis.Redis
+    description: str = ""  # for the plot's legend
 
 
 #: client kinds in table order; a new kind is one line here
@@ -52,9 +53,20 @@ KINDS: dict[str, ClientKind] = {
     kind.name: kind
     for kind in (
         # the fused command path (sync only: the asyncio client is not built yet)
-        ClientKind("redispool.Redis", ConnectionPool.from_url, None, Redis),
+        ClientKind(
+            "redispool.Redis",
+            ConnectionPool.from_url,
+            None,
+            Redis,
+            description="fused command path",
+        ),
         # redis-py's client on redispool's pool, parser and packer
-        ClientKind("redispool", ConnectionPool.from_url, rp_asyncio.ConnectionPool.from_url),
+        ClientKind(
+            "redispool",
+            ConnectionPool.from_url,
+            rp_asyncio.ConnectionPool.from_url,
+            description="redis.Redis on redispool's pool, parser, packer",
+        ),
         # hiredis's parser when hiredis is installed (redis-py's default)
         ClientKind(
             "redis-py+hiredis", redis.ConnectionPool.from_url, aredis.ConnectionPool.from_url
