@@ -4,7 +4,8 @@ references measured in the same run (by default hiredis and redis-py's own parse
 A benchmark names its row with ``extra_info["impl"]`` (or ``["parser"]``), may list its
 group's references in ``extra_info["references"]``, and may set ``extra_info["ops"]``
 (operations per round) to have its median shown per operation. One that carries
-``extra_info["cpu_overhead_us"]`` (``test_cpu_bench.py``) is shown in a table of its own.
+``extra_info["cpu_overhead_us"]`` (``test_cpu_bench.py``) or ``extra_info["wall_us"]``
+(``test_e2e_bench.py``'s interleaved rounds) is shown in a table of its own.
 """
 
 from __future__ import annotations
@@ -63,7 +64,27 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write("peak Python allocations during one operation (tracemalloc)")
         for line in peaks:
             write(line)
+    _interleaved_walls(session.benchmarks, write)
     _cpu_overheads(session.benchmarks, write)
+
+
+def _interleaved_walls(benchmarks: list[Any], write: Any) -> None:
+    """Wall µs per operation from interleaved rounds, and the reference's over each."""
+    walls = [bench for bench in benchmarks if "wall_us" in bench.extra_info]
+    if not walls:
+        return
+    write("")
+    write(
+        "wall time per operation, clients interleaved round by round "
+        f"(median of {walls[0].extra_info['rounds']} rounds)"
+    )
+    write(f"{'group':<28}{'client':<20}{'µs/op':>10}{'vs reference':>14}")
+    for bench in walls:
+        info = bench.extra_info
+        reference = info["wall_us"].get(info["reference"])
+        for client, us in info["wall_us"].items():
+            ratio = f"{reference / us:>13.2f}x" if reference and us > 0 else f"{'-':>14}"
+            write(f"{bench.group:<28}{client:<20}{us:>10.1f}{ratio}")
 
 
 def _cpu_overheads(benchmarks: list[Any], write: Any) -> None:

@@ -4,16 +4,22 @@ implementations measured in the same run on the same (noisy) machine.
 
 A benchmark names its implementation in ``extra_info["impl"]`` (or ``["parser"]``) and is
 compared on its median per operation, or it carries ``extra_info["cpu_overhead_us"]``
-(client -> CPU µs per command beyond the raw socket's, ``test_cpu_bench.py``) and its
-clients are compared on those overheads.
+(client -> CPU µs per command beyond the raw socket's, ``test_cpu_bench.py``) or
+``extra_info["wall_us"]`` (client -> median wall µs per operation over interleaved rounds,
+``test_e2e_bench.py``) and its clients are compared on those.
 
     python benchmarks/gate.py RESULTS.json [benchmarks/thresholds.toml]
+    python benchmarks/gate.py --ranges RUN1.json RUN2.json ...   # to choose minimums
+
+``--ranges`` prints, for every rule of ``thresholds.toml``, the ratio measured in each of
+several runs (lowest, median, highest), to set a minimum below the lowest with margin.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -33,13 +39,27 @@ def medians(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for bench in report["benchmarks"]:
         info = bench.get("extra_info", {})
-        if "cpu_overhead_us" in info:
-            out[bench["group"]].update(info["cpu_overhead_us"])
+        per_client = info.get("cpu_overhead_us", info.get("wall_us"))
+        if per_client is not None:
+            out[bench["group"]].update(per_client)
             continue
         label = info.get("impl") or info.get("parser")
         if label:
             out[bench["group"]][label] = bench["stats"]["median"] / info.get("ops", 1)
     return out
+
+
+def ratio(times: dict[str, dict[str, float]], rule: dict[str, Any]) -> float | None:
+    """Reference time over implementation time for ``rule`` (None: not measured)."""
+    by_impl = times.get(rule["group"], {})
+    impl, ref = by_impl.get(rule["impl"]), by_impl.get(rule["reference"])
+    if impl is None or ref is None:
+        return None
+    return ref / impl if impl > 0 else math.inf
+
+
+def _head(rule: dict[str, Any]) -> str:
+    return f"{rule['group']:<30}{rule['impl']:<16}vs {rule['reference']:<18}"
 
 
 def check(report: dict[str, Any], thresholds: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -49,20 +69,43 @@ def check(report: dict[str, Any], thresholds: list[dict[str, Any]]) -> tuple[lis
     times = medians(report)
     lines, failures = [], []
     for rule in thresholds:
-        group, impl, ref, minimum = rule["group"], rule["impl"], rule["reference"], rule["min"]
-        by_impl = times.get(group, {})
-        if impl not in by_impl or ref not in by_impl:
-            failures.append(f"{group}: {impl} vs {ref} was not measured")
+        measured = ratio(times, rule)
+        if measured is None:
+            failures.append(
+                f"{rule['group']}: {rule['impl']} vs {rule['reference']} was not measured"
+            )
             continue
-        ratio = by_impl[ref] / by_impl[impl] if by_impl[impl] > 0 else math.inf
-        line = f"{group:<30}{impl:<16}vs {ref:<18}{ratio:>7.2f}x  (min {minimum:.2f}x)"
+        line = f"{_head(rule)}{measured:>7.2f}x  (min {rule['min']:.2f}x)"
         lines.append(line)
-        if ratio < minimum:
+        if measured < rule["min"]:
             failures.append(line)
     return lines, failures
 
 
+def ranges(reports: list[dict[str, Any]], rules: list[dict[str, Any]]) -> list[str]:
+    """One line per rule: its ratio over several reports, lowest, median and highest."""
+    runs = [medians(report) for report in reports]
+    lines = []
+    for rule in rules:
+        found = sorted(r for r in (ratio(times, rule) for times in runs) if r is not None)
+        if not found:
+            lines.append(f"{_head(rule)}not measured  (min {rule['min']:.2f}x)")
+            continue
+        lines.append(
+            f"{_head(rule)}{found[0]:>7.2f} {statistics.median(found):>7.2f} {found[-1]:>7.2f}"
+            f"  (min {rule['min']:.2f}x, {len(found)} runs)"
+        )
+    return lines
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--ranges"] and len(argv) > 1:
+        rules = tomllib.loads((HERE / "thresholds.toml").read_text())["ratio"]
+        reports = [json.loads(Path(path).read_text()) for path in argv[1:]]
+        print(f"{'':<67}{'lowest':>7} {'median':>7} {'highest':>7}")
+        for line in ranges(reports, rules):
+            print(line)
+        return 0
     if not 1 <= len(argv) <= 2:
         print(__doc__, file=sys.stderr)
         return 2

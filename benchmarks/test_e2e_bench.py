@@ -1,7 +1,15 @@
 """End to end on a private redis-server: the workloads of ``python -m redispool bench``
-(``redispool/_e2e.py``) through redispool, redis-py with hiredis, redis-py's pure-Python
-parser and a raw-socket floor. For the large replies, the peak of Python allocations
-during one operation is recorded too (``peak_kib``). ``make bench``."""
+(``redispool/_e2e.py``) through every client kind (``redispool.Redis``, redis-py on
+redispool's pool, redis-py with hiredis, redis-py's pure-Python parser) and a raw-socket
+floor. For the large replies, the peak of Python allocations during one operation is
+recorded too (``peak_kib``).
+
+``test_e2e`` times each client on its own (pytest-benchmark's rounds, one client after
+the other); ``test_e2e_interleaved`` runs the clients of a few workloads in interleaved
+rounds, as ``python -m redispool bench`` does, so a noisy moment hits every client alike,
+and records each client's median wall µs per operation in ``extra_info["wall_us"]``,
+which ``benchmarks/gate.py`` compares (timed one client after the other, a ratio swings
+from half to several times its median on a shared machine). ``make bench``."""
 
 from __future__ import annotations
 
@@ -11,11 +19,20 @@ from typing import Any
 
 import pytest
 
-from redispool import _e2e
+from redispool import _bench, _e2e
 from redispool.server import RedisServer
 
 REFERENCES = ("redis-py+hiredis", "redis-py")
 LARGE = ("GET of 1 MiB", "LRANGE 0 999", "HGETALL, 100 fields")
+#: the workloads measured interleaved for the gate (benchmarks/thresholds.toml "wall ...")
+INTERLEAVED = (
+    "GET",
+    "GET, 8 threads",
+    "pipeline of 1000 GETs",
+    "HGETALL, 100 fields",
+    "asyncio GET, 50 tasks",
+)
+ROUNDS = 21  # ~15 s for the five here
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +60,24 @@ def test_e2e(benchmark: Any, url: str, workload: str, client: str) -> None:
         benchmark.pedantic(run, args=(ops,), rounds=11, iterations=1, warmup_rounds=1)
     finally:
         close()
+
+
+@pytest.mark.parametrize("workload", INTERLEAVED)
+def test_e2e_interleaved(benchmark: Any, url: str, workload: str) -> None:
+    clients, reference = _bench._clients()
+    medians: dict[str, float] = {}
+
+    def measure() -> None:
+        progress = _bench.Progress(ROUNDS)
+        try:
+            medians.update(_bench.e2e_medians(url, workload, ROUNDS, progress, clients))
+        finally:
+            progress.close()
+
+    benchmark.group = f"wall {workload}"
+    benchmark.pedantic(measure, rounds=1, iterations=1)
+    benchmark.extra_info.update(
+        wall_us={client: seconds * 1e6 for client, seconds in medians.items()},
+        reference=reference,
+        rounds=ROUNDS,
+    )

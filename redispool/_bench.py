@@ -108,32 +108,53 @@ def _clients() -> tuple[list[str], str]:
     return clients, _e2e.REFERENCE if _e2e.REFERENCE in clients else "redis-py"
 
 
+#: why a client kind has no figures for a workload it does not run
+NOT_APPLICABLE = "no asyncio client"
+
+
 def end_to_end(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]]:
-    """One row per workload and client: µs per operation, ops/s, ratios."""
+    """One row per workload and client: µs per operation, ops/s, ratios. A client kind
+    that does not run a workload (no asyncio client) has a row whose figures are None and
+    whose ``not_applicable`` says why."""
     all_clients, reference = _clients()
     _e2e.seed(url)
     rows = []
     for name, workload in _e2e.WORKLOADS.items():
-        ops = _e2e.OPS[name]
-        clients = [kind for kind in all_clients if workload.runs_on(kind)]
-        with _runners(workload, url, clients) as made:
-            runs = {kind: functools.partial(run, ops) for kind, (run, _) in made.items()}
-            medians = interleaved(runs, rounds, progress, name)
-        for kind in clients:
-            us = medians[kind] / ops * 1e6
-            rows.append(
-                {
-                    "workload": name,
-                    "unit": workload.unit,
-                    "client": kind,
-                    "us_per_op": us,
-                    "ops_per_s": 1e6 / us,
-                    "vs_reference": medians[reference] / medians[kind],
-                    "reference": reference,
-                    "pct_of_floor": 100 * medians[_e2e.FLOOR] / medians[kind],
-                }
-            )
+        medians = e2e_medians(url, name, rounds, progress, all_clients)
+        for kind in all_clients:
+            row: dict[str, Any] = {
+                "workload": name,
+                "unit": workload.unit,
+                "client": kind,
+                "us_per_op": None,
+                "ops_per_s": None,
+                "vs_reference": None,
+                "reference": reference,
+                "pct_of_floor": None,
+            }
+            if kind in medians:
+                us = medians[kind] * 1e6
+                row["us_per_op"] = us
+                row["ops_per_s"] = 1e6 / us
+                row["vs_reference"] = medians[reference] / medians[kind]
+                row["pct_of_floor"] = 100 * medians[_e2e.FLOOR] / medians[kind]
+            else:
+                row["not_applicable"] = NOT_APPLICABLE
+            rows.append(row)
     return rows
+
+
+def e2e_medians(
+    url: str, workload: str, rounds: int, progress: Progress, clients: Iterable[str]
+) -> dict[str, float]:
+    """Median wall seconds per operation of ``workload`` for each of ``clients`` that runs
+    it, the clients interleaved round by round (the keys must be seeded: ``_e2e.seed``)."""
+    w = _e2e.WORKLOADS[workload]
+    ops = _e2e.OPS[workload]
+    with _runners(w, url, [kind for kind in clients if w.runs_on(kind)]) as made:
+        runs = {kind: functools.partial(run, ops) for kind, (run, _) in made.items()}
+        medians = interleaved(runs, rounds, progress, workload)
+    return {kind: seconds / ops for kind, seconds in medians.items()}
 
 
 def cpu_overhead(
@@ -300,6 +321,9 @@ def print_tables(result: dict[str, Any]) -> None:
         f"{'vs ' + reference:>21}{'% of floor':>12}"
     )
     for row in rows:
+        if row["us_per_op"] is None:
+            print(f"{row['workload']:<24}{row['client']:<18}{'n/a: ' + row['not_applicable']:>30}")
+            continue
         print(
             f"{row['workload']:<24}{row['client']:<18}{row['ops_per_s']:>11,.0f}"
             f"{row['us_per_op']:>10.1f}{row['vs_reference']:>20.2f}x{row['pct_of_floor']:>11.0f}%"
@@ -352,22 +376,28 @@ def plot(result: dict[str, Any], path: str) -> None:
     workloads = list(dict.fromkeys(row["workload"] for row in rows))
     clients = list(dict.fromkeys(row["client"] for row in rows))
     width = 0.8 / len(clients)
-    fig, ax = plt.subplots(figsize=(11, 5))
+    fig, ax = plt.subplots(figsize=(11, 6))
+    ratios = {(r["workload"], r["client"]): r["vs_reference"] for r in rows}
+    # the clients set the scale; the floor's taller bars are cut there, their value written
+    top = 1.4 * max(v for (_, c), v in ratios.items() if v is not None and c != _e2e.FLOOR)
     for i, client in enumerate(clients):
-        values = [  # 0: the client has no such workload
-            next(
-                (r["vs_reference"] for r in rows if r["workload"] == w and r["client"] == client),
-                0.0,
-            )
-            for w in workloads
-        ]
-        ax.bar([x + i * width for x in range(len(workloads))], values, width, label=client)
+        xs = [x + i * width for x in range(len(workloads))]
+        values = [ratios.get((w, client)) for w in workloads]  # None: not applicable
+        kind = _e2e.KINDS.get(client)
+        label = f"{client} ({kind.description})" if kind and kind.description else client
+        ax.bar(xs, [min(v or 0.0, top) for v in values], width, label=label)
+        for x, value in zip(xs, values, strict=True):
+            if value is None:
+                ax.text(x, 0.05, "n/a", ha="center", va="bottom", rotation=90, fontsize=8)
+            elif value > top:
+                ax.text(x, top, f"{value:.0f}x", ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, top * 1.08)
     ax.axhline(1.0, color="grey", linewidth=0.8)
     ax.set_xticks([x + width * (len(clients) - 1) / 2 for x in range(len(workloads))])
     ax.set_xticklabels(workloads, rotation=15, ha="right")
     ax.set_ylabel(f"speed relative to {rows[0]['reference']} (higher is faster)")
     ax.set_title(f"redispool {__version__} ({IMPLEMENTATION}), median of {result['rounds']} rounds")
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=9, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,7 +1,9 @@
 """End-to-end workloads on a real server for ``python -m redispool bench`` and the
 benchmark suite: each one run through redispool, redis-py (with hiredis, and with its
 pure-Python parser) and a raw-socket floor that sends pre-packed bytes and only counts
-reply bytes, which shows how close to the physical limit each client gets.
+reply bytes, which shows how close to the physical limit each client gets. The floor's
+sockets make the clients' handshake first (``HELLO 3`` under RESP3, credentials, database),
+so they read the same reply bytes.
 
 A workload makes, for one client kind, a ``run(n)`` callable doing ``n`` operations and a
 ``close()``. Results are checked once before timing, so every client does the same work.
@@ -43,6 +45,7 @@ class ClientKind:
     async_pool: Callable[[str], Any] | None  # url -> an asyncio pool; None: no asyncio rows
     client_class: Callable[..., Any] = redis.Redis  # called with connection_pool=
     async_client_class: Callable[..., Any] = aredis.Redis
+    description: str = ""  # for the plot's legend
 
 
 #: client kinds in table order; a new kind is one line here
@@ -50,9 +53,20 @@ KINDS: dict[str, ClientKind] = {
     kind.name: kind
     for kind in (
         # the fused command path (sync only: the asyncio client is not built yet)
-        ClientKind("redispool.Redis", ConnectionPool.from_url, None, Redis),
+        ClientKind(
+            "redispool.Redis",
+            ConnectionPool.from_url,
+            None,
+            Redis,
+            description="fused command path",
+        ),
         # redis-py's client on redispool's pool, parser and packer
-        ClientKind("redispool", ConnectionPool.from_url, rp_asyncio.ConnectionPool.from_url),
+        ClientKind(
+            "redispool",
+            ConnectionPool.from_url,
+            rp_asyncio.ConnectionPool.from_url,
+            description="redis.Redis on redispool's pool, parser, packer",
+        ),
         # hiredis's parser when hiredis is installed (redis-py's default)
         ClientKind(
             "redis-py+hiredis", redis.ConnectionPool.from_url, aredis.ConnectionPool.from_url
@@ -108,18 +122,40 @@ def _reply_size(url: str, command: bytes) -> int:
                 return size
 
 
-def _raw_socket(url: str) -> socket.socket:
+def _handshake(url: str) -> list[bytes]:
+    """The commands that put a raw socket where the clients' connections are: the same
+    protocol (``HELLO 3`` when they speak RESP3, so the floor reads the same reply bytes),
+    credentials and database."""
     pool = redis.ConnectionPool.from_url(url)
     kw = pool.connection_kwargs
-    sock = socket.create_connection((kw.get("host", "localhost"), kw.get("port", 6379)))
+    protocol = pool.connection_class(**kw).protocol  # redis-py's default unless the URL says
+    password, username = kw.get("password"), kw.get("username")
+    commands = []
+    if protocol in (3, "3"):
+        auth = ("AUTH", username or "default", password) if password else ()
+        commands.append(pack_command(("HELLO", 3, *auth)))
+    elif password:
+        commands.append(pack_command(("AUTH", *([username] if username else []), password)))
+    if kw.get("db", 0):
+        commands.append(pack_command(("SELECT", kw["db"])))
+    return commands
+
+
+def _address(url: str) -> tuple[str, int]:
+    kw = redis.ConnectionPool.from_url(url).connection_kwargs
+    return kw.get("host", "localhost"), kw.get("port", 6379)
+
+
+def _raw_socket(url: str) -> socket.socket:
+    sock = socket.create_connection(_address(url))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if kw.get("password"):
-        sock.sendall(pack_command(("AUTH", kw["password"])))
-        sock.recv(100)
-    db = kw.get("db", 0)
-    if db:
-        sock.sendall(pack_command(("SELECT", db)))
-        sock.recv(100)
+    for command in _handshake(url):
+        sock.sendall(command)
+        reader = Reader()
+        while (reply := reader.gets()) is False:
+            reader.feed(sock.recv(1 << 16))
+        if isinstance(reply, Exception):
+            raise reply
     return sock
 
 
@@ -289,12 +325,21 @@ def _threaded_each(loops: list[Callable[[int], None]]) -> Callable[[int], None]:
 
 def _async_floor(url: str, command: bytes, size: int, tasks: int) -> Runner:
     loop = asyncio.new_event_loop()
-    pool = redis.ConnectionPool.from_url(url)
-    kw = pool.connection_kwargs
+    handshake = _handshake(url)
+
+    async def open_one() -> Any:
+        reader, writer = await asyncio.open_connection(*_address(url))
+        for command in handshake:
+            writer.write(command)
+            parser = Reader()
+            while (reply := parser.gets()) is False:
+                parser.feed(await reader.read(1 << 16))
+            if isinstance(reply, Exception):
+                raise reply
+        return reader, writer
 
     async def connect() -> list[Any]:
-        host, port = kw.get("host", "localhost"), kw.get("port", 6379)
-        return [await asyncio.open_connection(host, port) for _ in range(tasks)]
+        return [await open_one() for _ in range(tasks)]
 
     streams = loop.run_until_complete(connect())
 

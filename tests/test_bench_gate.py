@@ -83,6 +83,20 @@ def test_gate_compares_cpu_overheads() -> None:
     assert "not measured" in failure
 
 
+def test_gate_compares_interleaved_wall_times() -> None:
+    """``test_e2e_interleaved``: median wall µs per operation of each client, one entry."""
+    info = {"wall_us": {"redispool.Redis": 15.0, "redis-py+hiredis": 45.0}, "reference": "x"}
+    fast = {"benchmarks": [{"group": "wall GET", "extra_info": info, "stats": {"median": 8.0}}]}
+    rule = [
+        {"group": "wall GET", "impl": "redispool.Redis", "reference": "redis-py+hiredis", "min": 2}
+    ]
+    lines, failures = gate.check(fast, rule)
+    assert failures == [] and "3.00x" in lines[0]
+    info["wall_us"]["redispool.Redis"] = 30.0  # twice as slow: 1.5x, under the minimum
+    (failure,) = gate.check(fast, rule)[1]
+    assert "1.50x" in failure and "min 2.00x" in failure
+
+
 def test_gate_reads_the_committed_thresholds(tmp_path: Path, capsys: Any) -> None:
     rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
     assert rules and all(rule["min"] >= 1.0 for rule in rules)
@@ -97,6 +111,49 @@ def test_gate_reads_the_committed_thresholds(tmp_path: Path, capsys: Any) -> Non
     path.write_text(json.dumps(report({"redispool": 0.9, "redis-py+hiredis": 1})))
     assert gate.main([str(path), str(rules_path)]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_committed_thresholds_catch_a_slower_fused_path() -> None:
+    """Every committed rule passes at 1.2x its minimum; redispool.Redis made 50 % slower
+    (its overheads and times) fails each of its rules, and only those."""
+    rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
+    fused = [rule for rule in rules if rule["impl"] == "redispool.Redis"]
+    assert {rule["group"] for rule in fused} == {
+        "cpu GET",
+        "cpu SET",
+        "cpu HGETALL, 100 fields",
+        "cpu pipeline of 1000 GETs",
+        "wall GET",
+        "wall pipeline of 1000 GETs",
+        "wall GET, 8 threads",
+    }
+
+    def run(slowdown: float) -> dict[str, Any]:
+        groups: dict[str, dict[str, float]] = {}
+        for rule in rules:
+            times = groups.setdefault(rule["group"], {})
+            times.setdefault(rule["reference"], 1.0)
+            factor = slowdown if rule["impl"] == "redispool.Redis" else 1.0
+            times[rule["impl"]] = factor / (1.2 * rule["min"])
+        return {
+            "benchmarks": [
+                {"group": group, "extra_info": {"wall_us": times}, "stats": {"median": 1.0}}
+                for group, times in groups.items()
+            ]
+        }
+
+    assert gate.check(run(1.0), rules)[1] == []
+    failures = gate.check(run(1.5), rules)[1]
+    assert len(failures) == len(fused) and all("redispool.Redis" in f for f in failures)
+
+
+def test_gate_ranges_over_runs() -> None:
+    """``--ranges``: each rule's ratio over several runs, to choose its minimum."""
+    runs = [report({"redispool": t, "redis-py+hiredis": 1.0}) for t in (0.5, 0.8, 0.4)]
+    (line,) = gate.ranges(runs, RULE)
+    assert "1.25    2.00    2.50" in line and "(min 1.10x, 3 runs)" in line
+    (line,) = gate.ranges([report({"redis-py+hiredis": 1.0})], RULE)
+    assert "not measured" in line
 
 
 def test_callgrind_gate_tolerance() -> None:
@@ -119,3 +176,56 @@ def test_callgrind_measures_a_workload() -> None:
     if not shutil.which("valgrind"):
         pytest.skip("valgrind is not installed")
     assert callgrind.measure("slots_cycle") > 100_000  # compiled code was counted
+
+
+def test_callgrind_gate_new_workloads() -> None:
+    """CI's baseline comes from the base commit, which may not run a new workload yet."""
+    (failure,) = callgrind.compare({"new": 1}, {}, 0.05)
+    assert "no baseline" in failure
+    assert callgrind.compare({"new": 1}, {}, 0.05, new_ok=True) == []
+    (failure,) = callgrind.compare({"old": 2}, {"old": 1}, 0.05, new_ok=True)
+    assert "+100.0%" in failure
+
+
+def test_callgrind_update_keeps_other_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import subprocess
+
+    def measure(name: str) -> int:
+        if name == "command_pipeline":
+            raise subprocess.CalledProcessError(1, "valgrind", stderr=b"ImportError: no\n")
+        return 7
+
+    monkeypatch.setattr(callgrind, "measure", measure)
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"parse_integers": 1, "command_pipeline": 3, "gone": 4}))
+    callgrind.update(path, ["command_get", "command_pipeline"], keep=True)
+    assert json.loads(path.read_text()) == {"parse_integers": 1, "command_get": 7}
+    assert "command_pipeline: does not run on this build, left out (ImportError: no)" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.skipif(NO_EXTENSIONS, reason="measures the compiled twins")
+@pytest.mark.parametrize("name", ["command_get", "command_pipeline"])
+def test_callgrind_command_workloads_run(name: str) -> None:
+    """The command workloads take redispool.Redis's fused path on the scripted server and
+    get the right answers (checked inside), here without valgrind."""
+    import redis.client
+
+    from redispool import _command_c
+
+    calls: list[str] = []
+    original = redis.client.Redis._send_command_parse_response
+
+    def slow_path(*args: Any, **kwargs: Any) -> Any:
+        calls.append("slow")
+        return original(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(redis.client.Redis, "_send_command_parse_response", slow_path)
+        mp.setattr(redis.client.Pipeline, "_execute_pipeline", None)  # only run_pipeline
+        callgrind.workload(name)
+    assert calls == [] and callgrind.collect(name).endswith(callgrind.COMMAND_ENTRY[name])
+    assert callable(getattr(_command_c, callgrind.COMMAND_ENTRY[name]))
