@@ -11,7 +11,7 @@ Only instructions inside redispool's Cython entry points are counted (callgrind'
 ``--toggle-collect``), so interpreter start-up and the Python driving code do not count;
 user-space code they call (libc's ``recv`` wrapper) counts, the kernel's side of a
 syscall does not. The command workloads (``command_*``) count everything inside the
-fused command path's entry point (``run_command``, ``run_pipeline`` of ``_command_c``),
+fused command path's entry point (``execute_command``, ``run_pipeline`` of ``_command_c``),
 the redis-py code, pool, packer and parser it calls included, against an in-memory
 scripted server (``ScriptedSocket`` below). The workloads import the
 ``redispool`` of the checkout this script is in (its parent directory goes first on
@@ -88,18 +88,18 @@ WORKLOADS = (
 )
 
 #: the compiled entry point each command workload is counted in
-COMMAND_ENTRY = {"command_get": "run_command", "command_pipeline": "run_pipeline"}
+COMMAND_ENTRY = {"command_get": "execute_command", "command_pipeline": "run_pipeline"}
 
 
 def _command(name: str) -> None:
     """``redispool.Redis`` on a scripted in-memory server (RESP3), its connection made
-    beforehand: 2,000 GETs through ``run_command``, or 10 pipelines of 1,000 GETs through
+    beforehand: 2,000 GETs through ``execute_command``, or 10 pipelines of 1,000 GETs through
     ``run_pipeline``."""
     from redispool import _command_c, _impl
     from redispool.client import Redis
     from redispool.pool import ConnectionPool
 
-    assert _impl.run_command is _command_c.run_command, "the compiled command path"
+    assert _impl.execute_command is _command_c.execute_command, "the compiled command path"
     pool = ConnectionPool(connection_class=_scripted_connection(), protocol=3)
     pool.release(pool.get_connection())  # connected outside the counted calls
     r = Redis(connection_pool=pool)
