@@ -163,12 +163,13 @@ def _parse(client: Any, conn: Any, name: Any, options: dict[str, Any]) -> Any:
 
 
 def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
-    """``Redis._send_command_parse_response`` for one try."""
-    interval = conn.health_check_interval
+    """``Redis._send_command_parse_response`` for one try. The connection's class is
+    checked first: another one (a test's ``Mock(spec=Connection)``) may lack the
+    attributes read next."""
     if (
-        conn._sock is None
-        or (interval and monotonic() > conn.next_health_check)
-        or not fastpath.connection(type(conn))
+        not fastpath.connection(type(conn))
+        or conn._sock is None
+        or (conn.health_check_interval and monotonic() > conn.next_health_check)
         or (options and "check_health" in options)
         or _himport(args)
     ):
@@ -244,8 +245,8 @@ def _sendable(pipe: Any, conn: Any, commands: list[Any]) -> bool:
     """Whether a stack can go the fused way: a connected plain connection, a plain
     pipeline class, no HIMPORT SET (its fieldsets are prepared first)."""
     return (
-        conn._sock is not None
-        and fastpath.connection(type(conn))
+        fastpath.connection(type(conn))
+        and conn._sock is not None
         and fastpath.pipeline(type(pipe))
         and not any(_himport(args) for args, _ in commands)
     )

@@ -157,11 +157,10 @@ cdef object _parse(object client, object conn, object name, dict options):
 
 
 cdef object _attempt(object client, object conn, tuple args, dict options):
-    interval = conn.health_check_interval
     if (
-        conn._sock is None
-        or (interval and monotonic() > conn.next_health_check)
-        or not _connection_ok(type(conn))
+        not _connection_ok(type(conn))  # first: another class may lack what is read next
+        or conn._sock is None
+        or (conn.health_check_interval and monotonic() > conn.next_health_check)
         or (options and "check_health" in options)
         or _himport(args)
     ):
@@ -227,7 +226,7 @@ cdef object _pipeline_parse(object pipe, object conn, object name, dict options)
 
 
 cdef bint _sendable(object pipe, object conn, list commands) except -1:
-    if conn._sock is None or not _connection_ok(type(conn)) or not _pipeline_ok(type(pipe)):
+    if not _connection_ok(type(conn)) or conn._sock is None or not _pipeline_ok(type(pipe)):
         return False
     for args, _ in commands:
         if _himport(args):
