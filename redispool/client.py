@@ -53,7 +53,7 @@ class Redis(redis.client.Redis):
         return Pipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        if fastpath.metrics_off() and fastpath.client(type(self)):
+        if fastpath.metrics_off() and fastpath.client(self):
             return run_command(self, args, options)
         return super().execute_command(*args, **options)
 

@@ -2,12 +2,18 @@
 
 The fused path (``_command_py``/``_command_c``) inlines redis-py's connection and client
 methods, so it may run only where those methods are redis-py's own: a connection class
-or client class that overrides one of them is honoured by taking redis-py's path. Metrics
-turn it off too: redis-py records each command's duration and errors, which the fused
-path does not.
+or client class that overrides one of them is honoured by taking redis-py's path, and so
+is one of redis-py's classes whose method was replaced (``mock.patch.object(redis.Redis,
+"parse_response")``) or a client given its own (``r.parse_response = ...``), whenever that
+happens: each check compares with redis-py's methods as they were when this module was
+imported, every time (a few attribute reads, cheaper than a cache lookup). Metrics turn
+it off too: redis-py records each command's duration and errors, which the fused path
+does not.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import redis.client
 import redis.observability.recorder as _recorder
@@ -28,31 +34,54 @@ CONNECTION_METHODS = (
 CLIENT_METHODS = ("_send_command_parse_response", "parse_response")
 PIPELINE_METHODS = ("parse_response", "_send_command_parse_response")
 
-_seen: dict[tuple[type, type], bool] = {}
-
-
-def _plain(cls: type, base: type, names: tuple[str, ...]) -> bool:
-    key = (cls, base)
-    known = _seen.get(key)
-    if known is None:
-        known = _seen[key] = all(getattr(cls, name, None) is getattr(base, name) for name in names)
-    return known
+# redis-py's own, as imported (None where this redis-py lacks one: COMMAND_PATH is off)
+_SEND_PACKED, _SEND, _CHECK_HEALTH, _READ, _PACK, _PACK_ALL = (
+    getattr(AbstractConnection, name, None) for name in CONNECTION_METHODS
+)
+_CLIENT_SEND, _CLIENT_PARSE = (getattr(redis.client.Redis, name, None) for name in CLIENT_METHODS)
+_PIPELINE_PARSE, _PIPELINE_SEND = (
+    getattr(redis.client.Pipeline, name, None) for name in PIPELINE_METHODS
+)
 
 
 def connection(cls: type) -> bool:
     """Whether connections of ``cls`` send, pack and read as redis-py's do."""
-    return _plain(cls, AbstractConnection, CONNECTION_METHODS)
+    conn: Any = cls
+    try:
+        return (
+            conn.send_packed_command is _SEND_PACKED
+            and conn.send_command is _SEND
+            and conn.check_health is _CHECK_HEALTH
+            and conn.read_response is _READ
+            and conn.pack_command is _PACK
+            and conn.pack_commands is _PACK_ALL
+        )
+    except AttributeError:  # not a connection class (a test's Mock)
+        return False
 
 
-def client(cls: type) -> bool:
-    """Whether clients of ``cls`` parse replies as ``redis.Redis`` does (and this redis-py
-    has every name the fused path reads: ``_compat.COMMAND_PATH``)."""
-    return _compat.COMMAND_PATH and _plain(cls, redis.client.Redis, CLIENT_METHODS)
+def client(instance: Any) -> bool:
+    """Whether ``instance`` parses replies as ``redis.Redis`` does: its class's methods are
+    redis-py's own, it has none of its own, and this redis-py has every name the fused
+    path reads (``_compat.COMMAND_PATH``)."""
+    cls = type(instance)
+    return (
+        _compat.COMMAND_PATH
+        and cls.parse_response is _CLIENT_PARSE
+        and cls._send_command_parse_response is _CLIENT_SEND
+        and "parse_response" not in instance.__dict__
+        and "_send_command_parse_response" not in instance.__dict__
+    )
 
 
 def pipeline(cls: type) -> bool:
     """Whether pipelines of ``cls`` parse replies as redis-py's ``Pipeline`` does."""
-    return _compat.COMMAND_PATH and _plain(cls, redis.client.Pipeline, PIPELINE_METHODS)
+    pipe: Any = cls
+    return (
+        _compat.COMMAND_PATH
+        and pipe.parse_response is _PIPELINE_PARSE
+        and pipe._send_command_parse_response is _PIPELINE_SEND
+    )
 
 
 def metrics_off() -> bool:
