@@ -162,6 +162,18 @@ def _parse(client: Any, conn: Any, name: Any, options: dict[str, Any]) -> Any:
     return callback(response)
 
 
+_PARSER_READ = Parser.read_response
+
+
+def _parser_replaced(parser: Any) -> bool:
+    """Whether a test replaced redispool's ``Parser.read_response``, on the class or on
+    this parser (``patch.object(conn._parser, "read_response", ...)``): then the command
+    takes redis-py's path, which reads through it (``read`` inlines it)."""
+    return type(parser) is Parser and (
+        Parser.read_response is not _PARSER_READ or "read_response" in parser.__dict__
+    )
+
+
 def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
     """``Redis._send_command_parse_response`` for one try. The connection's class is
     checked first: another one (a test's ``Mock(spec=Connection)``) may lack the
@@ -169,6 +181,7 @@ def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, A
     if (
         not fastpath.connection(type(conn))
         or conn._sock is None
+        or _parser_replaced(conn._parser)
         or (conn.health_check_interval and monotonic() > conn.next_health_check)
         or (options and "check_health" in options)
         or _himport(args)
@@ -242,11 +255,12 @@ def _pipeline_parse(pipe: Any, conn: Any, name: Any, options: dict[str, Any]) ->
 
 
 def _sendable(pipe: Any, conn: Any, commands: list[Any]) -> bool:
-    """Whether a stack can go the fused way: a connected plain connection, a plain
-    pipeline class, no HIMPORT SET (its fieldsets are prepared first)."""
+    """Whether a stack can go the fused way: a connected plain connection and parser, a
+    plain pipeline class, no HIMPORT SET (its fieldsets are prepared first)."""
     return (
         fastpath.connection(type(conn))
         and conn._sock is not None
+        and not _parser_replaced(conn._parser)
         and fastpath.pipeline(type(pipe))
         and not any(_himport(args) for args, _ in commands)
     )

@@ -156,10 +156,20 @@ cdef object _parse(object client, object conn, object name, dict options):
     return callback(response)
 
 
+cdef object _PARSER_READ = Parser.read_response
+
+
+cdef inline bint _parser_replaced(object parser) except -1:
+    return type(parser) is Parser and (
+        Parser.read_response is not _PARSER_READ or "read_response" in parser.__dict__
+    )
+
+
 cdef object _attempt(object client, object conn, tuple args, dict options):
     if (
         not _connection_ok(type(conn))  # first: another class may lack what is read next
         or conn._sock is None
+        or _parser_replaced(conn._parser)
         or (conn.health_check_interval and monotonic() > conn.next_health_check)
         or (options and "check_health" in options)
         or _himport(args)
@@ -226,7 +236,9 @@ cdef object _pipeline_parse(object pipe, object conn, object name, dict options)
 
 
 cdef bint _sendable(object pipe, object conn, list commands) except -1:
-    if not _connection_ok(type(conn)) or conn._sock is None or not _pipeline_ok(type(pipe)):
+    if not _connection_ok(type(conn)) or conn._sock is None or _parser_replaced(conn._parser):
+        return False
+    if not _pipeline_ok(type(pipe)):
         return False
     for args, _ in commands:
         if _himport(args):
