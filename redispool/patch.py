@@ -48,20 +48,31 @@ _undo: list[Callable[[], None]] = []
 
 #: redis-py's class -> the class its ``__new__`` makes instead while installed.
 _made_as: dict[type, type] = {}
+#: redis-py's class -> the ``__new__`` set on it (kept after ``uninstall()``).
+_news: dict[type, Any] = {}
 
 
-def _new(cls: type, *args: Any, **kwargs: Any) -> Any:
-    """``redis.client.Redis.__new__``: an instance of what ``cls`` stands for in
-    ``_made_as`` (itself unless installed, and for every subclass); the arguments go
-    to ``__init__``."""
-    return object.__new__(_made_as.get(cls, cls))
+def _new_for(base: type) -> Any:
+    """A ``__new__`` for ``base``: an instance of what ``_made_as`` names for exactly
+    ``base`` (of ``cls`` itself otherwise, and for every subclass); the arguments go to
+    ``__init__``. It shows ``base.__init__``'s signature, which ``inspect.signature(base)``
+    reads from a class's own ``__new__`` first."""
+
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(_made_as.get(cls, cls))
+
+    new.__name__ = "__new__"
+    new.__qualname__ = f"{base.__qualname__}.__new__"
+    new.__signature__ = inspect.signature(vars(base)["__init__"])  # type: ignore[attr-defined]
+    return new
 
 
 def _substitute(base: type, replacement: type) -> None:
     """Make ``base(...)`` build a ``replacement`` (a subclass of it) until ``uninstall()``."""
     if vars(base).get("__new__") is None:  # redis-py's own classes define none
-        base.__new__ = staticmethod(_new)  # type: ignore[assignment]
-    elif getattr(vars(base)["__new__"], "__func__", None) is not _new:
+        _news[base] = _new_for(base)
+        base.__new__ = staticmethod(_news[base])  # type: ignore[method-assign]
+    elif getattr(vars(base)["__new__"], "__func__", None) is not _news.get(base):
         warnings.warn(
             f"{base.__module__}.{base.__qualname__} has a __new__ of its own: install()"
             f" leaves it, and what it makes stays as it is ({replacement!r} not substituted)",

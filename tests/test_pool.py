@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import threading
 import time
@@ -687,6 +688,8 @@ def test_install_leaves_subclasses_alone(redis_server: RedisServer) -> None:
     for _ in range(2):  # installed, then uninstalled (and installed again on the way)
         redispool.install()
         redispool.install()  # idempotent
+        for cls in (redis.Redis, UserRedis):  # inspect reads the __new__ first
+            assert list(inspect.signature(cls).parameters)[:3] == ["host", "port", "db"]
         user = UserRedis(host, port)
         assert type(user) is UserRedis and type(user.pipeline()) is redis.client.Pipeline
         assert type(UserRedis.from_url(redis_server.url)) is UserRedis
