@@ -4,11 +4,11 @@ The fused path (``_command_py``/``_command_c``) inlines redis-py's connection an
 methods, so it may run only where those methods are redis-py's own: a connection class
 or client class that overrides one of them is honoured by taking redis-py's path, and so
 is one of redis-py's classes whose method was replaced (``mock.patch.object(redis.Redis,
-"parse_response")``) or a client given its own (``r.parse_response = ...``), whenever that
-happens: each check compares with redis-py's methods as they were when this module was
-imported, every time (a few attribute reads, cheaper than a cache lookup). Metrics turn
-it off too: redis-py records each command's duration and errors, which the fused path
-does not.
+"parse_response")``, a tracer's wrapper of ``redis.Redis.execute_command``) or a client
+given its own (``r.parse_response = ...``), whenever that happens: each check compares
+with redis-py's methods as they were when this module was imported, every time (a few
+attribute reads, cheaper than a cache lookup). Metrics turn it off too: redis-py
+records each command's duration and errors, which the fused path does not.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ _SEND_PACKED, _SEND, _CHECK_HEALTH, _READ, _PACK, _PACK_ALL = (
     getattr(AbstractConnection, name, None) for name in CONNECTION_METHODS
 )
 _CLIENT_SEND, _CLIENT_PARSE = (getattr(redis.client.Redis, name, None) for name in CLIENT_METHODS)
+_REDIS: Any = redis.client.Redis
+_EXECUTE = _REDIS.execute_command  # what tracers replace (sentry-sdk, ddtrace, OpenTelemetry)
 _PIPELINE_PARSE, _PIPELINE_SEND = (
     getattr(redis.client.Pipeline, name, None) for name in PIPELINE_METHODS
 )
@@ -62,11 +64,13 @@ def connection(cls: type) -> bool:
 
 def client(instance: Any) -> bool:
     """Whether ``instance`` parses replies as ``redis.Redis`` does: its class's methods are
-    redis-py's own, it has none of its own, and this redis-py has every name the fused
-    path reads (``_compat.COMMAND_PATH``)."""
+    redis-py's own, it has none of its own, ``redis.Redis.execute_command`` is redis-py's
+    own (a tracer's wrapper there is called, through redis-py's path), and this redis-py
+    has every name the fused path reads (``_compat.COMMAND_PATH``)."""
     cls = type(instance)
     return (
         _compat.COMMAND_PATH
+        and _REDIS.execute_command is _EXECUTE
         and cls.parse_response is _CLIENT_PARSE
         and cls._send_command_parse_response is _CLIENT_SEND
         and "parse_response" not in instance.__dict__

@@ -99,3 +99,20 @@ def test_read_response_patched_on_the_parser_class(r: redispool.Redis) -> None:
         with r.pipeline(transaction=False) as pipe:
             assert pipe.get("patches:k").execute() == [b"MOCK"]
     assert r.get("patches:k") == b"v"
+
+
+def test_a_tracer_wrapping_redis_py_execute_command_is_called(
+    r: redispool.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sentry-sdk, ddtrace and OpenTelemetry wrap ``redis.Redis.execute_command``, which
+    ``redispool.Redis`` overrides: their wrapper is called (on redis-py's path)."""
+    traced = []
+    original = redis.Redis.execute_command
+
+    def execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        traced.append(args[0])
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", execute_command)
+    assert r.set("patches:t", "1") and r.get("patches:t") == b"1"
+    assert traced == ["SET", "GET"]
