@@ -56,6 +56,9 @@ stress: build redis-server
 	REDISPOOL_STRESS_COMMANDS=100000 REDISPOOL_LEAK_ITERATIONS=1000000 \
 	  $(PY) -m pytest -q -s tests/test_stress.py tests/test_leaks.py
 
+# redis-py's own tests, stock and with redispool: its pools and parsers, then redispool.Redis
+# (install()) under RESP2 and RESP3, each pair side by side on servers of their own (about
+# 7 minutes on two cores); then hiredis-py's tests with each Reader/packer twin.
 upstream: build redis-server
 	$(PY) -m pip install -q pytest-asyncio pytest-timeout packaging ujson numpy
 	$(PY) tests/upstream/redis_py.py

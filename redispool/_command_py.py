@@ -323,11 +323,12 @@ def _pipeline_parse(
 
 def pipeline_command(pipe: Any, *args: Any, **kwargs: Any) -> Any:
     """``Pipeline.execute_command``: run now while WATCHing, else queue (``command_stack``
-    appended to inline where ``pipeline_execute_command`` is redis-py's own)."""
+    appended to inline while ``pipeline_execute_command`` is redis-py's own and nothing
+    wraps redis-py's ``execute_command``)."""
+    if not fastpath.queue(type(pipe)) or fastpath.overridden(pipe, ("pipeline_execute_command",)):
+        return redis.client.Pipeline.execute_command(pipe, *args, **kwargs)  # as it is now
     if (pipe.watching or args[0] == "WATCH") and not pipe.explicit_transaction:
         return pipe.immediate_execute_command(*args, **kwargs)
-    if not fastpath.queue(type(pipe)) or fastpath.overridden(pipe, ("pipeline_execute_command",)):
-        return pipe.pipeline_execute_command(*args, **kwargs)
     pipe.command_stack.append((args, kwargs))
     return pipe
 

@@ -7,8 +7,10 @@ that overrides one, a class whose method was replaced later (``mock.patch.object
 redis.Redis, "parse_response")``) and an object given its own (``r.parse_response =
 ...``) are honoured by taking redis-py's path for that command. Each check compares with
 the methods as they were when this module was imported, at the time of the command (the
-compiled twin remembers a class's answer until the class or a base changes). Metrics
-turn the fused path off too: redis-py records each command's duration and errors.
+compiled twin remembers a class's answer until the class or a base changes). A tracer
+that wraps ``redis.Redis.execute_command`` (sentry-sdk, ddtrace, OpenTelemetry) is called
+the same way: redis-py's path runs, through it. Metrics turn the fused path off too:
+redis-py records each command's duration and errors.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ CLIENT_METHODS = ("_send_command_parse_response", "parse_response")
 _CLIENT = _originals(redis.client.Redis, CLIENT_METHODS)
 _PIPELINE = _originals(redis.client.Pipeline, CLIENT_METHODS)
 _QUEUE = _originals(redis.client.Pipeline, ("pipeline_execute_command",))
+#: What tracers wrap (sentry-sdk, ddtrace, OpenTelemetry's instrumentation): while one
+#: does, commands take redis-py's path, through the wrapper.
+_TRACED = _originals(redis.client.Redis, ("execute_command",))
+_TRACED_QUEUE = _originals(redis.client.Pipeline, ("execute_command",))
 _PARSER = _originals(Parser, ("read_response",))
 _RETRY = _originals(Retry, ("call_with_retry",))
 #: ``Connection._host_error`` reads ``host``: the fused path formats it itself.
@@ -87,8 +93,9 @@ def address(cls: type) -> bool:
 
 
 def client(cls: type) -> bool:
-    """Whether clients of ``cls`` parse replies as ``redis.Redis`` does."""
-    return _compat.COMMAND_PATH and _same(cls, _CLIENT)
+    """Whether clients of ``cls`` parse replies as ``redis.Redis`` does, and nothing
+    wraps ``redis.Redis.execute_command`` (a tracer)."""
+    return _compat.COMMAND_PATH and _same(cls, _CLIENT) and _same(redis.client.Redis, _TRACED)
 
 
 def pipeline(cls: type) -> bool:
@@ -97,8 +104,9 @@ def pipeline(cls: type) -> bool:
 
 
 def queue(cls: type) -> bool:
-    """Whether pipelines of ``cls`` queue a command as redis-py's ``Pipeline`` does."""
-    return _same(cls, _QUEUE)
+    """Whether pipelines of ``cls`` queue a command as redis-py's ``Pipeline`` does, and
+    nothing wraps its ``execute_command``."""
+    return _same(cls, _QUEUE) and _same(redis.client.Pipeline, _TRACED_QUEUE)
 
 
 def parser(cls: type) -> bool:

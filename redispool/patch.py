@@ -6,11 +6,21 @@ default arguments bound at definition time (``RedisCluster``'s nodes manager, Se
 ``master_for``/``slave_for``, the connections' ``parser_class``). ``install()`` rebinds
 each of them, sync and asyncio, and remembers the original; ``uninstall()`` puts every
 one back.
+
+The client class is reached through the class itself, which code imported before
+``install()`` holds (``from redis import Redis``): ``redis.client.Redis`` gets a
+``__new__`` that makes a ``redispool.Redis`` where exactly ``redis.client.Redis`` is
+asked for (CPython then runs ``redispool.Redis.__init__``) and leaves every subclass,
+redis-py's own and the user's, as it is. That ``__new__`` stays after ``uninstall()``,
+inert: CPython cannot give a class back ``object.__new__`` once it had another (deleting
+it leaves the class and every subclass refusing constructor arguments, CPython issue
+105888), so ``uninstall()`` empties the table it reads instead.
 """
 
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -29,11 +39,49 @@ from .asyncio import AsyncParser
 from .asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
 from .asyncio import ConnectionPool as AsyncConnectionPool
 from .asyncio.pool import pack_command as async_pack_command
+from .client import Redis
 from .parsers import Parser
 from .pool import BlockingConnectionPool, ConnectionPool
 from .sentinel import SentinelConnectionPool
 
 _undo: list[Callable[[], None]] = []
+
+#: redis-py's class -> the class its ``__new__`` makes instead while installed.
+_made_as: dict[type, type] = {}
+#: redis-py's class -> the ``__new__`` set on it (kept after ``uninstall()``).
+_news: dict[type, Any] = {}
+
+
+def _new_for(base: type) -> Any:
+    """A ``__new__`` for ``base``: an instance of what ``_made_as`` names for exactly
+    ``base`` (of ``cls`` itself otherwise, and for every subclass); the arguments go to
+    ``__init__``. It shows ``base.__init__``'s signature, which ``inspect.signature(base)``
+    reads from a class's own ``__new__`` first."""
+
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(_made_as.get(cls, cls))
+
+    new.__name__ = "__new__"
+    new.__qualname__ = f"{base.__qualname__}.__new__"
+    new.__signature__ = inspect.signature(vars(base)["__init__"])  # type: ignore[attr-defined]
+    return new
+
+
+def _substitute(base: type, replacement: type) -> None:
+    """Make ``base(...)`` build a ``replacement`` (a subclass of it) until ``uninstall()``."""
+    if vars(base).get("__new__") is None:  # redis-py's own classes define none
+        _news[base] = _new_for(base)
+        base.__new__ = staticmethod(_news[base])  # type: ignore[method-assign]
+    elif getattr(vars(base)["__new__"], "__func__", None) is not _news.get(base):
+        warnings.warn(
+            f"{base.__module__}.{base.__qualname__} has a __new__ of its own: install()"
+            f" leaves it, and what it makes stays as it is ({replacement!r} not substituted)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return
+    _made_as[base] = replacement
+    _undo.append(lambda: _made_as.__delitem__(base))
 
 
 def _rebind(owner: Any, name: str, value: Any) -> None:
@@ -70,9 +118,11 @@ def _construct_command_packer(self: Any, packer: Any) -> Any:
 
 def install() -> None:
     """Make every redis-py client created from now on use redispool's pools, parsers and
-    packer, sync and asyncio. Idempotent; existing clients keep what they have."""
+    packer, sync and asyncio, and every ``redis.Redis`` made a ``redispool.Redis``.
+    Idempotent; existing clients keep what they have."""
     if _undo:
         return
+    _substitute(redis.client.Redis, Redis)
     for module in (redis, redis.connection, redis.client, redis.cluster):
         _rebind(module, "ConnectionPool", ConnectionPool)
     for module in (redis, redis.connection):

@@ -398,13 +398,14 @@ cdef object _pipeline_parse(
 
 def pipeline_command(pipe, *args, **kwargs):
     """``Pipeline.execute_command``: run now while WATCHing, else queue (``command_stack``
-    appended to inline where ``pipeline_execute_command`` is redis-py's own)."""
-    if (pipe.watching or args[0] == "WATCH") and not pipe.explicit_transaction:
-        return pipe.immediate_execute_command(*args, **kwargs)
+    appended to inline while ``pipeline_execute_command`` is redis-py's own and nothing
+    wraps redis-py's ``execute_command``)."""
     if not _known(_queues, type(pipe), fastpath.queue) or _overridden(
         pipe, ("pipeline_execute_command",)
     ):
-        return pipe.pipeline_execute_command(*args, **kwargs)
+        return redis.client.Pipeline.execute_command(pipe, *args, **kwargs)  # as it is now
+    if (pipe.watching or args[0] == "WATCH") and not pipe.explicit_transaction:
+        return pipe.immediate_execute_command(*args, **kwargs)
     pipe.command_stack.append((args, kwargs))
     return pipe
 

@@ -219,14 +219,20 @@ def test_threads_share_the_node_pools(connect: Connect, pool_class: PoolClass) -
 
 def test_install_reaches_host_port_mode(cluster: RedisCluster3) -> None:
     """``RedisCluster(host=, port=)`` ignores ``connection_pool_class``; install() still
-    gives every node redispool's pool and parser."""
+    gives every node redispool's pool and parser, and makes each node's client (redis-py
+    builds a ``Redis``) a ``redispool.Redis``."""
     redispool.install()
     try:
         rc = RedisCluster(host="127.0.0.1", port=cluster.ports[0])
         try:
-            for key in spread_keys(rc, "install"):
+            assert all(type(n.redis_connection) is redispool.Redis for n in rc.get_nodes())
+            keys = spread_keys(rc, "install")
+            for key in keys:
                 rc.set(key, key)
                 assert rc.get(key) == key.encode()
+            with rc.pipeline() as pipe:
+                pipe.get(keys[0]).get(keys[-1])
+                assert pipe.execute() == [b"install:0", b"install:59"]
             for pool in node_pools(rc):
                 assert isinstance(pool, redispool.ConnectionPool)
                 conn = pool.get_connection()
@@ -237,6 +243,9 @@ def test_install_reaches_host_port_mode(cluster: RedisCluster3) -> None:
             rc.close()
     finally:
         redispool.uninstall()
+    rc = RedisCluster(host="127.0.0.1", port=cluster.ports[0])
+    assert all(type(n.redis_connection) is redis.Redis for n in rc.get_nodes())
+    rc.close()
 
 
 async def test_install_reaches_the_asyncio_cluster(cluster: RedisCluster3) -> None:

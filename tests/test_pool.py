@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import threading
 import time
@@ -13,13 +14,15 @@ from typing import Any
 
 import pytest
 import redis
-from helpers import Dummy, balanced
+from helpers import Dummy, balanced, count_fused
+from redis import Redis as EarlyRedis  # as rq, django-redis, Celery: before any install()
 from redis.auth.token import SimpleToken
 from redis.event import AfterConnectionReleasedEvent, EventDispatcher, EventListenerInterface
 from redis.lock import Lock
 
 import redispool
 import redispool.asyncio
+import redispool.client
 from redispool import BlockingConnectionPool, ConnectionPool, Packer, Parser
 from redispool.server import RedisServer
 
@@ -615,6 +618,83 @@ def test_install_and_uninstall(redis_url: str) -> None:
         redispool.uninstall()
     assert (redis.ConnectionPool, redis.client.ConnectionPool) == originals
     assert not isinstance(redis.Connection()._parser, Parser)
+
+
+class UserRedis(redis.Redis):
+    """A user's subclass: install() never makes it anything else."""
+
+
+@pytest.fixture
+def fused(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How often ``redispool.Redis`` took its fused path, per entry point."""
+    return count_fused(monkeypatch)
+
+
+def test_install_makes_redis_py_clients_redispool_clients(
+    redis_server: RedisServer, fused: dict[str, int]
+) -> None:
+    url, host, port = redis_server.url, redis_server.host, redis_server.port
+    redispool.install()
+    try:
+        clients = [
+            EarlyRedis(host, port),
+            redis.Redis(host=host, port=port),
+            redis.StrictRedis(host=host, port=port, decode_responses=True),
+            redis.from_url(url),
+            redis.Redis.from_url(url, single_connection_client=True),
+            EarlyRedis.from_url(url),
+            EarlyRedis.from_pool(redis.ConnectionPool.from_url(url)),
+            EarlyRedis(host, port).client(),
+        ]
+        for r in clients:
+            assert type(r) is redispool.Redis
+            assert isinstance(r, redis.Redis) and isinstance(r, EarlyRedis)
+            assert type(r.connection_pool) is ConnectionPool
+            assert r.set("install:k", "v") and r.get("install:k") in (b"v", "v")
+            pipe = r.pipeline()
+            assert type(pipe) is redispool.Pipeline
+            assert pipe.set("install:p", 1).incr("install:p").execute() == [True, 2]
+            with r.pipeline(transaction=False) as pipe:
+                assert pipe.get("install:p").execute() in ([b"2"], ["2"])
+            r.close()
+        assert fused["execute_command"] == 2 * len(clients)
+        assert fused["run_transaction"] == len(clients)
+        assert fused["run_pipeline"] == len(clients)
+        assert type(redis.Redis(host, port, 0)) is redispool.Redis  # positional arguments
+    finally:
+        redispool.uninstall()
+    r = EarlyRedis(host, port)
+    assert type(r) is redis.client.Redis and type(r.pipeline()) is redis.client.Pipeline
+    assert type(redis.from_url(url)) is redis.client.Redis
+    assert r.get("install:k") == b"v" and fused["execute_command"] == 2 * len(clients)
+    r.close()
+
+
+def test_install_leaves_subclasses_alone(redis_server: RedisServer) -> None:
+    """Only what asks for ``redis.Redis`` itself changes: a user's subclass, redis-py's
+    ``Pipeline`` (a subclass of ``Redis``) and ``redispool.Redis`` stay what they are,
+    and after ``uninstall()`` each of them is still made with positional arguments
+    (deleting the ``__new__`` install() sets would break that: CPython issue 105888)."""
+    host, port = redis_server.host, redis_server.port
+    for _ in range(2):  # installed, then uninstalled (and installed again on the way)
+        redispool.install()
+        redispool.install()  # idempotent
+        for cls in (redis.Redis, UserRedis):  # inspect reads the __new__ first
+            assert list(inspect.signature(cls).parameters)[:3] == ["host", "port", "db"]
+        user = UserRedis(host, port)
+        assert type(user) is UserRedis and type(user.pipeline()) is redis.client.Pipeline
+        assert type(UserRedis.from_url(redis_server.url)) is UserRedis
+        assert type(redispool.Redis(host, port)) is redispool.Redis
+        stock = redis.client.Pipeline(user.connection_pool, user.response_callbacks, True, None)
+        assert type(stock) is redis.client.Pipeline
+        assert user.set("install:user", 1) and stock.get("install:user").execute() == [b"1"]
+        redispool.uninstall()
+        for cls in (redis.Redis, UserRedis, redispool.Redis):
+            r = cls(host, port, 0)
+            assert type(r) is cls and r.ping()
+            pipe = redis.client.Pipeline(r.connection_pool, r.response_callbacks, False, None)
+            assert pipe.ping().execute() == [True]
+            r.close()
 
 
 def test_private_views_write_through(pool_class: type) -> None:

@@ -16,6 +16,7 @@ import pytest
 import redis
 from redis.sentinel import Sentinel
 
+import redispool
 from redispool.sentinel import SentinelConnectionPool
 from redispool.server import RedisServer, _free_port, _ping
 
@@ -122,3 +123,32 @@ def _writable(r: redis.Redis) -> bool:
         return bool(r.set("sentinel:w", "1"))
     except (redis.ConnectionError, redis.ReadOnlyError, redis.TimeoutError):
         return False
+
+
+def test_install_makes_sentinel_clients_redispool_clients(
+    topology: tuple[RedisServer, RedisServer, int],
+) -> None:
+    """After ``install()``, ``master_for``/``slave_for`` (``redis_class=Redis``) and the
+    Sentinel's own clients are ``redispool.Redis`` on redispool's Sentinel pool."""
+    _, _, port = topology
+    redispool.install()
+    try:
+        sentinel = Sentinel([("127.0.0.1", port)])
+        assert all(type(s) is redispool.Redis for s in sentinel.sentinels)
+        master = sentinel.master_for("pool")
+        assert type(master) is redispool.Redis
+        assert isinstance(master.connection_pool, SentinelConnectionPool)
+        wait_for(lambda: _writable(master), "the master to accept writes")
+        assert master.set("sentinel:i", "v") and master.get("sentinel:i") == b"v"
+        pipe = master.pipeline()
+        assert type(pipe) is redispool.Pipeline
+        assert pipe.incr("sentinel:n").incr("sentinel:n").execute()[1] >= 2
+        replica = sentinel.slave_for("pool")
+        assert type(replica) is redispool.Redis
+        wait_for(lambda: replica.get("sentinel:i") == b"v", "replication")
+        assert master.connection_pool.stats().in_use == 0
+        master.close()
+        replica.close()
+    finally:
+        redispool.uninstall()
+    assert type(Sentinel([("127.0.0.1", port)]).master_for("pool")) is redis.Redis

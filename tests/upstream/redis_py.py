@@ -1,20 +1,41 @@
-"""Run redis-py's own test files against a private server twice, stock and with redispool
-swapped in (``redispool_plugin``), and compare the failures.
+"""Run redis-py's own test files against private servers, stock and with redispool swapped
+in (``redispool_plugin``), and compare the failures.
 
-Usage: ``python tests/upstream/redis_py.py [test files...]`` (``make upstream``). The server
-is the one ``$REDISPOOL_SERVER`` names: redis (the default), valkey or a binary's path
-(``make upstream SERVER=valkey``). The tests come from the sdist of the installed redis-py
-version, fetched from PyPI into ``.upstream/``; they run from outside the sdist so that the
-installed redis-py is tested. Exit status 1 if any test fails with redispool that passes
-stock.
+Two suites, each a stock run and a redispool run of the same files on the same protocol:
+
+- ``pools``: ``DEFAULT_FILES`` with redispool's pools and parsers as redis-py's defaults;
+- ``client``: ``CLIENT_FILES`` under ``redispool.install()``, so that every ``redis.Redis``
+  the tests make is a ``redispool.Redis`` on its fused command path, once per protocol
+  (redis-py's ``--protocol``, 2 and 3). The plugin counts the tests that went through the
+  fused path and the fallbacks to redis-py's own code made from within it, and writes them
+  to ``.upstream/fused-resp<N>.json`` (with the summary of every run, in
+  ``.upstream/redis_py.json``); a run in which no test used the fused path fails.
+
+Each run's pytest output is kept in ``.upstream/logs/``.
+
+Usage: ``python tests/upstream/redis_py.py [--suite pools|client] [--serial] [test files...]``
+(``make upstream``; files given replace the selected suites' own). The stock and the
+redispool run of a pair go side by side, each on a server of its own (``--serial``: one
+after the other). The server is the one ``$REDISPOOL_SERVER`` names: redis (the default),
+valkey or a binary's path (``make upstream SERVER=valkey``). The tests come from the
+sdist of the installed redis-py version, fetched from PyPI into ``.upstream/``; they run
+from outside the sdist so that the installed redis-py is tested. Exit status 1 if any test
+fails with redispool that passes stock.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import re
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 import sdist
@@ -23,6 +44,7 @@ from redispool.server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+OUT = ROOT / ".upstream"
 DEFAULT_FILES = [
     "tests/test_connection.py",
     "tests/test_parsers",
@@ -40,6 +62,18 @@ DEFAULT_FILES = [
     "tests/test_asyncio/test_pubsub.py",
     "tests/maint_notifications",
 ]
+#: What the ``client`` suite runs with ``redispool.Redis`` as ``redis.Redis``.
+CLIENT_FILES = [
+    "tests/test_commands.py",
+    "tests/test_pipeline.py",
+    "tests/test_pubsub.py",
+    "tests/test_lock.py",
+    "tests/test_scripting.py",
+    "tests/test_encoding.py",
+    "tests/test_retry.py",
+    "tests/test_connection.py",
+]
+PROTOCOLS = ("2", "3")
 
 
 #: Tests that pass stock and fail with redispool because they check how redis-py works
@@ -55,42 +89,143 @@ INTERNALS = {
 }
 
 
+@dataclass
+class Run:
+    """One pytest run: its outcome counts, the ids of the tests that failed, its time."""
+
+    label: str
+    summary: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    fused: dict[str, Any] | None = None
+    log: Path | None = None  # pytest's output
+
+
 def fetch_tests() -> Path:
     """redis-py's ``tests/`` and ``pyproject.toml`` for the installed version."""
     return sdist.fetch("redis", redis.__version__, extra=("pyproject.toml",))
 
 
-def run(where: Path, url: str, files: list[str], plugin: bool) -> tuple[str, set[str]]:
-    """One pytest run: its summary line and the ids of the tests that failed."""
+def run(
+    where: Path,
+    files: list[str],
+    label: str,
+    plugin: bool,
+    client: bool = False,
+    protocol: str | None = None,
+) -> Run:
+    """One pytest run on a server of its own."""
+    result = Run(label)
     args = [sys.executable, "-m", "pytest", *files, "-m", "not onlycluster", "-q", "-rfE"]
-    args += [f"--redis-url={url}", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    args += ["-p", "no:cacheprovider", "-p", "no:randomly"]
+    if protocol:
+        args.append(f"--protocol={protocol}")
+    env = {"PYTHONPATH": f"{HERE}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    if "REDISPOOL_SERVER" in os.environ:
+        env["REDISPOOL_SERVER"] = os.environ["REDISPOOL_SERVER"]
+    json_path = OUT / f"fused-resp{protocol or 'default'}.json"
     if plugin:
         args += ["-p", "redispool_plugin"]
-    env = {"PYTHONPATH": f"{HERE}:{ROOT}", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(args, cwd=where, capture_output=True, text=True, env=env).stdout
-    failed = set(re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE))
-    summary = [line for line in out.splitlines() if re.search(r"\d+ (passed|failed)", line)]
-    connections = [line for line in out.splitlines() if line.startswith("redispool")]
-    return " ".join(summary[-1:] + connections), failed
-
-
-def main() -> int:
-    files = sys.argv[1:] or DEFAULT_FILES
-    where = fetch_tests()
+    if client:
+        env["REDISPOOL_UPSTREAM_CLIENT"] = "1"
+        env["REDISPOOL_UPSTREAM_JSON"] = str(json_path)
+        json_path.unlink(missing_ok=True)
+    started = time.monotonic()
     with RedisServer() as server:
-        stock, stock_failed = run(where, server.url, files, plugin=False)
-        ours, our_failed = run(where, server.url, files, plugin=True)
-    print(f"redis-py {redis.__version__} tests on {server.name} ({server.binary}, {server.url}):")
-    print(f"  stock redis-py:  {stock}")
-    print(f"  with redispool:  {ours}")
-    diverging = our_failed - stock_failed
+        done = subprocess.run(
+            [*args, f"--redis-url={server.url}"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+    result.seconds = time.monotonic() - started
+    out = done.stdout
+    result.log = OUT / "logs" / (re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") + ".log")
+    result.log.parent.mkdir(parents=True, exist_ok=True)
+    result.log.write_text(out + done.stderr)
+    result.failed = set(re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE))
+    lines = out.splitlines()
+    summary = [line for line in lines if re.search(r"\d+ (passed|failed)", line)]
+    result.summary = summary[-1].strip("= ") if summary else "no summary (see pytest's output)"
+    result.counts = {k: int(n) for n, k in re.findall(r"(\d+) (\w+)", result.summary)}
+    result.notes = [line for line in lines if line.startswith("redispool")]
+    if client:
+        try:
+            result.fused = json.loads(json_path.read_text())
+        except (OSError, ValueError):
+            result.fused = None
+    return result
+
+
+def pair(
+    where: Path, files: list[str], serial: bool, client: bool, protocol: str | None
+) -> tuple[Run, Run]:
+    """The stock run and the redispool run of ``files``."""
+    suffix = f", RESP{protocol}" if protocol else ""
+    ours = "redispool.Redis" if client else "with redispool"
+    with ThreadPoolExecutor(1 if serial else 2) as pool:
+        stock = pool.submit(run, where, files, "stock redis-py" + suffix, False, False, protocol)
+        mine = pool.submit(run, where, files, ours + suffix, True, client, protocol)
+        return stock.result(), mine.result()
+
+
+def report(stock: Run, ours: Run, client: bool) -> bool:
+    """Print a pair's results; whether it diverges beyond ``INTERNALS`` or, for a client
+    run, never took the fused path."""
+    for r in (stock, ours):
+        print(f"  {r.label + ':':<26} {r.summary} ({r.seconds:.0f} s)")
+        for note in r.notes:
+            print(f"    {note}")
+    bad = False
+    diverging = ours.failed - stock.failed
     for test in sorted(diverging):
         reason = INTERNALS.get(test)
         if reason is None:
+            bad = True
             print(f"  fails only with redispool: {test}")
         else:
             print(f"  fails only with redispool, a test of redis-py's internals: {test} ({reason})")
-    return 1 if diverging - INTERNALS.keys() else 0
+    if client:
+        if not ours.fused:
+            bad = True
+            print("  no count of the fused path was written: the plugin did not run")
+        elif not ours.fused["tests_on_fused_path"]:
+            bad = True
+            print("  no test went through the fused path (no redispool.Redis, or all fell back)")
+    return bad
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", choices=("pools", "client"), help="only this suite")
+    parser.add_argument("--serial", action="store_true", help="one run at a time")
+    parser.add_argument("files", nargs="*", help="redis-py test files (tests/...)")
+    options = parser.parse_args()
+    where = fetch_tests()
+    OUT.mkdir(exist_ok=True)
+    server = RedisServer()
+    print(f"redis-py {redis.__version__} tests on {server.name} ({server.binary}):")
+    bad = False
+    record: dict[str, Any] = {"redis_py": redis.__version__, "server": server.name, "runs": []}
+    plans: list[tuple[list[str], bool, str | None]] = []
+    if options.suite in (None, "pools"):
+        plans.append((options.files or DEFAULT_FILES, False, None))
+    if options.suite in (None, "client"):
+        plans += [(options.files or CLIENT_FILES, True, protocol) for protocol in PROTOCOLS]
+    for files, client, protocol in plans:
+        stock, ours = pair(where, files, options.serial, client, protocol)
+        bad |= report(stock, ours, client)
+        for r in (stock, ours):
+            entry = {k: getattr(r, k) for k in ("label", "summary", "counts", "seconds")}
+            entry["failed"] = sorted(r.failed)
+            if r.fused is not None:
+                entry["fused"] = {k: v for k, v in r.fused.items() if k != "per_test"}
+            record["runs"].append(entry)
+    (OUT / "redis_py.json").write_text(json.dumps(record, indent=1) + "\n")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -5,13 +5,32 @@ The plugin is loaded before any test module imports names, so rebinding the pool
 in redis-py's modules is enough for ``from redis import ConnectionPool`` in the tests.
 redis-py binds its default parser as a default argument of the undecorated
 ``AbstractConnection.__init__``, so that default is what is replaced.
+
+With ``$REDISPOOL_UPSTREAM_CLIENT`` set, it calls ``redispool.install()`` instead, so
+that every ``redis.Redis`` the tests make (redis-py's conftest builds them with
+``redis.Redis(connection_pool=...)``, ``.client()`` and ``from_url``) is a
+``redispool.Redis``, and counts what went through the fused path: entries into
+``redispool.Redis.execute_command`` and ``run_pipeline``/``run_transaction`` (looked up
+in ``redispool.client`` at call time) and, made from within them, fallbacks to redis-py's own
+``Redis._send_command_parse_response`` and ``Pipeline._execute_pipeline``/
+``_execute_transaction`` (wrapped before redispool is imported, so that redispool takes
+the wrappers for redis-py's own methods). Per test it records the counts of its call
+phase (a fixture's flushdb in the teardown is not the test's), and writes them with the
+totals to the JSON file ``$REDISPOOL_UPSTREAM_JSON`` names.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import redis
 import redis.asyncio
 import redis.asyncio.client
@@ -20,27 +39,116 @@ import redis.client
 import redis.cluster
 import redis.connection
 
-import redispool
-import redispool.asyncio
+# ---- the fused path (client mode) -----------------------------------------------------------
 
-_init: Any = redis.connection.AbstractConnection.__init__
-_raw = getattr(_init, "__wrapped__", _init)
-_names = [p.name for p in inspect.signature(_raw).parameters.values() if p.default is not p.empty]
-_defaults = list(_raw.__defaults__)
-_defaults[_names.index("parser_class")] = redispool.Parser
-_raw.__defaults__ = tuple(_defaults)
+#: What is counted: entries into the fused path, and fallbacks made from within it.
+FUSED = ("execute_command", "run_pipeline", "run_transaction")
+FALLBACKS = ("_send_command_parse_response", "_execute_pipeline", "_execute_transaction")
+_lock = threading.Lock()
+_inside = threading.local()  # depth: in a fused entry, on this thread
+_phase = "outside"  # of the test running: setup, call, teardown (or outside any test)
+_counts: dict[str, int] = {}  # this phase's
+_tests: dict[str, dict[str, int]] = {}  # each test's call phase (its counts above 0)
+_totals: dict[str, dict[str, int]] = {}  # per phase, over the run
 
-for _module in (redis, redis.connection, redis.client, redis.cluster):
-    _module.ConnectionPool = redispool.ConnectionPool  # type: ignore[attr-defined,misc]
-for _module in (redis, redis.connection):
-    _module.BlockingConnectionPool = redispool.BlockingConnectionPool  # type: ignore[misc]
-for _module in (redis.asyncio, redis.asyncio.connection, redis.asyncio.client):
-    _module.ConnectionPool = redispool.asyncio.ConnectionPool  # type: ignore[attr-defined,misc]
-for _module in (redis.asyncio, redis.asyncio.connection):
-    _module.BlockingConnectionPool = redispool.asyncio.BlockingConnectionPool  # type: ignore[misc]
-_async_init: Any = redis.asyncio.connection.AbstractConnection.__init__
-_async_raw = getattr(_async_init, "__wrapped__", _async_init)
-_async_raw.__kwdefaults__["parser_class"] = redispool.asyncio.AsyncParser
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(FUSED + FALLBACKS, 0)
+
+
+def _count(name: str) -> None:
+    with _lock:
+        _counts[name] = _counts.get(name, 0) + 1
+
+
+def _entry(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        _count(name)
+        _inside.depth = getattr(_inside, "depth", 0) + 1
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _inside.depth -= 1
+
+    return counted
+
+
+def _fallback(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        if getattr(_inside, "depth", 0):
+            _count(name)
+        return original(*args, **kwargs)
+
+    return counted
+
+
+def _wrap_fallbacks() -> None:
+    """Count redis-py's methods the fused path falls back to, called from within it."""
+    redis_client: Any = redis.client.Redis
+    redis_pipeline: Any = redis.client.Pipeline
+    for owner, name in (
+        (redis_client, "_send_command_parse_response"),
+        (redis_pipeline, "_execute_pipeline"),
+        (redis_pipeline, "_execute_transaction"),
+    ):
+        setattr(owner, name, _fallback(name, vars(owner)[name]))
+
+
+def _close_phase(test: str | None) -> None:
+    global _counts
+    with _lock:
+        done, _counts = _counts, {}
+    total = _totals.setdefault(_phase, _zero())
+    for name, n in done.items():
+        total[name] += n
+    if test is not None:
+        _tests[test] = {name: n for name, n in done.items() if n}  # {} for none
+
+
+CLIENT = bool(os.environ.get("REDISPOOL_UPSTREAM_CLIENT"))
+if CLIENT:
+    # Before redispool is imported: its fastpath takes redis-py's methods as they are at
+    # its import for redis-py's own (a method replaced later is a test's, and honoured by
+    # leaving the fused path), and these wrappers only count.
+    if "redispool" in sys.modules:
+        raise RuntimeError("redispool_plugin must be loaded before redispool is imported")
+    _wrap_fallbacks()
+
+import redispool  # noqa: E402
+import redispool.asyncio  # noqa: E402
+import redispool.client  # noqa: E402
+
+
+def _swap_pools_and_parsers() -> None:
+    init: Any = redis.connection.AbstractConnection.__init__
+    raw = getattr(init, "__wrapped__", init)
+    names = [p.name for p in inspect.signature(raw).parameters.values() if p.default is not p.empty]
+    defaults = list(raw.__defaults__)
+    defaults[names.index("parser_class")] = redispool.Parser
+    raw.__defaults__ = tuple(defaults)
+
+    for module in (redis, redis.connection, redis.client, redis.cluster):
+        module.ConnectionPool = redispool.ConnectionPool  # type: ignore[attr-defined,misc]
+    for module in (redis, redis.connection):
+        module.BlockingConnectionPool = redispool.BlockingConnectionPool  # type: ignore[misc]
+    for module in (redis.asyncio, redis.asyncio.connection, redis.asyncio.client):
+        module.ConnectionPool = redispool.asyncio.ConnectionPool  # type: ignore[attr-defined,misc]
+    for module in (redis.asyncio, redis.asyncio.connection):
+        module.BlockingConnectionPool = redispool.asyncio.BlockingConnectionPool  # type: ignore[misc]
+    async_init: Any = redis.asyncio.connection.AbstractConnection.__init__
+    async_raw = getattr(async_init, "__wrapped__", async_init)
+    async_raw.__kwdefaults__["parser_class"] = redispool.asyncio.AsyncParser
+
+
+if CLIENT:
+    redispool.install()
+    # redispool.Redis's method, and the functions its Pipeline looks up at call time
+    _redis: Any = redispool.client.Redis
+    _redis.execute_command = _entry("execute_command", vars(_redis)["execute_command"])
+    for _name in FUSED[1:]:
+        setattr(redispool.client, _name, _entry(_name, getattr(redispool.client, _name)))
+else:
+    _swap_pools_and_parsers()
 
 _connects = 0
 _checkouts = 0
@@ -75,7 +183,75 @@ def _counting_on_connect(self: redispool.Parser, connection: Any) -> None:
 redispool.Parser.on_connect = _counting_on_connect  # type: ignore[method-assign]
 
 
+@contextmanager
+def _in_phase(phase: str, item: Any) -> Iterator[None]:
+    """Count into ``phase`` of ``item`` (what ran before it, into the phase it ran in)."""
+    global _phase
+    _close_phase(None)
+    _phase = phase
+    try:
+        yield
+    finally:
+        _close_phase(item.nodeid if phase == "call" else None)
+        _phase = "outside"
+
+
+if CLIENT:
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(item: Any) -> Generator[None, None, None]:
+        with _in_phase("setup", item):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(item: Any) -> Generator[None, None, None]:
+        with _in_phase("call", item):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(item: Any, nextitem: Any) -> Generator[None, None, None]:
+        with _in_phase("teardown", item):
+            return (yield)
+
+
+def _fused(counts: dict[str, int]) -> int:
+    return sum(counts.get(name, 0) for name in FUSED)
+
+
+def _fused_summary() -> dict[str, Any]:
+    _close_phase(None)
+    total = _zero()
+    for counts in _totals.values():
+        for name, n in counts.items():
+            total[name] += n
+    return {
+        "tests": len(_tests),
+        "tests_on_fused_path": sum(1 for c in _tests.values() if _fused(c)),
+        "tests_with_fallbacks": sum(
+            1 for c in _tests.values() if any(c.get(name) for name in FALLBACKS)
+        ),
+        "totals": total,
+        "per_phase": _totals,
+        "per_test": _tests,
+    }
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"redispool.Parser connections: {_connects}")
     terminalreporter.write_line(f"redispool pool checkouts: {_checkouts}")
     terminalreporter.write_line(f"redispool asyncio pool checkouts: {_async_checkouts}")
+    if not CLIENT:
+        return
+    summary = _fused_summary()
+    total = summary["totals"]
+    terminalreporter.write_line(
+        f"redispool.Redis fused path: {summary['tests_on_fused_path']} of {summary['tests']}"
+        f" tests; {total['execute_command']} commands, {total['run_pipeline']} pipelines,"
+        f" {total['run_transaction']} transactions;"
+        f" fallbacks {sum(total[name] for name in FALLBACKS)}"
+        f" ({', '.join(f'{name} {total[name]}' for name in FALLBACKS)})"
+    )
+    path = os.environ.get("REDISPOOL_UPSTREAM_JSON")
+    if path:
+        with open(path, "w") as f:
+            json.dump(summary, f, indent=1, sort_keys=True)
