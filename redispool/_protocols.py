@@ -1,11 +1,13 @@
 """The public surface of each compiled module, as Protocols that both of its twins satisfy.
 
-``redispool._impl`` picks the compiled or the pure twin of the Reader, the Packer and the
-SlotArray at import time; the rest of redispool (and its users, through the public names)
-relies on what is described here. mypy (``make lint``) checks the pure twins against these
-Protocols directly and the compiled ones through their stubs (``_reader_c.pyi``,
-``_pack_c.pyi``, ``_slots_c.pyi``), and ``make lint`` runs ``mypy.stubtest`` to check those
-stubs against the built modules: a twin that loses or changes a member fails lint.
+``redispool._impl`` picks the compiled or the pure twin of the Reader, the Packer, the
+SlotArray and the command path (``execute_command``, ``pipeline_command``,
+``run_pipeline``, ``run_transaction``) at import time; the rest of redispool (and its
+users, through the public names) relies on what is described here. mypy (``make lint``)
+checks the pure twins against these Protocols directly and the compiled ones through their
+stubs (``_reader_c.pyi``, ``_pack_c.pyi``, ``_slots_c.pyi``, ``_command_c.pyi``), and
+``make lint`` runs ``mypy.stubtest`` to check those stubs against the built modules: a
+twin that loses or changes a member fails lint.
 """
 
 from __future__ import annotations
@@ -130,8 +132,38 @@ class SlotArrayClass(Protocol):
     ) -> SlotArrayProtocol: ...
 
 
+class ExecuteCommand(Protocol):
+    """``execute_command``: ``redispool.client.Redis.execute_command``, fused."""
+
+    def __call__(self, client: Any, *args: Any, **options: Any) -> Any: ...
+
+
+class PipelineCommand(Protocol):
+    """``pipeline_command``: ``redispool.client.Pipeline.execute_command``."""
+
+    def __call__(self, pipe: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class RunPipeline(Protocol):
+    """``run_pipeline`` and ``run_transaction``: ``Pipeline._execute_pipeline`` and
+    ``_execute_transaction`` (``redispool.client.Pipeline`` calls them)."""
+
+    def __call__(
+        self, pipe: Any, conn: Any, commands: list[Any], raise_on_error: bool
+    ) -> list[Any]: ...
+
+
 if TYPE_CHECKING:  # read by mypy, never run: each twin's instances, classes and functions
-    from . import _pack_c, _pack_py, _reader_c, _reader_py, _slots_c, _slots_py
+    from . import (
+        _command_c,
+        _command_py,
+        _pack_c,
+        _pack_py,
+        _reader_c,
+        _reader_py,
+        _slots_c,
+        _slots_py,
+    )
 
     _readers: list[ReaderProtocol] = [_reader_c.Reader(), _reader_py.Reader()]
     _packers: list[PackerProtocol] = [_pack_c.Packer(), _pack_py.Packer()]
@@ -144,3 +176,11 @@ if TYPE_CHECKING:  # read by mypy, never run: each twin's instances, classes and
     _pack_command_py: PackCommand = _pack_py.pack_command
     _slot_array_c_class: SlotArrayClass = _slots_c.SlotArray
     _slot_array_py_class: SlotArrayClass = _slots_py.SlotArray
+    _execute_command_c: ExecuteCommand = _command_c.execute_command
+    _execute_command_py: ExecuteCommand = _command_py.execute_command
+    _pipeline_command_c: PipelineCommand = _command_c.pipeline_command
+    _pipeline_command_py: PipelineCommand = _command_py.pipeline_command
+    _run_pipeline_c: RunPipeline = _command_c.run_pipeline
+    _run_pipeline_py: RunPipeline = _command_py.run_pipeline
+    _run_transaction_c: RunPipeline = _command_c.run_transaction
+    _run_transaction_py: RunPipeline = _command_py.run_transaction

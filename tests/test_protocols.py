@@ -64,3 +64,28 @@ def test_pack_command_twins() -> None:
         == _parameters(pure)
         == [("cmd", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty)]
     )
+
+
+COMMAND_PATH = [
+    (_protocols.ExecuteCommand, "execute_command"),
+    (_protocols.PipelineCommand, "pipeline_command"),
+    (_protocols.RunPipeline, "run_pipeline"),
+    (_protocols.RunPipeline, "run_transaction"),
+]
+
+
+@pytest.mark.parametrize(("protocol", "name"), COMMAND_PATH, ids=[c[1] for c in COMMAND_PATH])
+def test_command_path_twins(protocol: type, name: str) -> None:
+    """The command path's functions: the Protocol's parameters (its ``__call__``'s, past
+    ``self``) in both twins, and the twins' defaults alike."""
+    compiled, pure = _twins("command", name)
+    names = _parameters(vars(protocol)["__call__"], defaults=False)[1:]
+    assert names
+    assert _parameters(compiled, defaults=False) == names
+    assert _parameters(pure, defaults=False) == names
+    assert _parameters(compiled) == _parameters(pure)
+
+
+def test_command_path_twins_are_all_checked() -> None:
+    compiled, pure = _twins("command", "__all__")
+    assert sorted(compiled) == sorted(pure) == sorted(name for _, name in COMMAND_PATH)
