@@ -125,22 +125,11 @@ def slot_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture(params=TWINS)
 def command_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """``redispool.Redis`` and its ``Pipeline`` run commands through the compiled or the
-    pure command path: each function of the twin ``redispool._impl`` picked is swapped
-    for the chosen twin's, where ``redispool.client`` binds it (a module global, or a
-    class attribute such as ``Redis.execute_command``)."""
-    import redispool._impl
-    import redispool.client
+    """``redispool.Redis`` and its ``Pipeline`` run the compiled or the pure fused path
+    (``helpers.use_command_twin``)."""
+    from helpers import use_command_twin
 
-    module = _twin(request, "command")
-    for name in module.__all__:
-        picked, chosen = getattr(redispool._impl, name), getattr(module, name)
-        if vars(redispool.client).get(name) is picked:
-            monkeypatch.setattr(redispool.client, name, chosen)
-        for cls in (redispool.client.Redis, redispool.client.Pipeline):
-            for attr, value in list(vars(cls).items()):
-                if value is picked:
-                    monkeypatch.setattr(cls, attr, chosen)
+    use_command_twin(monkeypatch, _twin(request, "command"))
     return str(request.param)
 
 

@@ -25,6 +25,7 @@ import redis
 import redis.client
 import redis.connection
 import redis.observability.recorder
+from helpers import count_fused
 from redis.backoff import NoBackoff
 from redis.credentials import UsernamePasswordCredentialProvider
 from redis.exceptions import (
@@ -47,25 +48,11 @@ CLASSES = (redis.Redis, redispool.Redis)
 
 
 @pytest.fixture(autouse=True)
-def fused(command_twin: str, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+def fused(command_twin: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Calls of the command path's entry points (of the twin ``command_twin`` chose):
     ``execute_command`` (``Redis.execute_command``, which may hand a command to redis-py's
-    own), ``run_pipeline``, ``run_transaction``."""
-    calls: Counter[str] = Counter()
-    entry_points = [
-        (redispool.client.Redis, "execute_command"),
-        (redispool.client, "run_pipeline"),
-        (redispool.client, "run_transaction"),
-    ]
-    for owner, name in entry_points:
-        inner = vars(owner)[name]
-
-        def counting(*args: Any, _inner: Any = inner, _name: str = name, **kwargs: Any) -> Any:
-            calls[_name] += 1
-            return _inner(*args, **kwargs)
-
-        monkeypatch.setattr(owner, name, counting)
-    return calls
+    own), ``run_pipeline``, ``run_transaction`` (``helpers.count_fused``)."""
+    return count_fused(monkeypatch)
 
 
 @pytest.fixture(params=[False, True], ids=["bytes", "decoded"])
@@ -125,7 +112,7 @@ def run_ops(client: Any, ops: list[Op]) -> list[tuple[str, Any]]:
 
 
 @pytest.fixture
-def compare(make: Callable[..., Any], fused: Counter[str]) -> Callable[..., Any]:
+def compare(make: Callable[..., Any], fused: dict[str, int]) -> Callable[..., Any]:
     """``compare(ops, **kwargs)``: ``ops`` through redis-py's client and ours (both made
     with ``kwargs``) have the same outcomes, and ours ran commands the fused way."""
 
@@ -385,10 +372,10 @@ def test_the_chosen_twin_runs(command_twin: str) -> None:
     """The fixtures put the twin ``command_twin`` names in ``redispool.client``."""
     module = importlib.import_module(f"redispool._command_{command_twin}")
     counting = vars(redispool.Redis)["execute_command"]
-    assert counting.__kwdefaults__["_inner"] is module.execute_command
+    assert counting.__kwdefaults__["_original"] is module.execute_command
     assert vars(redispool.Pipeline)["execute_command"] is module.pipeline_command
-    assert redispool.client.run_pipeline.__kwdefaults__["_inner"] is module.run_pipeline
-    assert redispool.client.run_transaction.__kwdefaults__["_inner"] is module.run_transaction
+    assert redispool.client.run_pipeline.__kwdefaults__["_original"] is module.run_pipeline
+    assert redispool.client.run_transaction.__kwdefaults__["_original"] is module.run_transaction
 
 
 UNIX: list[Op] = [
@@ -1264,7 +1251,11 @@ def _pipeline(r: Any, transaction: bool) -> Any:
 
 @pytest.mark.parametrize("transaction", [False, True], ids=["pipeline", "multi"])
 def test_pipeline_results(
-    compare: Callable[..., Any], fused: Counter[str], protocol: int, decode: bool, transaction: bool
+    compare: Callable[..., Any],
+    fused: dict[str, int],
+    protocol: int,
+    decode: bool,
+    transaction: bool,
 ) -> None:
     def scrub(results: list[Any]) -> list[Any]:  # SCAN's order and INFO's avg_ttl
         for i, result in enumerate(results):
@@ -1478,7 +1469,7 @@ def test_pooled_client_from_threads(make: Callable[..., Any]) -> None:
     assert 1 <= len(pool._available_connections) <= 8
 
 
-def test_empty_and_reused_pipelines(make: Callable[..., Any], fused: Counter[str]) -> None:
+def test_empty_and_reused_pipelines(make: Callable[..., Any], fused: dict[str, int]) -> None:
     outcomes = []
     for cls in CLASSES:
         r = make(cls, decode_responses=True)
@@ -1638,7 +1629,7 @@ def redis_py_sends() -> Iterator[list[Any]]:
 
 
 def test_fused_path_taken_for_a_plain_command(
-    make: Callable[..., Any], fused: Counter[str], redis_py_sends: list[Any]
+    make: Callable[..., Any], fused: dict[str, int], redis_py_sends: list[Any]
 ) -> None:
     theirs = make(redis.Redis)
     theirs.flushdb()
@@ -1762,7 +1753,7 @@ class Collector:
 
 def test_metrics_on_takes_redis_pys_path(
     make: Callable[..., Any],
-    fused: Counter[str],
+    fused: dict[str, int],
     redis_py_sends: list[Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
