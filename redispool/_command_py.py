@@ -7,9 +7,9 @@ calls: checkout, pack, send, read, callback, release. Every step keeps redis-py'
 semantics: its exceptions and messages, its disconnects, its ``Retry`` policy and failure
 callback (replayed through ``conn.retry.call_with_retry`` itself after a failure), its
 health checks. A step this path cannot do exactly as redis-py does (a connection without
-a socket, a due health check, HIMPORT SET, a connection class or client class that
-overrides how a command is sent, read or parsed) calls redis-py's own method for that
-step. ``redispool.client`` decides when the path is taken at all.
+a socket, a due health check, HIMPORT SET) calls redis-py's own method for that step;
+``redispool.fastpath`` says when the path is taken at all (redis-py's methods as
+imported, no metrics, no tracer). ``pipeline_command`` is ``Pipeline.execute_command``.
 """
 
 from __future__ import annotations
