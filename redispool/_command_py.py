@@ -129,8 +129,6 @@ class _Replies:
         try:
             if self.ours:
                 response = _gets(parser, disable_decoding)
-            elif type(parser) is Parser:  # its stand-in's read_response was replaced
-                response = parser.read_response(disable_decoding)
             elif conn.protocol in _RESP3:
                 response = parser.read_response(
                     disable_decoding=disable_decoding, push_request=False, timeout=SENTINEL
@@ -211,21 +209,31 @@ def send(conn: Any, chunks: Any) -> None:
         raise
 
 
+def _plain_connection(conn: Any) -> bool:
+    """A connected connection whose class and object send and read as redis-py's, with
+    a parser that reads as the fused path does (the class first: a CacheProxyConnection
+    has no ``_sock``)."""
+    return (
+        fastpath.connection(type(conn))
+        and not fastpath.overridden(conn, fastpath.CONNECTION_METHODS)
+        and conn._sock is not None
+        and _plain_parser(conn._parser)
+    )
+
+
 def _plain_parser(parser: Any) -> bool:
     """Whether the connection's parser reads as the fused path does: any class but
     redispool's ``Parser`` (read through its own ``read_response``), or a ``Parser``
     whose ``read_response`` nobody replaced."""
     if type(parser) is not Parser:
         return True
-    return fastpath.parser(Parser) and not fastpath.overridden(parser, ("read_response",))
+    return fastpath.parser(Parser) and not fastpath.overridden(parser, fastpath.PARSER_METHODS)
 
 
 def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
     """``Redis._send_command_parse_response`` for one try."""
-    if (  # the class first: a CacheProxyConnection has no _sock, no health_check_interval
-        not fastpath.connection(type(conn))
-        or conn._sock is None
-        or not _plain_parser(conn._parser)
+    if (
+        not _plain_connection(conn)
         or (conn.health_check_interval and monotonic() > conn.next_health_check)
         or (options and "check_health" in options)
         or _himport(args)
@@ -250,6 +258,7 @@ def execute_command(client: Any, *args: Any, **options: Any) -> Any:
 
 def _run(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
     """``Redis._execute_command``, metrics off."""
+    args[0]  # redis-py's IndexError for no command, before a checkout
     pool = client.connection_pool
     conn = client.connection or pool.get_connection()
     single = client._single_connection_client
@@ -262,7 +271,11 @@ def _run(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         try:
             return _attempt(client, conn, args, options)
         except Exception as error:  # redis-py's policy decides, from its first step on
-            return _retry(client, conn, args, options, error)
+            first = error
+        try:  # outside the except: a later try's error is not chained to the first
+            return _retry(client, conn, args, options, first)
+        finally:
+            del first
     finally:
         try:
             if conn and conn.should_reconnect():
@@ -337,12 +350,10 @@ def _sendable(pipe: Any, conn: Any, commands: list[Any]) -> bool:
     """Whether a stack can go the fused way: a connected plain connection, a plain
     pipeline class, no HIMPORT SET (its fieldsets are prepared first) and no HIMPORT
     DISCARD owed to the server (redis-py sends those before any pipeline)."""
-    if (  # the class first: a CacheProxyConnection has no _sock
-        not fastpath.connection(type(conn))
-        or conn._sock is None
-        or not _plain_parser(conn._parser)
+    if (
+        not _plain_connection(conn)
         or not fastpath.pipeline(type(pipe))
-        or fastpath.overridden(pipe, fastpath.CLIENT_METHODS)
+        or fastpath.overridden(pipe, fastpath.CLIENT_METHODS[1:])
     ):
         return False
     registry = getattr(conn, "himport_registry", None)
@@ -372,7 +383,7 @@ def run_pipeline(pipe: Any, conn: Any, commands: list[Any], raise_on_error: bool
     chunks = _pack_all(conn, [args for args, _ in commands])
     conn.send_packed_command(chunks)
     replies = _Replies(conn, pipe.response_callbacks)
-    unwatch = frozenset(pipe.UNWATCH_COMMANDS)
+    unwatch = pipe.UNWATCH_COMMANDS
     responses: list[Any] = []
     append = responses.append
     for args, options in commands:
@@ -397,7 +408,7 @@ def run_transaction(pipe: Any, conn: Any, commands: list[Any], raise_on_error: b
     stack.append(("EXEC",))
     conn.send_packed_command(_pack_all(conn, stack))
     replies = _Replies(conn, pipe.response_callbacks)
-    unwatch = frozenset(pipe.UNWATCH_COMMANDS)
+    unwatch = pipe.UNWATCH_COMMANDS
     errors: list[Any] = []
     try:
         _pipeline_parse(pipe, replies, "_", {}, unwatch)

@@ -190,6 +190,7 @@ NAMES: Final[tuple[Name, ...]] = (
         ("_command_py", "_command_c", "fastpath"),
         _NO_COMMAND_PATH,
     ),
+    Name(_CLIENT, "_execute_command", ("fastpath",), _NO_COMMAND_PATH),
     Name(_CLIENT, "_single_connection_client", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
     Name(_CLIENT, "_close_connection", ("_command_py", "_command_c"), _NO_COMMAND_PATH),
     Name(
@@ -444,6 +445,7 @@ def flags(missing: Collection[str]) -> dict[str, bool]:
             *(
                 f"{_CLIENT}.{name}"
                 for name in (
+                    "_execute_command",
                     "_send_command_parse_response",
                     "_single_connection_client",
                     "_close_connection",

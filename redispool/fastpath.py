@@ -29,6 +29,8 @@ from .parsers import Parser
 
 __all__ = (
     "CLIENT_METHODS",
+    "CONNECTION_METHODS",
+    "PARSER_METHODS",
     "client",
     "connection",
     "metrics_off",
@@ -47,27 +49,25 @@ def _originals(owner: Any, names: tuple[str, ...]) -> tuple[tuple[str, Any], ...
 
 
 #: What the fused path inlines of a connection (sending, packing, reading, health checks).
-_CONNECTION = _originals(
-    AbstractConnection,
-    (
-        "send_packed_command",
-        "send_command",
-        "check_health",
-        "read_response",
-        "pack_command",
-        "pack_commands",
-    ),
+CONNECTION_METHODS = (
+    "send_packed_command",
+    "send_command",
+    "check_health",
+    "read_response",
+    "pack_commands",
 )
-#: What it inlines of a client and of a pipeline (parsing a reply), and of its queueing.
-CLIENT_METHODS = ("_send_command_parse_response", "parse_response")
+_CONNECTION = _originals(AbstractConnection, CONNECTION_METHODS)
+#: What it inlines of a client (running a command, parsing its reply) and of a pipeline.
+CLIENT_METHODS = ("_execute_command", "_send_command_parse_response", "parse_response")
 _CLIENT = _originals(redis.client.Redis, CLIENT_METHODS)
-_PIPELINE = _originals(redis.client.Pipeline, CLIENT_METHODS)
+_PIPELINE = _originals(redis.client.Pipeline, CLIENT_METHODS[1:])
 _QUEUE = _originals(redis.client.Pipeline, ("pipeline_execute_command",))
 #: What tracers wrap (sentry-sdk, ddtrace, OpenTelemetry's instrumentation): while one
 #: does, commands take redis-py's path, through the wrapper.
 _TRACED = _originals(redis.client.Redis, ("execute_command",))
 _TRACED_QUEUE = _originals(redis.client.Pipeline, ("execute_command",))
-_PARSER = _originals(Parser, ("read_response",))
+PARSER_METHODS = ("read_response", "read_from_socket")
+_PARSER = _originals(Parser, PARSER_METHODS)
 _RETRY = _originals(Retry, ("call_with_retry",))
 #: ``Connection._host_error`` reads ``host``: the fused path formats it itself.
 _ADDRESS = _originals(Connection, ("_host_error", "host"))

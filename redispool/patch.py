@@ -52,14 +52,19 @@ _made_as: dict[type, type] = {}
 _news: dict[type, Any] = {}
 
 
-def _new_for(base: type) -> Any:
+def _new_for(base: Any) -> Any:
     """A ``__new__`` for ``base``: an instance of what ``_made_as`` names for exactly
-    ``base`` (of ``cls`` itself otherwise, and for every subclass); the arguments go to
-    ``__init__``. It shows ``base.__init__``'s signature, which ``inspect.signature(base)``
-    reads from a class's own ``__new__`` first."""
+    ``base`` (of ``cls`` itself otherwise, and for every subclass), made by the next
+    ``__new__`` in its MRO (a mixin's gets the arguments; ``object``'s does not). It
+    shows ``base.__init__``'s signature, which ``inspect.signature(base)`` reads from a
+    class's own ``__new__`` first."""
 
     def new(cls: type, *args: Any, **kwargs: Any) -> Any:
-        return object.__new__(_made_as.get(cls, cls))
+        made: Any = _made_as.get(cls, cls)
+        after: Any = super(base, made).__new__  # a mixin's after base in made's MRO
+        if after is object.__new__:
+            return after(made)
+        return after(made, *args, **kwargs)
 
     new.__name__ = "__new__"
     new.__qualname__ = f"{base.__qualname__}.__new__"

@@ -1,4 +1,4 @@
-# cython: language_level=3, freethreading_compatible=True
+# cython: language_level=3, freethreading_compatible=True, boundscheck=True
 """Compiled twin of ``redispool._command_py``: redis-py's command path, fused.
 
 Same functions, same steps and same results as the pure twin (whose docstrings say which
@@ -43,15 +43,18 @@ cdef object _ledger = _compat.ledger
 cdef object _Pipeline = redis.client.Pipeline
 cdef object _nonblocking = NONBLOCKING_EXCEPTIONS
 cdef tuple _CLIENT_METHODS = fastpath.CLIENT_METHODS
+cdef tuple _PIPELINE_METHODS = fastpath.CLIENT_METHODS[1:]
+cdef tuple _CONNECTION_METHODS = fastpath.CONNECTION_METHODS
+cdef tuple _PARSER_METHODS = fastpath.PARSER_METHODS
 cdef object _UNKNOWN = object()
 
 cdef extern from *:
     """
     /* A class's version tag: CPython gives it a new one whenever the class or a base
-       changes (0: none valid now). */
+       changes (0: none valid now; before 3.12 a flag says whether it is valid). */
     static unsigned int rp_type_tag(PyObject *t) {
         PyTypeObject *type = (PyTypeObject *)t;
-    #ifdef Py_TPFLAGS_VALID_VERSION_TAG
+    #if PY_VERSION_HEX < 0x030C0000
         if (!PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) return 0;
     #endif
         return type->tp_version_tag;
@@ -102,7 +105,19 @@ cdef bint _plain_parser(object parser) except -1:
     if type(parser) is not Parser:
         return True
     return _known(_parsers, Parser, fastpath.parser) and not _overridden(
-        parser, ("read_response",)
+        parser, _PARSER_METHODS
+    )
+
+
+cdef bint _plain_connection(object conn) except -1:
+    """A connected connection whose class and object send and read as redis-py's, with
+    a parser that reads as the fused path does (the class first: a CacheProxyConnection
+    has no ``_sock``)."""
+    return (
+        _known(_connections, type(conn), fastpath.connection)
+        and not _overridden(conn, _CONNECTION_METHODS)
+        and conn._sock is not None
+        and _plain_parser(conn._parser)
     )
 
 
@@ -219,8 +234,6 @@ cdef class _Replies:
         try:
             if self.ours:
                 response = _gets(parser, disable_decoding)
-            elif type(parser) is Parser:  # its stand-in's read_response was replaced
-                response = parser.read_response(disable_decoding)
             elif conn.protocol in _RESP3:
                 response = parser.read_response(
                     disable_decoding=disable_decoding, push_request=False, timeout=SENTINEL
@@ -304,10 +317,8 @@ cdef int send(object conn, object chunks) except -1:
 
 
 cdef object _attempt(object client, object conn, tuple args, dict options):
-    if (  # the class first: a CacheProxyConnection has no _sock, no health_check_interval
-        not _known(_connections, type(conn), fastpath.connection)
-        or conn._sock is None
-        or not _plain_parser(conn._parser)
+    if (
+        not _plain_connection(conn)
         or (conn.health_check_interval and monotonic() > conn.next_health_check)
         or (options and "check_health" in options)
         or _himport(args)
@@ -333,6 +344,8 @@ def execute_command(client, *args, **options):
 
 
 cdef object _run(object client, tuple args, dict options):
+    if not args:  # redis-py's IndexError for no command, before a checkout
+        raise IndexError("tuple index out of range")
     pool = client.connection_pool
     conn = client.connection or pool.get_connection()
     cdef bint single = client._single_connection_client
@@ -347,7 +360,11 @@ cdef object _run(object client, tuple args, dict options):
         try:
             return _attempt(client, conn, args, options)
         except Exception as error:  # redis-py's policy decides, from its first step on
-            return _retry(client, conn, args, options, error)
+            first = error
+        try:  # outside the except: a later try's error is not chained to the first
+            return _retry(client, conn, args, options, first)
+        finally:
+            del first
     finally:
         try:
             if conn and conn.should_reconnect():
@@ -385,7 +402,7 @@ cdef object _retry(object client, object conn, tuple args, dict options, object 
 
 
 cdef object _pipeline_parse(
-    object pipe, _Replies replies, object name, dict options, frozenset unwatch
+    object pipe, _Replies replies, object name, dict options, object unwatch
 ):
     """``Pipeline.parse_response``: ``Redis.parse_response`` and the WATCH flags."""
     result = replies.parse(name, options, replies.host_error())
@@ -410,19 +427,11 @@ def pipeline_command(pipe, *args, **kwargs):
     return pipe
 
 
-cdef frozenset _unwatch_commands(object pipe):
-    """``pipe.UNWATCH_COMMANDS``, as a frozenset (the membership test is all it is for)."""
-    return frozenset(pipe.UNWATCH_COMMANDS)
-
-
 cdef bint _sendable(object pipe, object conn, list commands) except -1:
-    # the class first: a CacheProxyConnection has no _sock
     if (
-        not _known(_connections, type(conn), fastpath.connection)
-        or conn._sock is None
-        or not _plain_parser(conn._parser)
+        not _plain_connection(conn)
         or not _known(_pipelines, type(pipe), fastpath.pipeline)
-        or _overridden(pipe, _CLIENT_METHODS)
+        or _overridden(pipe, _PIPELINE_METHODS)
     ):
         return False
     registry = getattr(conn, "himport_registry", None)
@@ -450,7 +459,7 @@ def run_pipeline(pipe, conn, list commands, raise_on_error):
         return _Pipeline._execute_pipeline(pipe, conn, commands, raise_on_error)
     conn.send_packed_command(_pack_all(conn, [args for args, _ in commands]))
     cdef _Replies replies = _Replies(conn, pipe.response_callbacks)
-    cdef frozenset unwatch = _unwatch_commands(pipe)
+    unwatch = pipe.UNWATCH_COMMANDS
     cdef list responses = []
     for args, options in commands:
         try:
@@ -470,7 +479,7 @@ def run_transaction(pipe, conn, list commands, raise_on_error):
     stack.append(("EXEC",))
     conn.send_packed_command(_pack_all(conn, stack))
     cdef _Replies replies = _Replies(conn, pipe.response_callbacks)
-    cdef frozenset unwatch = _unwatch_commands(pipe)
+    unwatch = pipe.UNWATCH_COMMANDS
     cdef list errors = []
     cdef Py_ssize_t i
     try:

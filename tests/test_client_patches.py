@@ -115,3 +115,70 @@ def test_a_tracer_wrapping_redis_py_execute_command_is_called(
     monkeypatch.setattr(redis.Redis, "execute_command", execute_command)
     assert r.set("patches:t", "1") and r.get("patches:t") == b"1"
     assert traced == ["SET", "GET"]
+
+
+def test_no_command_is_redis_pys_index_error_before_a_checkout(command_twin: str) -> None:
+    """``r.execute_command(*line.split())`` on an empty line: redis-py raises IndexError
+    before it takes a connection (port 1: a checkout would fail with ConnectionError)."""
+    client = redispool.Redis(port=1)
+    with pytest.raises(IndexError) as raised:
+        client.execute_command()
+    assert raised.value.__context__ is None
+    with pytest.raises(IndexError):
+        client.pipeline().execute_command()
+
+
+def test_an_error_after_a_retry_is_not_chained_to_the_first(
+    r: redispool.Redis, redis_server: RedisServer
+) -> None:
+    """The retried try runs outside the handling of the first failure, as in redis-py:
+    the INCR's ResponseError does not carry the ConnectionError of the killed socket."""
+    assert r.connection is not None
+    r.connection.retry = Retry(NoBackoff(), 1)
+    killer = redis.Redis(redis_server.host, redis_server.port)
+    killer.client_kill_filter(_id=r.client_id())
+    with pytest.raises(redis.ResponseError) as raised:
+        r.incr("patches:k")  # a string: WRONGTYPE-like error on the second try
+    assert raised.value.__context__ is None and raised.value.__cause__ is None
+    killer.close()
+
+
+def test_execute_command_override_of_a_subclass_runs(
+    command_twin: str, redis_server: RedisServer
+) -> None:
+    seen = []
+
+    class Traced(redispool.Redis):
+        def _execute_command(self, *args: Any, **options: Any) -> Any:
+            seen.append(args[0])
+            return super()._execute_command(*args, **options)
+
+    client = Traced(redis_server.host, redis_server.port)
+    assert client.get("patches:k") == b"v" and seen == ["GET"]
+    client.close()
+
+
+def test_read_response_patched_on_the_connection_object(r: redispool.Redis) -> None:
+    """``mock.patch.object(conn, "read_response", ...)``: redis-py's path reads through it."""
+    assert r.connection is not None
+    with mock.patch.object(r.connection, "read_response", return_value=b"X") as patched:
+        assert r.get("patches:k") == b"X"
+        with r.pipeline(transaction=False) as pipe:  # its own connection: unpatched
+            assert pipe.get("patches:k").execute() == [b"v"]
+    assert patched.call_count == 1
+    assert r.get("patches:k") == b"v"
+
+
+def test_read_from_socket_patched_on_the_parser_class(r: redispool.Redis) -> None:
+    """Both twins read through ``Parser.read_from_socket`` when it is replaced (the
+    compiled one inlines it otherwise)."""
+    calls = []
+    original = redispool.Parser.read_from_socket
+
+    def read_from_socket(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    with mock.patch.object(redispool.Parser, "read_from_socket", read_from_socket):
+        assert r.get("patches:k") == b"v"
+    assert calls

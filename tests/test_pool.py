@@ -827,3 +827,25 @@ def test_adopting_a_held_connection_is_a_no_op() -> None:
     stats = pool.stats()
     assert (stats.in_use, stats.idle, pool._created_connections) == (1, 0, 1)
     pool.get_connection()  # the second slot is still free
+
+
+def test_install_runs_a_mixins_new(redis_server: RedisServer) -> None:
+    """A subclass mixing in a class with its own ``__new__`` after ``redis.Redis`` still
+    gets it (with the arguments), installed and after ``uninstall()``."""
+
+    class Tagged:
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            made = super().__new__(cls)
+            made.tag = kwargs.get("port")
+            return made
+
+    class Mixed(redis.Redis, Tagged):
+        pass
+
+    redispool.install()
+    try:
+        assert Mixed(port=redis_server.port).tag == redis_server.port
+        assert type(redis.Redis(port=redis_server.port)) is redispool.Redis
+    finally:
+        redispool.uninstall()
+    assert Mixed(port=redis_server.port).tag == redis_server.port
