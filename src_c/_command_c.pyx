@@ -199,6 +199,7 @@ cdef class _Replies:
     cdef object conn, parser, callbacks
     cdef bint ours, plain_callbacks, plain_address
     cdef object host, port, address
+    cdef object upper  # the last command name found upper-case (a pipeline repeats it)
 
     def __cinit__(self, conn, callbacks):
         self.conn = conn
@@ -265,7 +266,10 @@ cdef class _Replies:
         """``callbacks[name]`` if ``name in callbacks``, else ``_MISSING`` (the keys of a
         ``CaseInsensitiveDict`` are upper-case: an upper-case name is looked up as it is)."""
         callbacks = self.callbacks
-        if self.plain_callbacks and type(name) is str and (<str>name).isupper():
+        if self.plain_callbacks and (
+            name is self.upper or (type(name) is str and (<str>name).isupper())
+        ):
+            self.upper = name
             return (<dict>callbacks).get(name, _MISSING)
         if name in callbacks:
             return callbacks[name]
