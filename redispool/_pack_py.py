@@ -141,17 +141,23 @@ class Packer:
         """Pack many commands (each a tuple, as ``pack`` takes its arguments): the chunks
         ``pack`` returns for each, with the adjacent ones it builds joined into one
         ``bytes`` (values it returns uncopied, those longer than ``buffer_cutoff`` and
-        memoryviews, stay chunks of their own). Every command's reply is owed."""
+        memoryviews, stay chunks of their own). Every command's reply is owed, none if
+        one of them cannot be packed (then none is sent)."""
         out: list[Chunk] = []
         run: list[Chunk] = []
-        for args in commands:
-            # pack's chunks alternate: bytes it built, a value, bytes it built, ...
-            for i, chunk in enumerate(self.pack(*args)):
-                if i % 2:
-                    out += (b"".join(run), chunk)
-                    run = []
-                else:
-                    run.append(chunk)
+        owed = self.owed
+        try:
+            for args in commands:
+                # pack's chunks alternate: bytes it built, a value, bytes it built, ...
+                for i, chunk in enumerate(self.pack(*args)):
+                    if i % 2:
+                        out += (b"".join(run), chunk)
+                        run = []
+                    else:
+                        run.append(chunk)
+        except BaseException:
+            self.owed = owed  # nothing of the stack is sent: nothing is owed for it
+            raise
         if run:
             out.append(b"".join(run))
         return out

@@ -481,14 +481,19 @@ cdef class Packer:
         """Pack many commands (each a tuple, as ``pack`` takes its arguments): the chunks
         ``pack`` returns for each, with the adjacent ones it builds joined into one
         ``bytes`` (values it returns uncopied, those longer than ``buffer_cutoff`` and
-        memoryviews, stay chunks of their own). Every command's reply is owed."""
+        memoryviews, stay chunks of their own). Every command's reply is owed, none if
+        one of them cannot be packed (then none is sent)."""
         cdef Sink sink = Sink(NULL, 0, 0)
         cdef list chunks = []
+        cdef long long owed = self.owed
         try:
             for args in commands:
                 self._pack_one(args if type(args) is tuple else tuple(args), &sink, chunks)
             if sink.len:
                 chunks.append(PyBytes_FromStringAndSize(sink.data, sink.len))
+        except BaseException:
+            self.owed = owed  # nothing of the stack is sent: nothing is owed for it
+            raise
         finally:
             PyMem_Free(sink.data)
         return chunks

@@ -182,3 +182,21 @@ def test_read_from_socket_patched_on_the_parser_class(r: redispool.Redis) -> Non
     with mock.patch.object(redispool.Parser, "read_from_socket", read_from_socket):
         assert r.get("patches:k") == b"v"
     assert calls
+
+
+def test_a_stack_that_cannot_be_packed_leaves_its_connection_clean(
+    command_twin: str, redis_server: RedisServer
+) -> None:
+    """A DataError while packing a pipeline sends nothing, so nothing is owed on its
+    connection: it is lent again, as redis-py lends it, not closed as dirty."""
+    client = redispool.Redis(redis_server.host, redis_server.port)
+
+    def connection_id() -> Any:
+        with client.pipeline(transaction=False) as pipe:
+            return pipe.client_id().execute()[0]
+
+    first = connection_id()
+    with client.pipeline(transaction=False) as pipe, pytest.raises(redis.DataError):
+        pipe.set("patches:a", 1).set("patches:b", None).execute()
+    assert connection_id() == first
+    client.close()
