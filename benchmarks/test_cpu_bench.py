@@ -1,7 +1,8 @@
 """Client CPU time per command beyond a raw socket's, on a private redis-server (RESP3):
 the CPU-overhead table of ``python -m redispool bench`` (``redispool._bench.cpu_overhead``).
 
-For each workload every client kind of ``redispool/_e2e.py`` and the raw-socket floor
+For each workload every client kind of ``redispool/_e2e.py`` that runs here (valkey-glide
+when installed: its Rust threads' CPU time counts too) and the raw-socket floor
 (pre-packed bytes out, reply bytes counted in) run in interleaved rounds in this process;
 a client's overhead in a round is its ``time.process_time()`` minus the floor's in the
 same round, per command (a pipeline of 1000 GETs counts 1000), and the median over the

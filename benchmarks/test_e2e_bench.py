@@ -1,8 +1,8 @@
 """End to end on a private redis-server: the workloads of ``python -m redispool bench``
 (``redispool/_e2e.py``) through every client kind (``redispool.Redis``, redis-py on
-redispool's pool, redis-py with hiredis, redis-py's pure-Python parser) and a raw-socket
-floor. For the large replies, the peak of Python allocations during one operation is
-recorded too (``peak_kib``).
+redispool's pool, redis-py with hiredis, redis-py's pure-Python parser, valkey-glide when
+installed) and a raw-socket floor. For the large replies, the peak of Python allocations
+during one operation is recorded too (``peak_kib``).
 
 ``test_e2e`` times each client on its own (pytest-benchmark's rounds, one client after
 the other); ``test_e2e_interleaved`` runs the clients of a few workloads in interleaved
@@ -45,6 +45,8 @@ def url() -> Iterator[str]:
 @pytest.mark.parametrize("client", _e2e.CLIENTS)
 @pytest.mark.parametrize("workload", list(_e2e.WORKLOADS))
 def test_e2e(benchmark: Any, url: str, workload: str, client: str) -> None:
+    if client != _e2e.FLOOR and not _e2e.KINDS[client].available():
+        pytest.skip(f"{client} is not installed")
     if not _e2e.WORKLOADS[workload].runs_on(client):
         pytest.skip(f"{client} has no asyncio client")
     run, close = _e2e.WORKLOADS[workload].make(client, url)  # checks the answer first

@@ -1,9 +1,10 @@
 """End-to-end workloads on a real server for ``python -m redispool bench`` and the
 benchmark suite: each one run through redispool, redis-py (with hiredis, and with its
-pure-Python parser) and a raw-socket floor that sends pre-packed bytes and only counts
-reply bytes, which shows how close to the physical limit each client gets. The floor's
-sockets make the clients' handshake first (``HELLO 3`` under RESP3, credentials, database),
-so they read the same reply bytes.
+pure-Python parser), valkey-glide when it is installed (the alternative one would pick
+instead of redis-py: a Rust core doing the I/O on its own threads) and a raw-socket floor
+that sends pre-packed bytes and only counts reply bytes, which shows how close to the
+physical limit each client gets. The floor's sockets make the clients' handshake first
+(``HELLO 3`` under RESP3, credentials, database), so they read the same reply bytes.
 
 A workload makes, for one client kind, a ``run(n)`` callable doing ``n`` operations and a
 ``close()``. Results are checked once before timing, so every client does the same work.
@@ -17,7 +18,7 @@ import asyncio
 import functools
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,16 @@ class ClientKind:
     client_class: Callable[..., Any] = redis.Redis  # called with connection_pool=
     async_client_class: Callable[..., Any] = aredis.Redis
     description: str = ""  # for the plot's legend
+    #: whether it runs here (its library is installed); a kind that does not has no rows
+    available: Callable[[], bool] = lambda: True
+    #: a client that is not redis-py's makes its own runners: (workload, url) -> Runner,
+    #: checking the answer first (``pool`` and the client classes are then unused)
+    runner: Callable[[Workload, str], Runner] | None = None
+    asyncio: bool = False  # whether ``runner`` does the asyncio workloads
+
+    @property
+    def has_asyncio(self) -> bool:
+        return self.asyncio if self.runner is not None else self.async_pool is not None
 
 
 #: client kinds in table order; a new kind is one line here
@@ -69,19 +80,33 @@ KINDS: dict[str, ClientKind] = {
         ),
         # hiredis's parser when hiredis is installed (redis-py's default)
         ClientKind(
-            "redis-py+hiredis", redis.ConnectionPool.from_url, aredis.ConnectionPool.from_url
+            "redis-py+hiredis",
+            redis.ConnectionPool.from_url,
+            aredis.ConnectionPool.from_url,
+            available=lambda: hiredis_available(),
         ),
         ClientKind(
             "redis-py",
             functools.partial(redis.ConnectionPool.from_url, parser_class=_RESP3Parser),
             functools.partial(aredis.ConnectionPool.from_url, parser_class=_AsyncRESP3Parser),
         ),
+        # valkey-glide when installed: its sync client (glide_sync), its asyncio one (glide)
+        ClientKind(
+            "valkey-glide",
+            redis.ConnectionPool.from_url,  # unused: glide has its own connections
+            None,
+            description="valkey-glide's own clients (Rust core)",
+            available=lambda: glide_available(),
+            runner=lambda workload, url: _glide(workload, url),
+            asyncio=True,
+        ),
     )
 }
 #: the raw socket: pre-packed bytes out, reply bytes counted in, no client at all
 FLOOR = "raw socket"
 CLIENTS = (*KINDS, FLOOR)
-#: what ratios are taken against
+#: what ratios are taken against (never a kind that may be absent but redis-py+hiredis,
+#: replaced by redis-py without hiredis)
 REFERENCE = "redis-py+hiredis"
 
 Runner = tuple[Callable[[int], None], Callable[[], None]]
@@ -90,6 +115,17 @@ Runner = tuple[Callable[[int], None], Callable[[], None]]
 def hiredis_available() -> bool:
     try:
         import hiredis  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def glide_available() -> bool:
+    """valkey-glide's asyncio client (``glide``) and its sync one (``glide_sync``, the
+    ``valkey-glide-sync`` package) both import."""
+    try:
+        import glide  # noqa: F401
+        import glide_sync  # noqa: F401
     except ImportError:
         return False
     return True
@@ -126,12 +162,10 @@ def _handshake(url: str) -> list[bytes]:
     """The commands that put a raw socket where the clients' connections are: the same
     protocol (``HELLO 3`` when they speak RESP3, so the floor reads the same reply bytes),
     credentials and database."""
-    pool = redis.ConnectionPool.from_url(url)
-    kw = pool.connection_kwargs
-    protocol = pool.connection_class(**kw).protocol  # redis-py's default unless the URL says
+    kw, resp3 = _connection(url)
     password, username = kw.get("password"), kw.get("username")
     commands = []
-    if protocol in (3, "3"):
+    if resp3:
         auth = ("AUTH", username or "default", password) if password else ()
         commands.append(pack_command(("HELLO", 3, *auth)))
     elif password:
@@ -139,6 +173,14 @@ def _handshake(url: str) -> list[bytes]:
     if kw.get("db", 0):
         commands.append(pack_command(("SELECT", kw["db"])))
     return commands
+
+
+def _connection(url: str) -> tuple[dict[str, Any], bool]:
+    """redis-py's connection kwargs for ``url``, and whether its clients speak RESP3
+    (redis-py's default protocol unless the URL says)."""
+    pool = redis.ConnectionPool.from_url(url)
+    kw = pool.connection_kwargs
+    return kw, pool.connection_class(**kw).protocol in (3, "3")
 
 
 def _address(url: str) -> tuple[str, int]:
@@ -189,13 +231,15 @@ class Workload:
 
     def runs_on(self, kind: str) -> bool:
         """Whether client ``kind`` does this workload (an asyncio one needs an asyncio pool)."""
-        return kind == FLOOR or not self.tasks or KINDS[kind].async_pool is not None
+        return kind == FLOOR or not self.tasks or KINDS[kind].has_asyncio
 
     def make(self, kind: str, url: str) -> Runner:
         if kind == FLOOR:
             return self._floor(url)
         if not self.runs_on(kind):
             raise ValueError(f"{kind} has no asyncio client for {self.name}")
+        if KINDS[kind].runner is not None:
+            return KINDS[kind].runner(self, url)  # type: ignore[misc]
         if self.tasks:
             return self._asyncio(KINDS[kind], url)
         client = KINDS[kind]
@@ -274,26 +318,34 @@ class Workload:
         pool = client.async_pool(url)
         r = client.async_client_class(connection_pool=pool)
         name, *args = self.command
-        tasks = self.tasks
         self._check(client.name, loop.run_until_complete(r.execute_command(name, *args)))
+        return _async_tasks(loop, functools.partial(r.execute_command, name, *args), self.tasks), (
+            lambda: _close_loop(loop, pool.disconnect())
+        )
 
-        async def worker(count: int) -> None:
-            call = r.execute_command
-            for _ in range(count):
-                await call(name, *args)
 
-        async def batch(n: int) -> None:
-            share, extra = divmod(n, tasks)
-            await asyncio.gather(*(worker(share + (i < extra)) for i in range(tasks)))
+def _async_tasks(
+    loop: asyncio.AbstractEventLoop, call: Callable[[], Awaitable[Any]], tasks: int
+) -> Callable[[int], None]:
+    """Run ``n`` awaits of ``call()`` on ``loop``, split over ``tasks`` tasks."""
 
-        def run(n: int) -> None:
-            loop.run_until_complete(batch(n))
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await call()
 
-        def close() -> None:
-            loop.run_until_complete(pool.disconnect())
-            loop.close()
+    async def batch(n: int) -> None:
+        share, extra = divmod(n, tasks)
+        await asyncio.gather(*(worker(share + (i < extra)) for i in range(tasks)))
 
-        return run, close
+    def run(n: int) -> None:
+        loop.run_until_complete(batch(n))
+
+    return run
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop, closing: Awaitable[Any]) -> None:
+    loop.run_until_complete(closing)
+    loop.close()
 
 
 def _threaded(one: Callable[[int], None], threads: int) -> Callable[[int], None]:
@@ -364,6 +416,75 @@ def _async_floor(url: str, command: bytes, size: int, tasks: int) -> Runner:
         loop.close()
 
     return run, close
+
+
+def _glide_config(module: Any, url: str) -> Any:
+    """A glide client configuration (``module``: ``glide`` or ``glide_sync``) reaching
+    the server of ``url`` as redis-py's clients do: credentials, database, protocol."""
+    kw, resp3 = _connection(url)
+    password = kw.get("password")
+    return module.GlideClientConfiguration(
+        [module.NodeAddress(*_address(url))],
+        credentials=module.ServerCredentials(password, kw.get("username")) if password else None,
+        database_id=kw.get("db", 0) or None,
+        protocol=module.ProtocolVersion.RESP3 if resp3 else module.ProtocolVersion.RESP2,
+    )
+
+
+def _glide_call(module: Any, client: Any, workload: Workload) -> Callable[[], Any]:
+    """One operation of ``workload`` the glide way: its typed command method (``get``,
+    ``set``, ``hgetall``, ``lrange``, with the same arguments), or a non-atomic ``Batch``
+    of ``repeat`` of them run by ``exec`` for a pipeline. Sync or asyncio as the client."""
+    name, *args = workload.command
+    if workload.repeat == 1:
+        return functools.partial(getattr(client, name.lower()), *args)
+    repeat = workload.repeat
+
+    def pipeline() -> Any:
+        batch = module.Batch(is_atomic=False)
+        add = getattr(batch, name.lower())
+        for _ in range(repeat):
+            add(*args)
+        return client.exec(batch, raise_on_error=True)
+
+    return pipeline
+
+
+def _glide_answer(workload: Workload, result: Any) -> Any:
+    """glide's answer as redis-py's: SET answers ``"OK"`` where redis-py says True."""
+    return result == "OK" if workload.command[0] == "SET" else result
+
+
+def _glide(workload: Workload, url: str) -> Runner:
+    """valkey-glide doing ``workload``: the sync workloads through ``glide_sync``'s client,
+    the asyncio one through ``glide``'s, each checked before timing. One client serves
+    all threads or tasks, as glide means it to: it multiplexes every caller's commands
+    over its one connection (its sync client is thread-safe: calls go through the Rust
+    core, the Python side only guards the core's handle with a lock)."""
+    name = "valkey-glide"
+    if workload.tasks:
+        import glide
+
+        loop = asyncio.new_event_loop()
+        aclient = loop.run_until_complete(glide.GlideClient.create(_glide_config(glide, url)))
+        acall = _glide_call(glide, aclient, workload)
+        workload._check(name, _glide_answer(workload, loop.run_until_complete(acall())))
+        return _async_tasks(loop, acall, workload.tasks), (
+            lambda: _close_loop(loop, aclient.close())
+        )
+    import glide_sync
+
+    client = glide_sync.GlideClient.create(_glide_config(glide_sync, url))
+    call = _glide_call(glide_sync, client, workload)
+    workload._check(name, _glide_answer(workload, call()))
+
+    def one(n: int) -> None:
+        for _ in range(n):
+            call()
+
+    if workload.threads == 1:
+        return one, client.close
+    return _threaded(one, workload.threads), client.close
 
 
 #: name -> workload; ``ops`` in the runner is per row

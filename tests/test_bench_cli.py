@@ -1,5 +1,6 @@
 """``python -m redispool bench``: the main job runs end to end and fails clearly; its
-CPU-overhead section has the right shape (structure, not speed)."""
+CPU-overhead section has the right shape (structure, not speed); valkey-glide's rows show
+when glide is installed, and the bench runs without them when it is not."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def test_against_a_server(redis_url: str, tmp_path: Path) -> None:
     assert "asyncio GET, 50 tasks" in out.stdout and "% of floor" in out.stdout
     result = json.loads((tmp_path / "r.json").read_text())
     e2e = result["end_to_end"]
-    assert [row["client"] for row in e2e] == list(_e2e.CLIENTS) * len(_e2e.WORKLOADS)
+    clients = _bench._clients()[0]  # the kinds that run here (valkey-glide when installed)
+    assert [row["client"] for row in e2e] == clients * len(_e2e.WORKLOADS)
     # redispool.Redis has no asyncio client: its asyncio row says so, without figures
     (skipped,) = [row for row in e2e if row["us_per_op"] is None]
     assert skipped["client"] == "redispool.Redis" and _e2e.WORKLOADS[skipped["workload"]].tasks
@@ -58,7 +60,8 @@ def test_against_a_server(redis_url: str, tmp_path: Path) -> None:
     assert [(row["workload"], row["client"]) for row in cpu] == [
         (workload, client)
         for workload in _e2e.CPU_WORKLOADS
-        for client in ("redispool.Redis", "redispool", "redis-py+hiredis", "redis-py")
+        for client in clients
+        if client != _e2e.FLOOR
     ]
     for row in cpu:
         assert row["rounds"] == 1 and row["reference"] == "redis-py+hiredis"
@@ -73,6 +76,68 @@ def test_against_a_server(redis_url: str, tmp_path: Path) -> None:
     assert {row["commands_per_round"] for row in pipeline} == {
         1000 * _e2e.OPS[pipeline[0]["workload"]]
     }
+
+
+def _block_glide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import glide`` and ``import glide_sync`` fail, as when glide is not installed."""
+    monkeypatch.setitem(sys.modules, "glide", None)
+    monkeypatch.setitem(sys.modules, "glide_sync", None)
+
+
+def test_without_glide(
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The whole bench (``python -m redispool bench --url``'s job, one operation per
+    round) runs when glide does not import, without its rows."""
+    _block_glide(monkeypatch)
+    monkeypatch.setattr(_e2e, "OPS", dict.fromkeys(_e2e.OPS, 1))
+    monkeypatch.setattr(_bench, "SHAPES", dict(list(_bench.SHAPES.items())[:1]))
+    assert not _e2e.glide_available()
+    assert "valkey-glide" not in _bench._clients()[0]
+    _bench.run(redis_url, 1, str(tmp_path / "r.json"), None)
+    assert "valkey-glide" not in capsys.readouterr().out
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert {row["client"] for row in result["end_to_end"]} == set(_bench._clients()[0])
+    assert "valkey-glide" not in {row["client"] for row in result["cpu_overhead"]}
+
+
+def test_glide_rows(redis_url: str) -> None:
+    """With glide installed, valkey-glide runs every workload (sync ones through
+    glide_sync, the asyncio one through glide), its answers checked equal to the other
+    clients' before timing, and it is in both tables but never the reference."""
+    if not _e2e.glide_available():
+        pytest.skip("valkey-glide (glide and glide_sync) is not installed")
+    clients, reference = _bench._clients()
+    assert "valkey-glide" in clients and reference != "valkey-glide"
+    _e2e.seed(redis_url)
+    for workload in _e2e.WORKLOADS.values():
+        assert workload.runs_on("valkey-glide")
+        run, close = workload.make("valkey-glide", redis_url)  # raises on a wrong answer
+        try:
+            run(2)
+        finally:
+            close()
+    progress = _bench.Progress(0)
+    try:
+        rows = _bench.cpu_overhead(redis_url, 1, progress, clients=["valkey-glide"], ops=TINY)
+    finally:
+        progress.close()
+    assert [row["client"] for row in rows] == ["valkey-glide"] * len(_e2e.CPU_WORKLOADS)
+    assert all(row["cpu_us_per_command"] > 0 for row in rows)
+
+
+def test_glide_answers_are_checked(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong glide answer fails before timing, as any client's does."""
+    if not _e2e.glide_available():
+        pytest.skip("valkey-glide (glide and glide_sync) is not installed")
+    _e2e.seed(redis_url)
+    monkeypatch.setattr(_e2e, "_glide_answer", lambda workload, result: b"wrong")
+    for name in ("GET", "asyncio GET, 50 tasks"):
+        with pytest.raises(AssertionError, match="valkey-glide answered"):
+            _e2e.WORKLOADS[name].make("valkey-glide", redis_url)
 
 
 def test_no_server_and_no_url() -> None:
