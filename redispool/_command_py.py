@@ -353,7 +353,7 @@ def _sendable(pipe: Any, conn: Any, commands: list[Any]) -> bool:
     if (
         not _plain_connection(conn)
         or not fastpath.pipeline(type(pipe))
-        or fastpath.overridden(pipe, fastpath.CLIENT_METHODS[1:])
+        or fastpath.overridden(pipe, fastpath.PIPELINE_METHODS)
     ):
         return False
     registry = getattr(conn, "himport_registry", None)

@@ -3,12 +3,13 @@
 ``Redis`` is a ``redis.Redis`` in every way a user can see (constructor, ``from_url``,
 commands, callbacks, exceptions, retries); two things differ. Without a
 ``connection_pool`` it builds redispool's ``ConnectionPool`` where redis-py would build
-its own. And a command runs through one call (``execute`` of ``_command_c``, or its pure
-twin ``_command_py``): checkout, pack, send, read, callback, release, with no per-command
-allocation redis-py's path does not need. Its ``pipeline()`` returns ``Pipeline``, whose
-stack is packed into one buffer and whose replies are read in one loop. While redis-py's
-metrics are on, or where a subclass overrides how a command is parsed, redis-py's own
-code runs instead (``redispool.fastpath``).
+its own. And a command runs through one call (``execute_command`` of ``_command_c``, or
+of its pure twin ``_command_py``): checkout, pack, send, read, callback, release, with no
+per-command allocation redis-py's path does not need. Its ``pipeline()`` returns
+``Pipeline``, whose stack is packed into one buffer and whose replies are read in one
+loop. While redis-py's metrics are on, a tracer wraps redis-py's ``execute_command``, or
+a class or object replaces how a command is sent, read or parsed, redis-py's own code
+runs instead (``redispool.fastpath``).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ __all__ = (
     "CLIENT_METHODS",
     "CONNECTION_METHODS",
     "PARSER_METHODS",
+    "PIPELINE_METHODS",
     "client",
     "connection",
     "metrics_off",
@@ -58,9 +59,10 @@ CONNECTION_METHODS = (
 )
 _CONNECTION = _originals(AbstractConnection, CONNECTION_METHODS)
 #: What it inlines of a client (running a command, parsing its reply) and of a pipeline.
-CLIENT_METHODS = ("_execute_command", "_send_command_parse_response", "parse_response")
+PIPELINE_METHODS = ("_send_command_parse_response", "parse_response")
+CLIENT_METHODS = ("_execute_command", *PIPELINE_METHODS)
 _CLIENT = _originals(redis.client.Redis, CLIENT_METHODS)
-_PIPELINE = _originals(redis.client.Pipeline, CLIENT_METHODS[1:])
+_PIPELINE = _originals(redis.client.Pipeline, PIPELINE_METHODS)
 _QUEUE = _originals(redis.client.Pipeline, ("pipeline_execute_command",))
 #: What tracers wrap (sentry-sdk, ddtrace, OpenTelemetry's instrumentation): while one
 #: does, commands take redis-py's path, through the wrapper.
