@@ -91,6 +91,11 @@ _NO_PIPELINE_PATH = (
 )
 _CLIENT = "redis.client.Redis"
 _PIPELINE = "redis.client.Pipeline"
+_ACLIENT = "redis.asyncio.client.Redis"
+_NO_ASYNC_COMMAND_PATH = (
+    "ASYNC_COMMAND_PATH is off: redispool.asyncio.Redis runs redis-py's own"
+    " execute_command (no auto-pipelining)"
+)
 
 NAMES: Final[tuple[Name, ...]] = (
     # ---- redis-py's private modules: imported here, re-exported under the same names
@@ -295,6 +300,17 @@ NAMES: Final[tuple[Name, ...]] = (
         " under a zero timeout instead of peeking",
     ),
     Name(_STREAM, "_waiter", ("asyncio.fast_io", "_compat"), _NO_FAST_IO),
+    # ---- redispool.asyncio.Redis's command path (_acommand_py, _acommand_c)
+    Name(_ASYNC, "_himport_reconciled_revision", ("_acommand_py", "_acommand_c"), _NO_ASYNC_COMMAND_PATH),
+    Name(_ACLIENT, "_send_command_parse_response", ("fastpath", "_acommand_py", "_acommand_c"), _NO_ASYNC_COMMAND_PATH),
+    Name(_ACLIENT, "_close_connection", ("_acommand_py", "_acommand_c"), _NO_ASYNC_COMMAND_PATH),
+    Name(
+        "redis.asyncio.client.Pipeline",
+        "_disconnect_raise_on_watching",
+        ("_acommand_py", "_acommand_c"),
+        _NO_ASYNC_COMMAND_PATH,
+    ),
+    Name(_ACLIENT, "_single_conn_lock", ("_acommand_py", "_acommand_c"), _NO_ASYNC_COMMAND_PATH),
 )
 
 # ---- resolution -----------------------------------------------------------------------------
@@ -437,6 +453,22 @@ def flags(missing: Collection[str]) -> dict[str, bool]:
             f"{_ASYNC}._re_auth_token",
         ),
         "PACKER_HOOK": here(f"{_SYNC}._construct_command_packer"),
+        "ASYNC_COMMAND_PATH": here(
+            *(f"{_ASYNC}.{name}" for name in ("_reader", "_writer", "_parser", "_host_error")),
+            f"{_ASYNC}._himport_reconciled_revision",
+            f"{_ASYNC}._read_response_from_parser",
+            f"{_STREAM}._eof",
+            f"{_STREAM}._buffer",
+            *(
+                f"{_ACLIENT}.{name}"
+                for name in (
+                    "_send_command_parse_response",
+                    "_close_connection",
+                    "_single_conn_lock",
+                )
+            ),
+            "redis.asyncio.client.Pipeline._disconnect_raise_on_watching",
+        ),
         "COMMAND_PATH": here(
             *(f"{_SYNC}.{name}" for name in ("_sock", "_parser", "_command_packer")),
             f"{_SYNC}._host_error",
@@ -468,6 +500,8 @@ RELEASE_SHORTCUT: bool = _FLAGS["RELEASE_SHORTCUT"]
 PACKER_HOOK: bool = _FLAGS["PACKER_HOOK"]
 #: ``redispool.Redis`` runs commands on its fused path (``_command_py``/``_command_c``).
 COMMAND_PATH: bool = _FLAGS["COMMAND_PATH"]
+#: ``redispool.asyncio.Redis`` runs commands on lanes (``_acommand_py``/``_acommand_c``).
+ASYNC_COMMAND_PATH: bool = _FLAGS["ASYNC_COMMAND_PATH"]
 
 
 def warn_required(missing: Collection[str]) -> None:

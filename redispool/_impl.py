@@ -47,8 +47,18 @@ if TYPE_CHECKING or IMPLEMENTATION == "python":
 else:
     from ._command_c import execute_command, pipeline_command, run_pipeline, run_transaction
 
+# redis.asyncio's, the same way
+from ._acommand_py import execute_command as async_execute_command
+from ._acommand_py import pipeline_command as async_pipeline_command
+from ._acommand_py import run_pipeline as async_run_pipeline
+from ._acommand_py import run_transaction as async_run_transaction
+
 __all__ = (
     "IMPLEMENTATION",
+    "async_execute_command",
+    "async_pipeline_command",
+    "async_run_pipeline",
+    "async_run_transaction",
     "NO_EXTENSIONS",
     "Packer",
     "Reader",

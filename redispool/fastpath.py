@@ -17,9 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis.asyncio.client
+import redis.asyncio.observability.recorder as _arecorder
+import redis.asyncio.retry
 import redis.client
 import redis.observability.providers as _providers
 import redis.observability.recorder as _recorder
+from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.connection import AbstractConnection, Connection
 from redis.observability.providers import get_observability_instance
 from redis.retry import Retry
@@ -32,6 +36,13 @@ __all__ = (
     "CONNECTION_METHODS",
     "PARSER_METHODS",
     "PIPELINE_METHODS",
+    "aclient",
+    "aconnection",
+    "apipeline",
+    "aqueue",
+    "aretry",
+    "aparser",
+    "async_metrics_off",
     "client",
     "connection",
     "metrics_off",
@@ -74,6 +85,19 @@ _RETRY = _originals(Retry, ("call_with_retry",))
 #: ``Connection._host_error`` reads ``host``: the fused path formats it itself.
 _ADDRESS = _originals(Connection, ("_host_error", "host"))
 _UNKNOWN = object()
+
+# ---- the same for redis.asyncio (``_acommand_py``/``_acommand_c``) ---------------------------
+#: What the asyncio path inlines of a connection (``pack_command`` is the pool's ``Packer``).
+ASYNC_CONNECTION_METHODS = (*CONNECTION_METHODS, "_read_response_from_parser")
+_ACONNECTION = _originals(AsyncConnection, ASYNC_CONNECTION_METHODS)
+_ACLIENT = _originals(redis.asyncio.client.Redis, CLIENT_METHODS[1:])
+_APIPELINE = _originals(redis.asyncio.client.Pipeline, PIPELINE_METHODS)
+_AQUEUE = _originals(redis.asyncio.client.Pipeline, ("pipeline_execute_command",))
+_ARETRY = _originals(redis.asyncio.retry.Retry, ("call_with_retry",))
+_ATRACED = _originals(redis.asyncio.client.Redis, ("execute_command",))
+_ATRACED_QUEUE = _originals(redis.asyncio.client.Pipeline, ("execute_command",))
+_APARSER: list[Any] = []  # AsyncParser and its methods as imported (on first use: the
+# asyncio package imports the client, whose command path imports this module)
 
 
 def _same(cls: Any, originals: tuple[tuple[str, Any], ...]) -> bool:
@@ -141,3 +165,48 @@ def metrics_off() -> bool:
     if instance is _UNKNOWN:
         instance = get_observability_instance()
     return instance.get_provider_manager() is None
+
+
+def aconnection(cls: type) -> bool:
+    """Whether asyncio connections of ``cls`` send and read as redis-py's do."""
+    return _compat.ASYNC_COMMAND_PATH and _same(cls, _ACONNECTION)
+
+
+def aclient(cls: type) -> bool:
+    """Whether asyncio clients of ``cls`` parse replies as ``redis.asyncio.Redis`` does,
+    and nothing wraps its ``execute_command`` (a tracer)."""
+    return (
+        _compat.ASYNC_COMMAND_PATH
+        and _same(cls, _ACLIENT)
+        and _same(redis.asyncio.client.Redis, _ATRACED)
+    )
+
+
+def apipeline(cls: type) -> bool:
+    """Whether asyncio pipelines of ``cls`` parse replies as redis-py's do."""
+    return _compat.ASYNC_COMMAND_PATH and _same(cls, _APIPELINE)
+
+
+def aqueue(cls: type) -> bool:
+    """Whether asyncio pipelines of ``cls`` queue as redis-py's do, nothing wrapping
+    their ``execute_command``."""
+    return _same(cls, _AQUEUE) and _same(redis.asyncio.client.Pipeline, _ATRACED_QUEUE)
+
+
+def aparser(cls: type) -> bool:
+    """Whether parsers of ``cls`` read as redispool's ``AsyncParser`` was imported reading."""
+    if not _APARSER:
+        from .asyncio.parser import AsyncParser
+
+        _APARSER[:] = (AsyncParser, _originals(AsyncParser, PARSER_METHODS))
+    return cls is _APARSER[0] and _same(cls, _APARSER[1])
+
+
+def aretry(cls: type) -> bool:
+    """``retry`` for redis.asyncio's ``Retry``."""
+    return _same(cls, _ARETRY)
+
+
+def async_metrics_off() -> bool:
+    """``metrics_off()``, and no asyncio collector either."""
+    return _arecorder._async_metrics_collector is None and metrics_off()

@@ -11,7 +11,8 @@ The client class is reached through the class itself, which code imported before
 ``install()`` holds (``from redis import Redis``): ``redis.client.Redis`` gets a
 ``__new__`` that makes a ``redispool.Redis`` where exactly ``redis.client.Redis`` is
 asked for (CPython then runs ``redispool.Redis.__init__``) and leaves every subclass,
-redis-py's own and the user's, as it is. That ``__new__`` stays after ``uninstall()``,
+redis-py's own and the user's, as it is; ``redis.asyncio.client.Redis`` the same, making
+a ``redispool.asyncio.Redis``. That ``__new__`` stays after ``uninstall()``,
 inert: CPython cannot give a class back ``object.__new__`` once it had another (deleting
 it leaves the class and every subclass refusing constructor arguments, CPython issue
 105888), so ``uninstall()`` empties the table it reads instead.
@@ -37,6 +38,7 @@ from . import _compat
 from ._impl import Packer
 from .asyncio import AsyncParser
 from .asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
+from .asyncio.client import Redis as AsyncRedis
 from .asyncio import ConnectionPool as AsyncConnectionPool
 from .asyncio.pool import pack_command as async_pack_command
 from .client import Redis
@@ -123,11 +125,13 @@ def _construct_command_packer(self: Any, packer: Any) -> Any:
 
 def install() -> None:
     """Make every redis-py client created from now on use redispool's pools, parsers and
-    packer, sync and asyncio, and every ``redis.Redis`` made a ``redispool.Redis``.
+    packer, sync and asyncio, and every ``redis.Redis`` made a ``redispool.Redis`` (and
+    every ``redis.asyncio.Redis`` a ``redispool.asyncio.Redis``).
     Idempotent; existing clients keep what they have."""
     if _undo:
         return
     _substitute(redis.client.Redis, Redis)
+    _substitute(redis.asyncio.client.Redis, AsyncRedis)
     for module in (redis, redis.connection, redis.client, redis.cluster):
         _rebind(module, "ConnectionPool", ConnectionPool)
     for module in (redis, redis.connection):

@@ -258,6 +258,22 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             except BaseException:  # cancelled while waiting: the slot is not lost either
                 self._give_back(connection)
                 raise
+        if self._put_back(connection):
+            await self._after_release(connection)
+
+    def release_nowait(self, connection: Any) -> Any:
+        """``release`` for callers that cannot wait (redispool's command path and its
+        lanes): the connection is back (or closed) on return; what is left to await
+        (redis-py's release event, a maintenance wait) is returned, else None."""
+        if self._in_maintenance:
+            return self.release(connection)
+        if self._put_back(connection):
+            return self._after_release(connection)
+        return None
+
+    def _put_back(self, connection: Any) -> bool:
+        """The synchronous part of ``release``; True when redis-py's release event (or
+        its re-authentication, or metrics) is due."""
         try:  # the names are in redispool._compat.NAMES, inlined on the hot path
             fd = connection._rp_packer.lend_fd
             clean = not (fd == DIRTY or connection._should_reconnect)
@@ -268,9 +284,9 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         if clean and not self._waiters:
             flags = self._slots.release(connection, fd)
             if flags != RELEASED and not self._released(connection, flags):
-                return
+                return False
         elif not self._give_back(connection):
-            return
+            return False
         try:  # without one of these names, redis-py's release event every time
             skip = (
                 self._event_dispatcher._event_listeners_mapping.get(  # type: ignore[union-attr]
@@ -282,8 +298,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             )
         except AttributeError:
             skip = False
-        if not skip:
-            await self._after_release(connection)
+        return not skip
 
     async def _after_release(self, connection: Any) -> None:
         """redis-py's release event, or only its re-auth (see ``redispool.listeners``)."""
