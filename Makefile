@@ -38,7 +38,8 @@ lint: build
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint src_c
 	$(PY) -m mypy
 	$(PY) -m mypy.stubtest --allowlist stubtest-allowlist.txt \
-	  redispool._reader_c redispool._pack_c redispool._slots_c redispool._command_c
+	  redispool._reader_c redispool._pack_c redispool._slots_c redispool._command_c \
+	  redispool._acommand_c
 
 # Bounded fuzzing: the differential property tests with 3,000 examples each, then
 # coverage-guided atheris fuzzing of the Reader and packer for FUZZ_SECONDS per target,

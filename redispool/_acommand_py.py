@@ -10,8 +10,8 @@ buffer, no timeout context per command: a command costs its own coroutine and on
 
 Without auto-pipelining (``execute_command``) a command checks a connection out, goes
 through a lane of its own and gives the connection back, as ``Redis.execute_command``
-does, with redis-py's exceptions, disconnects and ``Retry`` policy. With it
-(``auto_execute_command``), the client keeps one shared lane: commands issued while
+does, with redis-py's exceptions, disconnects and ``Retry`` policy. With it (a client
+made with ``auto_pipeline=True``), the client keeps one shared lane: commands issued while
 others are in flight are queued on it and written together once per event-loop
 iteration, so a burst of N commands costs one write and a few reads. Commands that
 change or hold their connection (``exclusive``) never share one.
@@ -25,7 +25,6 @@ from collections import deque
 from time import monotonic
 from typing import Any
 
-import redis.asyncio.client
 from redis.asyncio.client import Pipeline as RedisPipeline
 from redis.asyncio.client import Redis as RedisClient
 from redis.client import CaseInsensitiveDict
@@ -45,7 +44,6 @@ from .push import PushNotification
 
 __all__ = (
     "Lane",
-    "auto_execute_command",
     "execute_command",
     "pipeline_command",
     "run_pipeline",
@@ -75,16 +73,15 @@ class Lane(asyncio.Protocol):
 
     __slots__ = (
         "conn",
+        "loop",
         "original",
+        "out",
         "packer",
         "parser",
         "poisoned",
+        "pool",
         "reader",
         "replies",
-        "loop",
-        "out",
-        "pool",
-        "retry",
         "state",
         "timeout",
         "timer",
@@ -113,7 +110,6 @@ class Lane(asyncio.Protocol):
         self.reader: Any = None
         self.parser: Any = None
         self.packer: Any = None
-        self.retry: Any = None
 
     # ---- attaching ---------------------------------------------------------------------------
     def attach(self, conn: Any) -> None:
@@ -124,7 +120,6 @@ class Lane(asyncio.Protocol):
         self.parser = parser = conn._parser
         self.reader = parser._reader
         self.packer = conn._rp_packer
-        self.retry = conn.retry
         self.timeout = conn.socket_timeout
         self.original = transport.get_protocol()
         transport.set_protocol(self)
@@ -198,7 +193,7 @@ class Lane(asyncio.Protocol):
                 self.packer.replied()
                 if kind is not bytes and kind is not int and kind is not str:
                     self.check(reply)
-                future, count, deadline = waiting[0]
+                future, count, _deadline = waiting[0]
                 if count == 1:
                     waiting.popleft()
                     if not future.done():
@@ -214,7 +209,7 @@ class Lane(asyncio.Protocol):
                     self.replies = []
                     if not future.done():
                         future.set_result(replies)
-        except Exception as error:  # noqa: BLE001 (redis-py's read disconnects on any)
+        except Exception as error:
             self.fail(error)
             return
         if not waiting and not self.out:
@@ -234,7 +229,7 @@ class Lane(asyncio.Protocol):
         """A push message (RESP3) between replies: redis-py's parser's handler gets it."""
         handled = self.parser.handle_push_response(reply)
         if inspect.isawaitable(handled):
-            self.loop.create_task(handled)  # type: ignore[arg-type]
+            self.loop.create_task(handled)
 
     def quiet(self) -> None:
         """Nothing owed: the transport goes back; a shared lane gives its connection back."""
@@ -327,7 +322,7 @@ def _copy(error: BaseException) -> BaseException:
     """A fresh exception like ``error``, so no two tasks share one traceback."""
     try:
         return type(error)(*error.args)
-    except Exception:  # noqa: BLE001 (a class whose constructor takes other arguments)
+    except Exception:
         return error
 
 
@@ -679,7 +674,9 @@ async def run_pipeline(
 ) -> list[Any]:
     """``Pipeline._execute_pipeline``."""
     if not _sendable(pipe, conn, commands):
-        done: list[Any] = await RedisPipeline._execute_pipeline(pipe, conn, commands, raise_on_error)
+        done: list[Any] = await RedisPipeline._execute_pipeline(
+            pipe, conn, commands, raise_on_error
+        )
         return done
     replies = await _replies(conn, [args for args, _ in commands])
     unwatch = pipe.UNWATCH_COMMANDS

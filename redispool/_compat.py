@@ -111,7 +111,7 @@ NAMES: Final[tuple[Name, ...]] = (
     Name(
         "redis._parsers.socket",
         "SERVER_CLOSED_CONNECTION_ERROR",
-        ("parsers", "asyncio.parser", "_command_py"),
+        ("parsers", "asyncio.parser", "_command_py", "_acommand_py"),
         _REQUIRED,
     ),
     Name("redis._parsers.socket", "NONBLOCKING_EXCEPTIONS", ("parsers",), _REQUIRED),
@@ -125,19 +125,19 @@ NAMES: Final[tuple[Name, ...]] = (
     Name(
         "redis.observability.recorder",
         "_metrics_collector",
-        ("pool", "fastpath", "_command_c", "_compat"),
+        ("pool", "fastpath", "_command_c", "_acommand_c", "_compat"),
         _RECORD,
     ),
     Name(
         "redis.observability.providers",
         "_observability_instance",
-        ("fastpath", "_command_c"),
+        ("fastpath", "_command_c", "_acommand_c"),
         "redispool.Redis asks get_observability_instance() on every command",
     ),
     Name(
         "redis.asyncio.observability.recorder",
         "_async_metrics_collector",
-        ("asyncio.pool", "_compat"),
+        ("asyncio.pool", "fastpath", "_acommand_c", "_compat"),
         _RECORD,
     ),
     # ---- redis-py's event dispatcher
@@ -239,19 +239,45 @@ NAMES: Final[tuple[Name, ...]] = (
     Name(
         _ASYNC,
         "_reader",
-        ("asyncio.pool", "asyncio.parser", "asyncio.fast_io", "_compat"),
-        _SLOW + "; " + _NO_FAST_IO + "; the AsyncParser: none (redis-py's reads it too)",
+        (
+            "asyncio.pool",
+            "asyncio.parser",
+            "asyncio.fast_io",
+            "_compat",
+            "_acommand_py",
+            "_acommand_c",
+        ),
+        _SLOW
+        + "; "
+        + _NO_FAST_IO
+        + "; the AsyncParser: none (redis-py's reads it too); "
+        + _NO_ASYNC_COMMAND_PATH,
     ),
-    Name(_ASYNC, "_writer", ("asyncio.fast_io", "_compat"), _NO_FAST_IO + "; fd opaque"),
-    Name(_ASYNC, "_parser", ("asyncio.fast_io", "_compat"), _NO_FAST_IO),
+    Name(
+        _ASYNC,
+        "_writer",
+        ("asyncio.fast_io", "_compat", "_acommand_py", "_acommand_c"),
+        _NO_FAST_IO + "; fd opaque; " + _NO_ASYNC_COMMAND_PATH,
+    ),
+    Name(
+        _ASYNC,
+        "_parser",
+        ("asyncio.fast_io", "_compat", "_acommand_py", "_acommand_c"),
+        _NO_FAST_IO + "; " + _NO_ASYNC_COMMAND_PATH,
+    ),
     Name(
         _ASYNC,
         "_read_response_from_parser",
-        ("asyncio.fast_io",),
-        _NO_FAST_IO,
+        ("asyncio.fast_io", "fastpath"),
+        _NO_FAST_IO + "; " + _NO_ASYNC_COMMAND_PATH,
         via=f"{_ASYNC}.read_response",
     ),
-    Name(_ASYNC, "_host_error", ("asyncio.fast_io",), _NO_FAST_IO),
+    Name(
+        _ASYNC,
+        "_host_error",
+        ("asyncio.fast_io", "_acommand_py", "_acommand_c"),
+        _NO_FAST_IO + "; " + _NO_ASYNC_COMMAND_PATH,
+    ),
     Name(
         _ASYNC,
         "_reschedule_active_read_timeout",
@@ -289,26 +315,45 @@ NAMES: Final[tuple[Name, ...]] = (
     Name(
         _STREAM,
         "_eof",
-        ("asyncio.pool", "_compat"),
-        "STREAM_PEEK is off: every asyncio checkout takes the slow path (can_read)",
+        ("asyncio.pool", "_compat", "_acommand_py", "_acommand_c"),
+        "STREAM_PEEK is off: every asyncio checkout takes the slow path (can_read); "
+        + _NO_ASYNC_COMMAND_PATH,
     ),
     Name(
         _STREAM,
         "_buffer",
-        ("asyncio.pool", "asyncio.parser", "_compat"),
+        ("asyncio.pool", "asyncio.parser", "_compat", "_acommand_py", "_acommand_c"),
         "STREAM_PEEK is off: slow checkouts; AsyncParser.can_read reads what is there"
-        " under a zero timeout instead of peeking",
+        " under a zero timeout instead of peeking; " + _NO_ASYNC_COMMAND_PATH,
     ),
     Name(_STREAM, "_waiter", ("asyncio.fast_io", "_compat"), _NO_FAST_IO),
     # ---- redispool.asyncio.Redis's command path (_acommand_py, _acommand_c)
-    Name(_ASYNC, "_himport_reconciled_revision", ("_acommand_py", "_acommand_c"), _NO_ASYNC_COMMAND_PATH),
-    Name(_ACLIENT, "_send_command_parse_response", ("fastpath", "_acommand_py", "_acommand_c"), _NO_ASYNC_COMMAND_PATH),
+    Name(
+        _ASYNC,
+        "_himport_reconciled_revision",
+        ("_acommand_py", "_acommand_c"),
+        _NO_ASYNC_COMMAND_PATH,
+    ),
+    Name(
+        _ACLIENT,
+        "_send_command_parse_response",
+        ("fastpath", "_acommand_py", "_acommand_c"),
+        _NO_ASYNC_COMMAND_PATH,
+    ),
     Name(_ACLIENT, "_close_connection", ("_acommand_py", "_acommand_c"), _NO_ASYNC_COMMAND_PATH),
     Name(
         "redis.asyncio.client.Pipeline",
-        "_disconnect_raise_on_watching",
-        ("_acommand_py", "_acommand_c"),
-        _NO_ASYNC_COMMAND_PATH,
+        "_execute_pipeline",
+        ("asyncio.client", "_acommand_py", "_acommand_c"),
+        _NO_PIPELINE_PATH,
+        via="redis.asyncio.client.Pipeline.execute",
+    ),
+    Name(
+        "redis.asyncio.client.Pipeline",
+        "_execute_transaction",
+        ("asyncio.client", "_acommand_py", "_acommand_c"),
+        _NO_PIPELINE_PATH,
+        via="redis.asyncio.client.Pipeline.execute",
     ),
     Name(_ACLIENT, "_single_conn_lock", ("_acommand_py", "_acommand_c"), _NO_ASYNC_COMMAND_PATH),
 )
@@ -467,7 +512,6 @@ def flags(missing: Collection[str]) -> dict[str, bool]:
                     "_single_conn_lock",
                 )
             ),
-            "redis.asyncio.client.Pipeline._disconnect_raise_on_watching",
         ),
         "COMMAND_PATH": here(
             *(f"{_SYNC}.{name}" for name in ("_sock", "_parser", "_command_packer")),

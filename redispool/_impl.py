@@ -48,10 +48,16 @@ else:
     from ._command_c import execute_command, pipeline_command, run_pipeline, run_transaction
 
 # redis.asyncio's, the same way
-from ._acommand_py import execute_command as async_execute_command
-from ._acommand_py import pipeline_command as async_pipeline_command
-from ._acommand_py import run_pipeline as async_run_pipeline
-from ._acommand_py import run_transaction as async_run_transaction
+if TYPE_CHECKING or IMPLEMENTATION == "python":
+    from ._acommand_py import execute_command as async_execute_command
+    from ._acommand_py import pipeline_command as async_pipeline_command
+    from ._acommand_py import run_pipeline as async_run_pipeline
+    from ._acommand_py import run_transaction as async_run_transaction
+else:
+    from ._acommand_c import execute_command as async_execute_command
+    from ._acommand_c import pipeline_command as async_pipeline_command
+    from ._acommand_c import run_pipeline as async_run_pipeline
+    from ._acommand_c import run_transaction as async_run_transaction
 
 __all__ = (
     "IMPLEMENTATION",

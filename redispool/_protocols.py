@@ -153,8 +153,47 @@ class RunPipeline(Protocol):
     ) -> list[Any]: ...
 
 
+class AsyncExecuteCommand(Protocol):
+    """``execute_command`` of ``redispool.asyncio.Redis``: a coroutine function."""
+
+    async def __call__(self, client: Any, *args: Any, **options: Any) -> Any: ...
+
+
+class AsyncRunPipeline(Protocol):
+    """``run_pipeline`` and ``run_transaction`` of ``redispool.asyncio.Pipeline``."""
+
+    async def __call__(
+        self, pipe: Any, conn: Any, commands: list[Any], raise_on_error: bool
+    ) -> list[Any]: ...
+
+
+class LaneProtocol(Protocol):
+    """A ``Lane``: the asyncio protocol that reads a connection's owed replies."""
+
+    state: int
+    poisoned: bool
+
+    def attach(self, conn: Any) -> None: ...
+    def detach(self) -> None: ...
+    def expect(self, count: int) -> Any: ...
+    def queue(self, chunks: Any, count: int) -> Any: ...
+    def flush(self) -> None: ...
+    def data_received(self, data: bytes) -> None: ...
+    def quiet(self) -> None: ...
+    def close(self) -> None: ...
+    def abandon(self) -> None: ...
+    def expire(self) -> None: ...
+    def fail(self, error: BaseException) -> None: ...
+    def connection_lost(self, exc: BaseException | None) -> None: ...
+    def eof_received(self) -> bool | None: ...
+    def pause_writing(self) -> None: ...
+    def resume_writing(self) -> None: ...
+
+
 if TYPE_CHECKING:  # read by mypy, never run: each twin's instances, classes and functions
     from . import (
+        _acommand_c,
+        _acommand_py,
         _command_c,
         _command_py,
         _pack_c,
@@ -184,3 +223,12 @@ if TYPE_CHECKING:  # read by mypy, never run: each twin's instances, classes and
     _run_pipeline_py: RunPipeline = _command_py.run_pipeline
     _run_transaction_c: RunPipeline = _command_c.run_transaction
     _run_transaction_py: RunPipeline = _command_py.run_transaction
+    _async_execute_command_c: AsyncExecuteCommand = _acommand_c.execute_command
+    _async_execute_command_py: AsyncExecuteCommand = _acommand_py.execute_command
+    _async_pipeline_command_c: PipelineCommand = _acommand_c.pipeline_command
+    _async_pipeline_command_py: PipelineCommand = _acommand_py.pipeline_command
+    _async_run_pipeline_c: AsyncRunPipeline = _acommand_c.run_pipeline
+    _async_run_pipeline_py: AsyncRunPipeline = _acommand_py.run_pipeline
+    _async_run_transaction_c: AsyncRunPipeline = _acommand_c.run_transaction
+    _async_run_transaction_py: AsyncRunPipeline = _acommand_py.run_transaction
+    _lanes: list[LaneProtocol] = [_acommand_c.Lane(None), _acommand_py.Lane(None)]

@@ -38,8 +38,8 @@ from . import _compat
 from ._impl import Packer
 from .asyncio import AsyncParser
 from .asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
-from .asyncio.client import Redis as AsyncRedis
 from .asyncio import ConnectionPool as AsyncConnectionPool
+from .asyncio.client import Redis as AsyncRedis
 from .asyncio.pool import pack_command as async_pack_command
 from .client import Redis
 from .parsers import Parser

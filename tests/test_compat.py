@@ -537,6 +537,7 @@ def test_nothing_is_missing() -> None:
         "RELEASE_SHORTCUT": True,
         "PACKER_HOOK": True,
         "COMMAND_PATH": True,
+        "ASYNC_COMMAND_PATH": True,
     }
     assert (_compat.STREAM_PEEK, _compat.FAST_IO, _compat.RELEASE_SHORTCUT) == (True,) * 3
     assert _compat.stream_names() == {"_eof", "_buffer", "_waiter"}

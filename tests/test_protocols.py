@@ -23,6 +23,7 @@ SURFACES = [
     (_protocols.ReaderProtocol, "reader", "Reader"),
     (_protocols.PackerProtocol, "pack", "Packer"),
     (_protocols.SlotArrayProtocol, "slots", "SlotArray"),
+    (_protocols.LaneProtocol, "acommand", "Lane"),
 ]
 
 
@@ -67,25 +68,39 @@ def test_pack_command_twins() -> None:
 
 
 COMMAND_PATH = [
-    (_protocols.ExecuteCommand, "execute_command"),
-    (_protocols.PipelineCommand, "pipeline_command"),
-    (_protocols.RunPipeline, "run_pipeline"),
-    (_protocols.RunPipeline, "run_transaction"),
+    ("command", _protocols.ExecuteCommand, "execute_command"),
+    ("command", _protocols.PipelineCommand, "pipeline_command"),
+    ("command", _protocols.RunPipeline, "run_pipeline"),
+    ("command", _protocols.RunPipeline, "run_transaction"),
+    ("acommand", _protocols.AsyncExecuteCommand, "execute_command"),
+    ("acommand", _protocols.PipelineCommand, "pipeline_command"),
+    ("acommand", _protocols.AsyncRunPipeline, "run_pipeline"),
+    ("acommand", _protocols.AsyncRunPipeline, "run_transaction"),
 ]
 
 
-@pytest.mark.parametrize(("protocol", "name"), COMMAND_PATH, ids=[c[1] for c in COMMAND_PATH])
-def test_command_path_twins(protocol: type, name: str) -> None:
-    """The command path's functions: the Protocol's parameters (its ``__call__``'s, past
-    ``self``) in both twins, and the twins' defaults alike."""
-    compiled, pure = _twins("command", name)
-    names = _parameters(vars(protocol)["__call__"], defaults=False)[1:]
+@pytest.mark.parametrize(
+    ("stem", "protocol", "name"), COMMAND_PATH, ids=[f"{c[0]}.{c[2]}" for c in COMMAND_PATH]
+)
+def test_command_path_twins(stem: str, protocol: type, name: str) -> None:
+    """The command paths' functions: the Protocol's parameters (its ``__call__``'s, past
+    ``self``) in both twins, the twins' defaults alike, and coroutine functions in both
+    where the Protocol's is one."""
+    compiled, pure = _twins(stem, name)
+    call = vars(protocol)["__call__"]
+    names = _parameters(call, defaults=False)[1:]
     assert names
     assert _parameters(compiled, defaults=False) == names
     assert _parameters(pure, defaults=False) == names
     assert _parameters(compiled) == _parameters(pure)
+    coroutine = inspect.iscoroutinefunction(call)
+    assert inspect.iscoroutinefunction(compiled) == inspect.iscoroutinefunction(pure) == coroutine
 
 
-def test_command_path_twins_are_all_checked() -> None:
-    compiled, pure = _twins("command", "__all__")
-    assert sorted(compiled) == sorted(pure) == sorted(name for _, name in COMMAND_PATH)
+@pytest.mark.parametrize("stem", ["command", "acommand"])
+def test_command_path_twins_are_all_checked(stem: str) -> None:
+    compiled, pure = _twins(stem, "__all__")
+    checked = sorted(name for s, _, name in COMMAND_PATH if s == stem)
+    if stem == "acommand":
+        checked = sorted([*checked, "Lane"])
+    assert sorted(compiled) == sorted(pure) == checked

@@ -25,8 +25,12 @@ import redis.asyncio.client
 import redis.asyncio.connection
 
 from .. import _compat, fastpath
-from .._impl import async_execute_command, async_pipeline_command
-from .._impl import async_run_pipeline, async_run_transaction
+from .._impl import (
+    async_execute_command,
+    async_pipeline_command,
+    async_run_pipeline,
+    async_run_transaction,
+)
 from .parser import AsyncParser
 from .pool import ConnectionPool
 
@@ -58,9 +62,19 @@ class Redis(redis.asyncio.client.Redis):
         self.auto_pipeline = bool(auto_pipeline)
 
     @classmethod
-    def from_url(cls, url: str, *, auto_pipeline: bool = False, **kwargs: Any) -> Redis:
+    def from_url(
+        cls,
+        url: str,
+        single_connection_client: bool = False,
+        auto_close_connection_pool: bool | None = None,
+        *,
+        auto_pipeline: bool = False,
+        **kwargs: Any,
+    ) -> Redis:
         from_url = vars(redis.asyncio.client.Redis)["from_url"].__func__
-        client: Redis = _with_our_classes(from_url)(cls, url, **kwargs)
+        client: Redis = _with_our_classes(from_url)(
+            cls, url, single_connection_client, auto_close_connection_pool, **kwargs
+        )
         client.auto_pipeline = bool(auto_pipeline)
         return client
 
@@ -77,7 +91,7 @@ class Pipeline(redis.asyncio.client.Pipeline):
     are read in one list (``run_pipeline``/``run_transaction``)."""
 
     #: redis-py's ``Pipeline.execute_command``, one call shorter per queued command
-    execute_command = async_pipeline_command  # type: ignore[assignment]
+    execute_command = async_pipeline_command
 
     async def _execute_pipeline(self, connection: Any, commands: Any, raise_on_error: bool) -> Any:
         return await async_run_pipeline(self, connection, commands, raise_on_error)
