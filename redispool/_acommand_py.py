@@ -400,15 +400,18 @@ async def _converted(callbacks: Any, name: Any, reply: Any, options: dict[str, A
     return value
 
 
+def _health_due(conn: Any) -> bool:
+    """Whether redis-py would PING ``conn`` before its next command (its path does)."""
+    interval = conn.health_check_interval
+    return bool(interval and asyncio.get_running_loop().time() > conn.next_health_check)
+
+
 def _direct(conn: Any, args: tuple[Any, ...], options: dict[str, Any]) -> bool:
     """Whether one try of ``args`` on ``conn`` goes through a lane (else redis-py's
     ``_send_command_parse_response``)."""
     if options and (NEVER_DECODE in options or "check_health" in options):
         return False
-    if exclusive(args) or _himport(args) or not plain(conn):
-        return False
-    interval = conn.health_check_interval
-    return not (interval and asyncio.get_running_loop().time() > conn.next_health_check)
+    return not (exclusive(args) or _himport(args) or not plain(conn) or _health_due(conn))
 
 
 async def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
@@ -449,7 +452,7 @@ async def execute_command(client: Any, *args: Any, **options: Any) -> Any:
     if not _fused(client):
         return await RedisClient.execute_command(client, *args, **options)
     args[0]  # redis-py's IndexError for no command, before a checkout
-    if client.auto_pipeline and client.connection is None and _shareable(args, options):
+    if client.auto_pipeline and not client.single_connection_client and _shareable(args, options):
         return await _shared(client, args, options)
     return await _run(client, args, options)
 
@@ -584,7 +587,7 @@ async def _open(client: Any, lane: Lane) -> bool:
     except BaseException:
         lane.abandon()
         raise
-    if getattr(pool, "release_nowait", None) is None or not plain(conn):
+    if getattr(pool, "release_nowait", None) is None or not plain(conn) or _health_due(conn):
         lane.abandon()
         await pool.release(conn)
         return False
@@ -629,10 +632,8 @@ def _sendable(pipe: Any, conn: Any, commands: list[Any]) -> bool:
         or not fastpath.apipeline(type(pipe))
         or fastpath.overridden(pipe, fastpath.PIPELINE_METHODS)
         or not plain(conn)
+        or _health_due(conn)
     ):
-        return False
-    interval = conn.health_check_interval
-    if interval and asyncio.get_running_loop().time() > conn.next_health_check:
         return False
     registry = getattr(conn, "himport_registry", None)
     if (

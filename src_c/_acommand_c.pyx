@@ -471,14 +471,17 @@ async def _converted(callbacks, name, reply, dict options):
     return value
 
 
+cdef bint _health_due(object conn) except -1:
+    """Whether redis-py would PING ``conn`` before its next command (its path does)."""
+    interval = conn.health_check_interval
+    return bool(interval and get_running_loop().time() > conn.next_health_check)
+
+
 cdef bint _direct(object conn, tuple args, dict options) except -1:
     """Whether one try of ``args`` on ``conn`` goes through a lane."""
     if options and (_NEVER_DECODE in options or "check_health" in options):
         return False
-    if exclusive(args) or _himport(args) or not _plain(conn):
-        return False
-    interval = conn.health_check_interval
-    return not (interval and get_running_loop().time() > conn.next_health_check)
+    return not (exclusive(args) or _himport(args) or not _plain(conn) or _health_due(conn))
 
 
 cdef object _begin(object conn, tuple args):
@@ -538,7 +541,7 @@ async def execute_command(client, *args, **options):
     if not _fused(client):
         return await _RedisClient.execute_command(client, *args, **options)
     args[0]  # redis-py's IndexError for no command, before a checkout
-    if client.auto_pipeline and client.connection is None and _shareable(args, options):
+    if client.auto_pipeline and not client.single_connection_client and _shareable(args, options):
         return await _shared(client, args, options)
     if client.single_connection_client:
         return await _run(client, args, options)
@@ -712,7 +715,7 @@ async def _open(Lane lane):
     except BaseException:
         lane.abandon()
         raise
-    if getattr(pool, "release_nowait", None) is None or not _plain(conn):
+    if getattr(pool, "release_nowait", None) is None or not _plain(conn) or _health_due(conn):
         lane.abandon()
         await pool.release(conn)
         return False
@@ -750,10 +753,8 @@ cdef bint _sendable(object pipe, object conn, list commands) except -1:
         or not _known(_pipelines, type(pipe), fastpath.apipeline)
         or _overridden(pipe, _PIPELINE_METHODS)
         or not _plain(conn)
+        or _health_due(conn)
     ):
-        return False
-    interval = conn.health_check_interval
-    if interval and get_running_loop().time() > conn.next_health_check:
         return False
     registry = getattr(conn, "himport_registry", None)
     if (
