@@ -36,7 +36,7 @@ INTERLEAVED = (
     "asyncio GET, 50 tasks",
     "asyncio GET, 1000 tasks",
 )
-ROUNDS = 21  # ~15 s for the six here
+ROUNDS = 21  # ~40 s for the six here, half of it the 1000 tasks' (~7,000 connections)
 
 
 @pytest.fixture(scope="module")

@@ -425,9 +425,9 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.set_xticklabels(workloads, rotation=15, ha="right")
     ax.set_ylabel(f"speed relative to {rows[0]['reference']} (higher is faster)")
     ax.set_title(f"redispool {__version__} ({IMPLEMENTATION}), median of {result['rounds']} rounds")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=9, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # the legend whole, however long
     plt.close(fig)
 
 
