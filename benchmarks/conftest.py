@@ -78,13 +78,14 @@ def _interleaved_walls(benchmarks: list[Any], write: Any) -> None:
         "wall time per operation, clients interleaved round by round "
         f"(median of {walls[0].extra_info['rounds']} rounds)"
     )
-    write(f"{'group':<28}{'client':<20}{'µs/op':>10}{'vs reference':>14}")
+    g, c = _widths(walls, "wall_us")
+    write(f"{'group':<{g}}{'client':<{c}}{'µs/op':>10}{'vs reference':>14}")
     for bench in walls:
         info = bench.extra_info
         reference = info["wall_us"].get(info["reference"])
         for client, us in info["wall_us"].items():
             ratio = f"{reference / us:>13.2f}x" if reference and us > 0 else f"{'-':>14}"
-            write(f"{bench.group:<28}{client:<20}{us:>10.1f}{ratio}")
+            write(f"{bench.group:<{g}}{client:<{c}}{us:>10.1f}{ratio}")
 
 
 def _cpu_overheads(benchmarks: list[Any], write: Any) -> None:
@@ -97,13 +98,22 @@ def _cpu_overheads(benchmarks: list[Any], write: Any) -> None:
         "client CPU per command beyond a raw socket's (time.process_time, interleaved "
         f"rounds; median of {cpu[0].extra_info['rounds']} rounds)"
     )
-    write(f"{'group':<28}{'client':<20}{'CPU µs':>10}{'overhead µs':>13}{'% of reference':>16}")
+    g, c = _widths(cpu, "cpu_overhead_us")
+    write(f"{'group':<{g}}{'client':<{c}}{'CPU µs':>10}{'overhead µs':>13}{'% of reference':>16}")
     for bench in cpu:
         info = bench.extra_info
         reference = info["cpu_overhead_us"].get(info["reference"], 0.0)
-        write(f"{bench.group:<28}{'raw socket':<20}{info['floor_cpu_us']:>10.2f}")
+        write(f"{bench.group:<{g}}{'raw socket':<{c}}{info['floor_cpu_us']:>10.2f}")
         for client, overhead in info["cpu_overhead_us"].items():
             share = f"{100 * overhead / reference:>14.0f} %" if reference > 0 else f"{'-':>16}"
             write(
-                f"{bench.group:<28}{client:<20}{info['cpu_us'][client]:>10.2f}{overhead:>13.2f}{share}"
+                f"{bench.group:<{g}}{client:<{c}}{info['cpu_us'][client]:>10.2f}"
+                f"{overhead:>13.2f}{share}"
             )
+
+
+def _widths(benchmarks: list[Any], key: str) -> tuple[int, int]:
+    """The group and client columns' widths for the clients in ``extra_info[key]``."""
+    group = max([26, *(len(bench.group) for bench in benchmarks)]) + 2
+    client = max([18, *(len(c) for bench in benchmarks for c in bench.extra_info[key])]) + 2
+    return group, client

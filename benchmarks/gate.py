@@ -8,6 +8,12 @@ compared on its median per operation, or it carries ``extra_info["cpu_overhead_u
 ``extra_info["wall_us"]`` (client -> median wall µs per operation over interleaved rounds,
 ``test_e2e_bench.py``) and its clients are compared on those.
 
+A rule compares ``impl`` with ``reference`` (usually redis-py+hiredis). One whose
+reference is a client that may not be installed (valkey-glide) says
+``if_installed = true``: it is skipped when the run reports that client as not installed
+(``extra_info["absent"]``, ``test_e2e_bench.py``), and fails as any rule does when the
+client is installed but was not measured.
+
     python benchmarks/gate.py RESULTS.json [benchmarks/thresholds.toml]
     python benchmarks/gate.py --ranges RUN1.json RUN2.json ...   # to choose minimums
 
@@ -49,6 +55,20 @@ def medians(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
+def absent(report: dict[str, Any]) -> set[str]:
+    """The clients the run reports as not installed (``extra_info["absent"]``)."""
+    return {
+        client
+        for bench in report["benchmarks"]
+        for client in bench.get("extra_info", {}).get("absent", ())
+    }
+
+
+def skipped(rule: dict[str, Any], missing: set[str]) -> bool:
+    """Whether ``rule`` does not apply to a run where ``missing`` are not installed."""
+    return bool(rule.get("if_installed")) and rule["reference"] in missing
+
+
 def ratio(times: dict[str, dict[str, float]], rule: dict[str, Any]) -> float | None:
     """Reference time over implementation time for ``rule`` (None: not measured)."""
     by_impl = times.get(rule["group"], {})
@@ -58,17 +78,25 @@ def ratio(times: dict[str, dict[str, float]], rule: dict[str, Any]) -> float | N
     return ref / impl if impl > 0 else math.inf
 
 
+HEAD = 30 + 31 + 3 + 18  # the width of ``_head``
+
+
 def _head(rule: dict[str, Any]) -> str:
-    return f"{rule['group']:<30}{rule['impl']:<16}vs {rule['reference']:<18}"
+    return f"{rule['group']:<30}{rule['impl']:<31}vs {rule['reference']:<18}"
 
 
 def check(report: dict[str, Any], thresholds: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """(lines describing every checked ratio, failures). A ratio is reference time over
     implementation time, so 2.0 means twice as fast (or half the reference's CPU overhead;
-    an overhead of zero or less is infinitely better); one that was not measured fails."""
+    an overhead of zero or less is infinitely better); one that was not measured fails,
+    unless its reference is not installed and the rule says ``if_installed``."""
     times = medians(report)
+    missing = absent(report)
     lines, failures = [], []
     for rule in thresholds:
+        if skipped(rule, missing):
+            lines.append(f"{_head(rule)}skipped: {rule['reference']} is not installed")
+            continue
         measured = ratio(times, rule)
         if measured is None:
             failures.append(
@@ -102,7 +130,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--ranges"] and len(argv) > 1:
         rules = tomllib.loads((HERE / "thresholds.toml").read_text())["ratio"]
         reports = [json.loads(Path(path).read_text()) for path in argv[1:]]
-        print(f"{'':<67}{'lowest':>7} {'median':>7} {'highest':>7}")
+        print(f"{'':<{HEAD}}{'lowest':>7} {'median':>7} {'highest':>7}")
         for line in ranges(reports, rules):
             print(line)
         return 0
@@ -117,7 +145,12 @@ def main(argv: list[str]) -> int:
         print(line)
     for failure in failures:
         print(f"FAIL {failure}")
-    print(f"{len(rules) - len(failures)} of {len(rules)} ratios at or above their minimum")
+    missing = absent(report)
+    applied = [rule for rule in rules if not skipped(rule, missing)]
+    skips = f" ({len(rules) - len(applied)} skipped)" if len(applied) < len(rules) else ""
+    print(
+        f"{len(applied) - len(failures)} of {len(applied)} ratios at or above their minimum{skips}"
+    )
     return 1 if failures else 0
 
 

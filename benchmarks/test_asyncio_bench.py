@@ -3,8 +3,9 @@
 on real TCP connections to a private redis-server, one event loop per benchmark. By
 default every redispool checkout peeks at the connection's socket once (non-blocking); the
 ``redispool_c hca=60`` row skips that peek (``health_check_after=60``), so the peek's cost
-is the difference. (The asyncio end-to-end workload, 50 tasks doing GET, is in
-``test_e2e_bench.py``.) ``make bench``."""
+is the difference. (The asyncio end-to-end workloads, 50 and 1000 tasks doing GET through
+every client kind, ``redispool.asyncio.Redis`` with and without ``auto_pipeline`` among
+them, are in ``test_e2e_bench.py``.) ``make bench``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """End to end on a private redis-server: the workloads of ``python -m redispool bench``
-(``redispool/_e2e.py``) through every client kind (``redispool.Redis``, redis-py on
+(``redispool/_e2e.py``) through every client kind (``redispool.Redis`` and
+``redispool.asyncio.Redis``, the latter with ``auto_pipeline=True`` too, redis-py on
 redispool's pool, redis-py with hiredis, redis-py's pure-Python parser, valkey-glide when
 installed) and a raw-socket floor. For the large replies, the peak of Python allocations
 during one operation is recorded too (``peak_kib``).
@@ -9,7 +10,9 @@ the other); ``test_e2e_interleaved`` runs the clients of a few workloads in inte
 rounds, as ``python -m redispool bench`` does, so a noisy moment hits every client alike,
 and records each client's median wall µs per operation in ``extra_info["wall_us"]``,
 which ``benchmarks/gate.py`` compares (timed one client after the other, a ratio swings
-from half to several times its median on a shared machine). ``make bench``."""
+from half to several times its median on a shared machine), and the client kinds not
+installed here in ``extra_info["absent"]`` (the gate skips its rules against those that
+say ``if_installed``). ``make bench``."""
 
 from __future__ import annotations
 
@@ -31,12 +34,14 @@ INTERLEAVED = (
     "pipeline of 1000 GETs",
     "HGETALL, 100 fields",
     "asyncio GET, 50 tasks",
+    "asyncio GET, 1000 tasks",
 )
-ROUNDS = 21  # ~15 s for the five here
+ROUNDS = 21  # ~40 s for the six here, half of it the 1000 tasks' (~7,000 connections)
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
+    _e2e.raise_open_files_limit()  # a connection per task and client (1000 tasks), server too
     with RedisServer() as server:
         _e2e.seed(server.url)
         yield server.url
@@ -47,8 +52,8 @@ def url() -> Iterator[str]:
 def test_e2e(benchmark: Any, url: str, workload: str, client: str) -> None:
     if client != _e2e.FLOOR and not _e2e.KINDS[client].available():
         pytest.skip(f"{client} is not installed")
-    if not _e2e.WORKLOADS[workload].runs_on(client):
-        pytest.skip(f"{client} has no asyncio client")
+    if (why := _e2e.WORKLOADS[workload].not_run(client)) is not None:
+        pytest.skip(f"{client}: {why}")
     run, close = _e2e.WORKLOADS[workload].make(client, url)  # checks the answer first
     try:
         ops = _e2e.OPS[workload]
@@ -82,4 +87,5 @@ def test_e2e_interleaved(benchmark: Any, url: str, workload: str) -> None:
         wall_us={client: seconds * 1e6 for client, seconds in medians.items()},
         reference=reference,
         rounds=ROUNDS,
+        absent=[kind for kind in _e2e.KINDS if kind not in clients],
     )

@@ -45,11 +45,11 @@ class Progress:
         else:
             self._bar = tqdm(total=total, unit="round", leave=False, file=sys.stderr)
 
-    def step(self, label: str) -> None:
-        self.done += 1
+    def step(self, label: str, count: int = 1) -> None:
+        self.done += count
         if self._bar is not None:
             self._bar.set_description(label)
-            self._bar.update()
+            self._bar.update(count)
         elif sys.stderr.isatty():
             print(f"\r[{self.done}/{self.total}] {label:<40}", end="", file=sys.stderr)
 
@@ -109,19 +109,23 @@ def _clients() -> tuple[list[str], str]:
     return clients, _e2e.REFERENCE if _e2e.REFERENCE in clients else "redis-py"
 
 
-#: why a client kind has no figures for a workload it does not run
-NOT_APPLICABLE = "no asyncio client"
-
-
 def end_to_end(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]]:
     """One row per workload and client: µs per operation, ops/s, ratios. A client kind
-    that does not run a workload (no asyncio client) has a row whose figures are None and
-    whose ``not_applicable`` says why."""
+    that does not run a workload (no asyncio client, or asyncio only: ``Workload.not_run``)
+    has a row whose figures are None and whose ``not_applicable`` says why; so has every
+    client of a workload that needs more connections than ``connection_limit`` allows."""
     all_clients, reference = _clients()
+    limit = connection_limit(url)
     _e2e.seed(url)
     rows = []
     for name, workload in _e2e.WORKLOADS.items():
-        medians = e2e_medians(url, name, rounds, progress, all_clients)
+        need = _e2e.connections(workload, all_clients)
+        short = limit is not None and need > limit
+        if short:  # more connections than this process or the server allows: no figures
+            progress.step(name, rounds)
+            medians = {}
+        else:
+            medians = e2e_medians(url, name, rounds, progress, all_clients)
         for kind in all_clients:
             row: dict[str, Any] = {
                 "workload": name,
@@ -139,10 +143,20 @@ def end_to_end(url: str, rounds: int, progress: Progress) -> list[dict[str, Any]
                 row["ops_per_s"] = 1e6 / us
                 row["vs_reference"] = medians[reference] / medians[kind]
                 row["pct_of_floor"] = 100 * medians[_e2e.FLOOR] / medians[kind]
+            elif short:
+                row["not_applicable"] = f"needs ~{need} connections, {limit} allowed"
             else:
-                row["not_applicable"] = NOT_APPLICABLE
+                row["not_applicable"] = workload.not_run(kind)
             rows.append(row)
     return rows
+
+
+def connection_limit(url: str) -> int | None:
+    """How many connections the bench may hold open at once: this process's open files
+    (its soft limit raised to the hard one first) and the server's ``maxclients``, the
+    lower (None: neither is known)."""
+    limits = [_e2e.raise_open_files_limit(), _e2e.max_clients(url)]
+    return min([limit for limit in limits if limit is not None], default=None)
 
 
 def e2e_medians(
@@ -169,8 +183,8 @@ def cpu_overhead(
 ) -> list[dict[str, Any]]:
     """Each client's CPU time (``time.process_time``) per command beyond the raw socket
     sending the same pre-packed bytes, in the same process: one row per workload and
-    client (the floor's own CPU time in each row). A pipeline's operation is ``repeat``
-    commands, and is reported per command."""
+    client that runs it (the floor's own CPU time in each row). A pipeline's operation is
+    ``repeat`` commands, and is reported per command."""
     kinds, reference = _clients()
     if clients is not None:
         kinds = list(clients)
@@ -181,7 +195,7 @@ def cpu_overhead(
     for name in workloads:
         workload = _e2e.WORKLOADS[name]
         n = ops[name]
-        with _runners(workload, url, kinds) as made:
+        with _runners(workload, url, [kind for kind in kinds if workload.runs_on(kind)]) as made:
             runs = {kind: functools.partial(run, n) for kind, (run, _) in made.items()}
             samples = interleaved_samples(
                 runs, rounds, progress, f"CPU {name}", clock=time.process_time
@@ -317,16 +331,19 @@ def print_tables(result: dict[str, Any]) -> None:
     rows = result["end_to_end"]
     reference = rows[0]["reference"] if rows else "redis-py"
     print(f"\nend to end on {result['server']} (median of {result['rounds']} rounds)")
+    w, c = _widths(rows)
     print(
-        f"{'workload':<24}{'client':<18}{'ops/s':>11}{'µs/op':>10}"
+        f"{'workload':<{w}}{'client':<{c}}{'ops/s':>11}{'µs/op':>10}"
         f"{'vs ' + reference:>21}{'% of floor':>12}"
     )
     for row in rows:
         if row["us_per_op"] is None:
-            print(f"{row['workload']:<24}{row['client']:<18}{'n/a: ' + row['not_applicable']:>30}")
+            print(
+                f"{row['workload']:<{w}}{row['client']:<{c}}{'n/a: ' + row['not_applicable']:>30}"
+            )
             continue
         print(
-            f"{row['workload']:<24}{row['client']:<18}{row['ops_per_s']:>11,.0f}"
+            f"{row['workload']:<{w}}{row['client']:<{c}}{row['ops_per_s']:>11,.0f}"
             f"{row['us_per_op']:>10.1f}{row['vs_reference']:>20.2f}x{row['pct_of_floor']:>11.0f}%"
         )
     print_cpu_overhead(result.get("cpu_overhead", []))
@@ -341,6 +358,13 @@ def print_tables(result: dict[str, Any]) -> None:
         )
 
 
+def _widths(rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """The workload and client columns' widths for ``rows``."""
+    workload = max([22, *(len(row["workload"]) for row in rows)]) + 2
+    client = max([16, *(len(row["client"]) for row in rows)]) + 2
+    return workload, client
+
+
 def print_cpu_overhead(rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
@@ -350,15 +374,18 @@ def print_cpu_overhead(rows: list[dict[str, Any]]) -> None:
         f"{rows[0]['rounds']} rounds of client - floor in the same round)"
     )
     share_of = f"% of {reference}'s"
-    print(f"{'workload':<24}{'client':<18}{'CPU µs/cmd':>12}{'overhead µs/cmd':>17}{share_of:>28}")
+    w, c = _widths(rows)
+    print(
+        f"{'workload':<{w}}{'client':<{c}}{'CPU µs/cmd':>12}{'overhead µs/cmd':>17}{share_of:>28}"
+    )
     shown = None
     for row in rows:
         if row["workload"] != shown:
             shown = row["workload"]
-            print(f"{shown:<24}{_e2e.FLOOR:<18}{row['floor_cpu_us_per_command']:>12.2f}")
+            print(f"{shown:<{w}}{_e2e.FLOOR:<{c}}{row['floor_cpu_us_per_command']:>12.2f}")
         share = row["overhead_vs_reference"]
         print(
-            f"{row['workload']:<24}{row['client']:<18}{row['cpu_us_per_command']:>12.2f}"
+            f"{row['workload']:<{w}}{row['client']:<{c}}{row['cpu_us_per_command']:>12.2f}"
             f"{row['overhead_us_per_command']:>17.2f}"
             + (f"{100 * share:>26.0f} %" if share is not None else f"{'-':>28}")
         )
@@ -398,9 +425,9 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.set_xticklabels(workloads, rotation=15, ha="right")
     ax.set_ylabel(f"speed relative to {rows[0]['reference']} (higher is faster)")
     ax.set_title(f"redispool {__version__} ({IMPLEMENTATION}), median of {result['rounds']} rounds")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=9, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # the legend whole, however long
     plt.close(fig)
 
 
@@ -411,6 +438,7 @@ def _on_server(result: dict[str, Any], url: str, rounds: int, progress: Progress
 
 
 def run(url: str | None, rounds: int, json_path: str | None, plot_path: str | None) -> None:
+    _e2e.raise_open_files_limit()  # before the embedded server starts: it inherits it
     server = RedisServer() if url is None else None  # no redis-server: fail before starting
     sections = len(_e2e.WORKLOADS) + len(_e2e.CPU_WORKLOADS) + 1 + len(SHAPES)
     progress = Progress(rounds * sections)

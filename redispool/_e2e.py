@@ -7,9 +7,13 @@ physical limit each client gets. The floor's sockets make the clients' handshake
 (``HELLO 3`` under RESP3, credentials, database), so they read the same reply bytes.
 
 A workload makes, for one client kind, a ``run(n)`` callable doing ``n`` operations and a
-``close()``. Results are checked once before timing, so every client does the same work.
+``close()``. Results are checked once before timing, so every client does the same work,
+and an asyncio workload's tasks each run one command first, so every client has its
+connections open before timing, as the floor has its sockets.
 The client kinds are ``KINDS``: a new one (a client class of redispool's own, say) is one
-``ClientKind`` line there, and shows in every table and benchmark.
+``ClientKind`` line there, and shows in every table and benchmark; a kind without a sync
+pool (``pool=None``) runs only the asyncio workloads, one without an asyncio pool only the
+sync ones.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import asyncio
 import functools
 import socket
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,17 +46,23 @@ class ClientKind:
     """One client kind: the pools it runs on, and the client classes over them."""
 
     name: str
-    pool: Callable[..., Any]  # (url, **pool kwargs) -> a sync pool
-    async_pool: Callable[[str], Any] | None  # url -> an asyncio pool; None: no asyncio rows
+    pool: Callable[..., Any] | None  # (url, **pool kwargs) -> a sync pool; None: no sync rows
+    #: (url, **pool kwargs) -> an asyncio pool; None: no asyncio rows
+    async_pool: Callable[..., Any] | None
     client_class: Callable[..., Any] = redis.Redis  # called with connection_pool=
     async_client_class: Callable[..., Any] = aredis.Redis
     description: str = ""  # for the plot's legend
     #: whether it runs here (its library is installed); a kind that does not has no rows
     available: Callable[[], bool] = lambda: True
     #: a client that is not redis-py's makes its own runners: (workload, url) -> Runner,
-    #: checking the answer first (``pool`` and the client classes are then unused)
+    #: checking the answer first (the pools and the client classes are then unused), for
+    #: every sync workload
     runner: Callable[[Workload, str], Runner] | None = None
     asyncio: bool = False  # whether ``runner`` does the asyncio workloads
+
+    @property
+    def has_sync(self) -> bool:
+        return self.runner is not None or self.pool is not None
 
     @property
     def has_asyncio(self) -> bool:
@@ -63,13 +73,22 @@ class ClientKind:
 KINDS: dict[str, ClientKind] = {
     kind.name: kind
     for kind in (
-        # the fused command path (sync only: the asyncio client is not built yet)
+        # the fused command path: redispool.Redis, redispool.asyncio.Redis
         ClientKind(
             "redispool.Redis",
             ConnectionPool.from_url,
-            None,
+            rp_asyncio.ConnectionPool.from_url,
             Redis,
+            rp_asyncio.Redis,
             description="fused command path",
+        ),
+        # redispool.asyncio.Redis(auto_pipeline=True): asyncio only
+        ClientKind(
+            "redispool.Redis auto_pipeline",
+            None,
+            rp_asyncio.ConnectionPool.from_url,
+            async_client_class=functools.partial(rp_asyncio.Redis, auto_pipeline=True),
+            description="asyncio: concurrent commands share a connection",
         ),
         # redis-py's client on redispool's pool, parser and packer
         ClientKind(
@@ -93,7 +112,7 @@ KINDS: dict[str, ClientKind] = {
         # valkey-glide when installed: its sync client (glide_sync), its asyncio one (glide)
         ClientKind(
             "valkey-glide",
-            redis.ConnectionPool.from_url,  # unused: glide has its own connections
+            None,  # glide has its own connections
             None,
             description="valkey-glide's own clients (Rust core)",
             available=lambda: glide_available(),
@@ -129,6 +148,46 @@ def glide_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def raise_open_files_limit() -> int | None:
+    """Raise this process's soft limit on open files to its hard limit, so an asyncio
+    workload can open a connection per task for every client at once (children started
+    afterwards, the embedded server, inherit it); the soft limit now, None where there is
+    none (not Unix)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 16)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError):  # macOS caps it lower than its hard limit says
+            return soft
+        return want
+    return soft
+
+
+def max_clients(url: str) -> int | None:
+    """The server's ``maxclients`` (None where ``CONFIG GET`` is not allowed)."""
+    r = redis.Redis.from_url(url)
+    try:
+        value = r.config_get("maxclients").get("maxclients")
+    except redis.ResponseError:
+        return None
+    finally:
+        r.close()
+    return int(value) if value is not None else None
+
+
+def connections(workload: Workload, kinds: Iterable[str]) -> int:
+    """About how many connections (open files, server clients) running ``workload``
+    through ``kinds`` holds at once: at most one per task for each kind (the floor and
+    the pools' clients do open that many, all open through the interleaved rounds), and
+    some to spare."""
+    return workload.tasks * len([kind for kind in kinds if workload.runs_on(kind)]) + 256
 
 
 def seed(url: str) -> None:
@@ -230,19 +289,29 @@ class Workload:
         return pack_command(self.command) * self.repeat
 
     def runs_on(self, kind: str) -> bool:
-        """Whether client ``kind`` does this workload (an asyncio one needs an asyncio pool)."""
-        return kind == FLOOR or not self.tasks or KINDS[kind].has_asyncio
+        """Whether client ``kind`` does this workload (an asyncio one needs an asyncio
+        client, a sync one a sync client)."""
+        return self.not_run(kind) is None
+
+    def not_run(self, kind: str) -> str | None:
+        """Why client ``kind`` does not do this workload, or None when it does."""
+        if kind == FLOOR:
+            return None
+        if self.tasks:
+            return None if KINDS[kind].has_asyncio else "no asyncio client"
+        return None if KINDS[kind].has_sync else "asyncio only"
 
     def make(self, kind: str, url: str) -> Runner:
         if kind == FLOOR:
             return self._floor(url)
-        if not self.runs_on(kind):
-            raise ValueError(f"{kind} has no asyncio client for {self.name}")
+        if (why := self.not_run(kind)) is not None:
+            raise ValueError(f"{kind} does not run {self.name}: {why}")
         if KINDS[kind].runner is not None:
             return KINDS[kind].runner(self, url)  # type: ignore[misc]
         if self.tasks:
             return self._asyncio(KINDS[kind], url)
         client = KINDS[kind]
+        assert client.pool is not None
         pool = client.pool(url, max_connections=max(self.threads, 1) * 2)
         r = client.client_class(connection_pool=pool)
         self._check(kind, self._operation_result(r))
@@ -315,13 +384,13 @@ class Workload:
     def _asyncio(self, client: ClientKind, url: str) -> Runner:
         assert client.async_pool is not None
         loop = asyncio.new_event_loop()
-        pool = client.async_pool(url)
+        pool = client.async_pool(url, max_connections=self.tasks)  # redis-py: 100 by default
         r = client.async_client_class(connection_pool=pool)
         name, *args = self.command
         self._check(client.name, loop.run_until_complete(r.execute_command(name, *args)))
-        return _async_tasks(loop, functools.partial(r.execute_command, name, *args), self.tasks), (
-            lambda: _close_loop(loop, pool.disconnect())
-        )
+        run = _async_tasks(loop, functools.partial(r.execute_command, name, *args), self.tasks)
+        run(self.tasks)  # one command per task: the connections they need are open
+        return run, lambda: _close_loop(loop, pool.disconnect())
 
 
 def _async_tasks(
@@ -469,9 +538,9 @@ def _glide(workload: Workload, url: str) -> Runner:
         aclient = loop.run_until_complete(glide.GlideClient.create(_glide_config(glide, url)))
         acall = _glide_call(glide, aclient, workload)
         workload._check(name, _glide_answer(workload, loop.run_until_complete(acall())))
-        return _async_tasks(loop, acall, workload.tasks), (
-            lambda: _close_loop(loop, aclient.close())
-        )
+        run = _async_tasks(loop, acall, workload.tasks)
+        run(workload.tasks)  # as the other clients' (``Workload._asyncio``)
+        return run, lambda: _close_loop(loop, aclient.close())
     import glide_sync
 
     client = glide_sync.GlideClient.create(_glide_config(glide_sync, url))
@@ -499,6 +568,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload("LRANGE 0 999", "LRANGE", ("LRANGE", "bench:l", 0, 999)),
         Workload("GET of 1 MiB", "GET", ("GET", "bench:big")),
         Workload("asyncio GET, 50 tasks", "GET", ("GET", "bench:k"), tasks=50),
+        Workload("asyncio GET, 1000 tasks", "GET", ("GET", "bench:k"), tasks=1000),
     )
 }
 
@@ -512,6 +582,7 @@ OPS: dict[str, int] = {
     "LRANGE 0 999": 50,
     "GET of 1 MiB": 10,
     "asyncio GET, 50 tasks": 1000,
+    "asyncio GET, 1000 tasks": 1000,  # one GET per task: at least 1000, 10-110 ms here
 }
 
 #: the workloads of the CPU-overhead table: client CPU time per command beyond the floor's

@@ -1,9 +1,12 @@
 """``python -m redispool bench``: the main job runs end to end and fails clearly; its
 CPU-overhead section has the right shape (structure, not speed); valkey-glide's rows show
-when glide is installed, and the bench runs without them when it is not."""
+when glide is installed, and the bench runs without them when it is not; the asyncio
+workloads run through ``redispool.asyncio.Redis`` with and without ``auto_pipeline``, and
+a client kind that is asyncio only has no sync rows."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -15,8 +18,12 @@ from typing import Any
 import pytest
 import redis
 
+import redispool.asyncio as rp_asyncio
 from redispool import _bench, _e2e
 from redispool.pool import ConnectionPool
+
+#: redispool.asyncio.Redis(auto_pipeline=True): the asyncio-only client kind
+AUTO = "redispool.Redis auto_pipeline"
 
 
 def bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -42,17 +49,31 @@ def test_against_a_server(redis_url: str, tmp_path: Path) -> None:
         str(tmp_path / "r.png"),
     )
     assert out.returncode == 0, out.stderr
-    assert "asyncio GET, 50 tasks" in out.stdout and "% of floor" in out.stdout
+    assert "asyncio GET, 1000 tasks" in out.stdout and "% of floor" in out.stdout
     result = json.loads((tmp_path / "r.json").read_text())
     e2e = result["end_to_end"]
     clients = _bench._clients()[0]  # the kinds that run here (valkey-glide when installed)
     assert [row["client"] for row in e2e] == clients * len(_e2e.WORKLOADS)
-    # redispool.Redis has no asyncio client: its asyncio row says so, without figures
-    (skipped,) = [row for row in e2e if row["us_per_op"] is None]
-    assert skipped["client"] == "redispool.Redis" and _e2e.WORKLOADS[skipped["workload"]].tasks
-    assert skipped["not_applicable"] == "no asyncio client" and skipped["vs_reference"] is None
-    assert "redispool.Redis" in out.stdout and "n/a: no asyncio client" in out.stdout
-    assert all(row["us_per_op"] > 0 for row in e2e if row is not skipped)
+    # the auto-pipelined client is asyncio only: its sync rows say so, without figures
+    # (and a workload needing more connections than allowed here has none at all)
+    skipped = [row for row in e2e if row["us_per_op"] is None]
+    limit = _bench.connection_limit(redis_url) or math.inf
+    short = {name for name, w in _e2e.WORKLOADS.items() if _e2e.connections(w, clients) > limit}
+    sync = [name for name, workload in _e2e.WORKLOADS.items() if not workload.tasks]
+    assert [
+        (row["workload"], row["client"]) for row in skipped if row["workload"] not in short
+    ] == [(name, AUTO) for name in sync]
+    assert all(
+        row["not_applicable"] == "asyncio only" for row in skipped if row["workload"] in sync
+    )
+    assert all(row["vs_reference"] is None for row in skipped)
+    assert AUTO in out.stdout and "n/a: asyncio only" in out.stdout
+    assert all(row["us_per_op"] > 0 for row in e2e if row not in skipped)
+    # every asyncio workload runs through redispool.asyncio.Redis, with and without
+    # auto_pipeline, beside the others
+    asyncio_rows = {(row["workload"], row["client"]) for row in e2e if row["us_per_op"]}
+    for name in {"asyncio GET, 50 tasks", "asyncio GET, 1000 tasks"} - short:
+        assert {(name, client) for client in clients} <= asyncio_rows
     assert {row["pool"] for row in result["pools"]} >= {"redispool ConnectionPool"}
     assert (tmp_path / "r.png").read_bytes().startswith(b"\x89PNG")
     assert "client CPU per command beyond a raw socket's" in out.stdout
@@ -61,7 +82,7 @@ def test_against_a_server(redis_url: str, tmp_path: Path) -> None:
         (workload, client)
         for workload in _e2e.CPU_WORKLOADS
         for client in clients
-        if client != _e2e.FLOOR
+        if client not in (_e2e.FLOOR, AUTO)  # the CPU workloads are sync
     ]
     for row in cpu:
         assert row["rounds"] == 1 and row["reference"] == "redis-py+hiredis"
@@ -197,6 +218,84 @@ def test_a_client_kind_without_asyncio_skips_the_asyncio_rows(
     assert _e2e.WORKLOADS["GET"].runs_on("sync only")
     with pytest.raises(ValueError, match="no asyncio client"):
         asyncio_get.make("sync only", "redis://127.0.0.1:1/0")
+
+
+def test_an_asyncio_only_client_kind_skips_the_sync_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kind without a sync pool (``pool=None``) runs the asyncio workloads only."""
+    kind = _e2e.ClientKind("asyncio only", None, rp_asyncio.ConnectionPool.from_url)
+    monkeypatch.setitem(_e2e.KINDS, "asyncio only", kind)
+    assert not kind.has_sync and kind.has_asyncio
+    for name, workload in _e2e.WORKLOADS.items():
+        assert workload.runs_on("asyncio only") == bool(workload.tasks), name
+    assert _e2e.WORKLOADS["GET"].not_run("asyncio only") == "asyncio only"
+    with pytest.raises(ValueError, match="asyncio only"):
+        _e2e.WORKLOADS["GET"].make("asyncio only", "redis://127.0.0.1:1/0")
+    # the committed kinds: the auto-pipelined client is asyncio only, redispool.Redis
+    # and valkey-glide do both
+    assert not _e2e.KINDS[AUTO].has_sync and _e2e.KINDS[AUTO].has_asyncio
+    for name in ("redispool.Redis", "redispool", "redis-py+hiredis", "valkey-glide"):
+        assert _e2e.KINDS[name].has_sync and _e2e.KINDS[name].has_asyncio, name
+
+
+@pytest.mark.parametrize("client", ["redispool.Redis", AUTO])
+def test_redispool_asyncio_clients(
+    redis_url: str, client: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The asyncio workloads run through ``redispool.asyncio.Redis`` on redispool's
+    asyncio pool (with ``auto_pipeline=True`` for its kind), answers checked before
+    timing; every task has run one command before the runner is handed over."""
+    made: list[Any] = []
+    real = _e2e.KINDS[client].async_client_class
+
+    def record(**kwargs: Any) -> Any:
+        made.append(real(**kwargs))
+        return made[-1]
+
+    monkeypatch.setitem(
+        _e2e.KINDS, client, dataclasses.replace(_e2e.KINDS[client], async_client_class=record)
+    )
+    _e2e.seed(redis_url)
+    for name in ("asyncio GET, 50 tasks", "asyncio GET, 1000 tasks"):
+        run, close = _e2e.WORKLOADS[name].make(client, redis_url)
+        try:
+            run(3)
+        finally:
+            close()
+    assert [type(r) for r in made] == [rp_asyncio.Redis] * 2
+    assert all(r.auto_pipeline == (client == AUTO) for r in made)
+    assert all(type(r.connection_pool) is rp_asyncio.ConnectionPool for r in made)
+    assert [r.connection_pool.max_connections for r in made] == [50, 1000]
+
+
+def test_a_workload_needing_more_connections_than_allowed_has_no_figures(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where this process's open files or the server's maxclients are fewer than a
+    workload holds at once (a connection per task and client), its rows say so and the
+    bench goes on."""
+    assert _e2e.max_clients(redis_url) == 10000  # redis-server's default
+    assert (_e2e.raise_open_files_limit() or 1) >= 1
+    many = _e2e.WORKLOADS["asyncio GET, 1000 tasks"]
+    workloads = {"GET": _e2e.WORKLOADS["GET"], many.name: many}
+    monkeypatch.setattr(_e2e, "WORKLOADS", workloads)
+    monkeypatch.setattr(_e2e, "OPS", dict.fromkeys(workloads, 1))
+    monkeypatch.setattr(_bench, "connection_limit", lambda url: 3000)
+    clients = _bench._clients()[0]
+    need = _e2e.connections(many, clients)
+    assert need > 3000 > _e2e.connections(workloads["GET"], clients)
+    progress = _bench.Progress(0)
+    try:
+        rows = _bench.end_to_end(redis_url, 1, progress)
+    finally:
+        progress.close()
+    short = [row for row in rows if row["workload"] == many.name]
+    assert [row["client"] for row in short] == clients
+    assert all(row["us_per_op"] is None for row in short)
+    assert {row["not_applicable"] for row in short} == {f"needs ~{need} connections, 3000 allowed"}
+    get = [row for row in rows if row["workload"] == "GET"]
+    assert [row["client"] for row in get if row["us_per_op"] is None] == [AUTO]
 
 
 def test_overhead_rows_subtract_the_floor_round_by_round() -> None:

@@ -97,6 +97,55 @@ def test_gate_compares_interleaved_wall_times() -> None:
     assert "1.50x" in failure and "min 2.00x" in failure
 
 
+def wall_report(walls: dict[str, float], absent: list[str]) -> dict[str, Any]:
+    """One ``test_e2e_interleaved`` entry: wall µs per operation, the kinds not installed."""
+    info = {"wall_us": walls, "reference": "redis-py+hiredis", "absent": absent}
+    group = "wall asyncio GET, 50 tasks"
+    return {"benchmarks": [{"group": group, "extra_info": info, "stats": {"median": 1.0}}]}
+
+
+GLIDE_RULE = [
+    {
+        "group": "wall asyncio GET, 50 tasks",
+        "impl": "redispool.Redis auto_pipeline",
+        "reference": "valkey-glide",
+        "min": 1.3,
+        "if_installed": True,
+    }
+]
+
+
+def test_gate_compares_with_another_kind_where_it_is_installed(tmp_path: Path, capsys: Any) -> None:
+    """A rule against valkey-glide (``if_installed``) is checked where glide ran, skipped
+    where the run says it is not installed, and fails where it is installed but was not
+    measured."""
+    auto = "redispool.Redis auto_pipeline"
+    ran = {auto: 10.0, "valkey-glide": 20.0, "redis-py+hiredis": 60.0}
+    lines, failures = gate.check(wall_report(ran, []), GLIDE_RULE)
+    assert failures == [] and "2.00x" in lines[0] and "vs valkey-glide" in lines[0]
+    (failure,) = gate.check(wall_report({**ran, auto: 16.0}, []), GLIDE_RULE)[1]
+    assert "1.25x" in failure and "min 1.30x" in failure
+    without = {auto: 10.0, "redis-py+hiredis": 60.0}
+    lines, failures = gate.check(wall_report(without, ["valkey-glide"]), GLIDE_RULE)
+    assert failures == [] and "skipped: valkey-glide is not installed" in lines[0]
+    (failure,) = gate.check(wall_report(without, []), GLIDE_RULE)[1]
+    assert "not measured" in failure
+    # a rule without if_installed is never skipped
+    strict = [{**GLIDE_RULE[0], "if_installed": False}]
+    (failure,) = gate.check(wall_report(without, ["valkey-glide"]), strict)[1]
+    assert "not measured" in failure
+    # main() counts the skipped rule apart
+    path, rules_path = tmp_path / "r.json", tmp_path / "t.toml"
+    path.write_text(json.dumps(wall_report(without, ["valkey-glide"])))
+    rules_path.write_text(
+        '[[ratio]]\ngroup = "wall asyncio GET, 50 tasks"\n'
+        'impl = "redispool.Redis auto_pipeline"\nreference = "valkey-glide"\nmin = 1.3\n'
+        "if_installed = true\n"
+    )
+    assert gate.main([str(path), str(rules_path)]) == 0
+    assert "0 of 0 ratios at or above their minimum (1 skipped)" in capsys.readouterr().out
+
+
 def test_gate_reads_the_committed_thresholds(tmp_path: Path, capsys: Any) -> None:
     rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
     assert rules and all(rule["min"] >= 1.0 for rule in rules)
@@ -113,12 +162,9 @@ def test_gate_reads_the_committed_thresholds(tmp_path: Path, capsys: Any) -> Non
     assert "FAIL" in capsys.readouterr().out
 
 
-def test_committed_thresholds_catch_a_slower_fused_path() -> None:
-    """Every committed rule passes at 1.2x its minimum; redispool.Redis made 50 % slower
-    (its overheads and times) fails each of its rules, and only those."""
-    rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
-    fused = [rule for rule in rules if rule["impl"] == "redispool.Redis"]
-    assert {rule["group"] for rule in fused} == {
+#: the groups of the committed rules for each of redispool's client classes
+FUSED_GROUPS = {
+    "redispool.Redis": {
         "cpu GET",
         "cpu SET",
         "cpu HGETALL, 100 fields",
@@ -126,15 +172,41 @@ def test_committed_thresholds_catch_a_slower_fused_path() -> None:
         "wall GET",
         "wall pipeline of 1000 GETs",
         "wall GET, 8 threads",
-    }
+        "wall asyncio GET, 50 tasks",
+    },
+    "redispool.Redis auto_pipeline": {"wall asyncio GET, 50 tasks", "wall asyncio GET, 1000 tasks"},
+}
+
+
+@pytest.mark.parametrize("impl", list(FUSED_GROUPS))
+def test_committed_thresholds_catch_a_slower_fused_path(impl: str) -> None:
+    """Every committed rule passes at 1.2x its minimum; ``impl`` made 50 % slower (its
+    overheads and times) fails each of its rules, and only those (against valkey-glide
+    too, where it ran)."""
+    rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
+    own = [rule for rule in rules if rule["impl"] == impl]
+    assert {rule["group"] for rule in own} == FUSED_GROUPS[impl]
+    assert any(rule["reference"] == "valkey-glide" for rule in own) == (impl != "redispool.Redis")
+    # a client's time against the usual references (1.0) first, then other kinds'
+    # (valkey-glide) from it: each rule's ratio is 1.2x its minimum
+    usual = [
+        rule for rule in rules if rule["reference"] in ("redis-py+hiredis", "redis_py", "hiredis")
+    ]
+    others = [rule for rule in rules if rule not in usual]
+    assert {rule["reference"] for rule in others} == {"valkey-glide"}
 
     def run(slowdown: float) -> dict[str, Any]:
         groups: dict[str, dict[str, float]] = {}
-        for rule in rules:
+        for rule in usual:
             times = groups.setdefault(rule["group"], {})
-            times.setdefault(rule["reference"], 1.0)
-            factor = slowdown if rule["impl"] == "redispool.Redis" else 1.0
-            times[rule["impl"]] = factor / (1.2 * rule["min"])
+            times[rule["reference"]] = 1.0
+            times[rule["impl"]] = 1 / (1.2 * rule["min"])
+        for rule in others:
+            times = groups[rule["group"]]
+            times[rule["reference"]] = times[rule["impl"]] * 1.2 * rule["min"]
+        for times in groups.values():
+            if impl in times:
+                times[impl] *= slowdown
         return {
             "benchmarks": [
                 {"group": group, "extra_info": {"wall_us": times}, "stats": {"median": 1.0}}
@@ -143,8 +215,8 @@ def test_committed_thresholds_catch_a_slower_fused_path() -> None:
         }
 
     assert gate.check(run(1.0), rules)[1] == []
-    failures = gate.check(run(1.5), rules)[1]
-    assert len(failures) == len(fused) and all("redispool.Redis" in f for f in failures)
+    slowed = run(1.5)
+    assert [rule for rule in rules if gate.check(slowed, [rule])[1]] == own
 
 
 def test_gate_ranges_over_runs() -> None:
