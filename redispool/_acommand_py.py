@@ -44,6 +44,7 @@ from .push import PushNotification
 
 __all__ = (
     "Lane",
+    "Unretried",
     "execute_command",
     "pipeline_command",
     "run_pipeline",
@@ -53,6 +54,7 @@ __all__ = (
 #: A shared lane's answer to a command it never wrote: run it on a connection of its own.
 DEDICATED: Any = object()
 _MISSING: Any = object()
+_POOL_METHODS = ("release", "release_nowait", "_put_back")
 _RELEASING: set[Any] = set()  # releases finishing in tasks of their own, kept from the GC
 #: Reply types a callback's result is never awaited for (the rest go to ``isawaitable``).
 _PLAIN = frozenset({bytes, str, int, float, bool, list, dict, set, tuple, type(None)})
@@ -61,32 +63,37 @@ _PLAIN = frozenset({bytes, str, int, float, bool, list, dict, set, tuple, type(N
 class Lane(asyncio.Protocol):
     """The replies owed on one connection, resolved in order as they arrive.
 
-    ``waiting`` holds one entry per expected reply group: ``(future, count, deadline)``;
-    a future gets its reply (``count`` 1) or the list of ``count`` replies, error replies
-    included (a pipeline). A future nobody waits for any longer (its task was
-    cancelled) has its reply read and dropped, so every later reply still goes where it
-    belongs. ``socket_timeout`` is a deadline per entry, counted from when it was
-    queued; one timer per lane looks at the oldest. A failure (timeout, a closed or
-    reset connection, bytes that are not RESP) fails every entry in flight with
-    redis-py's exception for it and closes the connection, as redis-py's read would.
+    ``waiting`` holds one entry per written command or pipeline: ``(future, count,
+    queued)``; a future gets its reply (``count`` 1) or the list of ``count`` replies,
+    error replies included (a pipeline). A shared lane keeps what it has not written yet
+    in ``pending``; a command whose task is cancelled before the write is never written.
+    A future nobody waits for any longer has its reply read and dropped, so every later
+    reply still goes where it belongs. ``socket_timeout`` (read afresh each time, as a
+    maintenance notification may relax it) bounds the wait for the oldest entry's reply,
+    counted from when it was queued or from the last bytes received, whichever is later.
+    A failure (timeout, a closed or reset connection, bytes that are not RESP) fails
+    every entry with redis-py's exception for it and closes the connection, as redis-py's
+    read would. A push message whose handler must be awaited holds the replies after it
+    back until the handler is done, as redis-py's parser awaits it before reading on.
     """
 
     __slots__ = (
         "conn",
+        "held",
         "loop",
         "original",
-        "out",
         "packer",
         "parser",
+        "pending",
         "poisoned",
         "pool",
+        "progress",
         "reader",
         "replies",
+        "retry",
         "state",
-        "timeout",
         "timer",
         "transport",
-        "unsent",
         "waiting",
     )
 
@@ -97,19 +104,21 @@ class Lane(asyncio.Protocol):
         self.pool = pool
         self.loop = loop
         self.waiting: deque[tuple[Any, int, float]] = deque()
-        self.out: list[Any] = []  # chunks queued and not yet written (shared lanes)
+        #: a shared lane's commands not written yet: (future, chunks, count, queued)
+        self.pending: list[tuple[Any, Any, int, float]] = []
         self.replies: list[Any] = []  # the replies so far of the oldest group
-        self.unsent = 0  # commands in ``out``
         self.state = Lane.OPENING
         self.poisoned = False  # a reply said the connection must close once drained
+        self.progress = 0.0  # loop time of the last bytes received
+        self.held: Any = None  # the task of a push handler the next replies wait for
         self.timer: Any = None
-        self.timeout: Any = None
         self.conn: Any = None
         self.transport: Any = None
         self.original: Any = None
         self.reader: Any = None
         self.parser: Any = None
         self.packer: Any = None
+        self.retry: Any = None
 
     # ---- attaching ---------------------------------------------------------------------------
     def attach(self, conn: Any) -> None:
@@ -120,16 +129,12 @@ class Lane(asyncio.Protocol):
         self.parser = parser = conn._parser
         self.reader = parser._reader
         self.packer = conn._rp_packer
-        self.timeout = conn.socket_timeout
+        self.retry = conn.retry
+        self.progress = self.loop.time()
         self.original = transport.get_protocol()
         transport.set_protocol(self)
         self.state = Lane.OPEN
-        timeout = self.timeout
-        if timeout and self.waiting:  # queued while the connection was checked out
-            deadline = self.loop.time() + timeout
-            self.waiting = deque((future, count, deadline) for future, count, _ in self.waiting)
-            self.timer = self.loop.call_later(timeout, self.expire)
-        if self.out:
+        if self.pending:
             self.flush()
 
     def detach(self) -> None:
@@ -142,43 +147,79 @@ class Lane(asyncio.Protocol):
             timer.cancel()
             self.timer = None
 
+    def accepting(self) -> bool:
+        """Whether a shared lane takes more commands: not closed, and its connection not
+        one that must close once drained (a connection-level error reply, a demoted
+        server, a reconnect asked for, as by a maintenance notification)."""
+        state = self.state
+        if state == Lane.OPENING:
+            return True
+        return (
+            state == Lane.OPEN
+            and not self.poisoned
+            and not self.packer.demoted
+            and not self.conn.should_reconnect()
+        )
+
     # ---- writing -----------------------------------------------------------------------------
     def expect(self, count: int) -> Any:
-        """A future for the next ``count`` replies (their chunks are written by the caller
-        or queued with ``queue``)."""
-        future = self.loop.create_future()
-        timeout = self.timeout
-        if timeout:
-            self.waiting.append((future, count, self.loop.time() + timeout))
-            if self.timer is None:
-                self.timer = self.loop.call_later(timeout, self.expire)
-        else:
-            self.waiting.append((future, count, 0.0))
+        """A future for the next ``count`` replies (the caller writes their command now)."""
+        loop = self.loop
+        future = loop.create_future()
+        self.waiting.append((future, count, loop.time()))
+        self.arm()
         return future
 
+    def arm(self) -> None:
+        """Start the timer, if there is a timeout and none runs."""
+        if self.timer is None:
+            timeout = self.conn.socket_timeout
+            if timeout:
+                self.timer = self.loop.call_later(timeout, self.expire)
+
     def queue(self, chunks: Any, count: int) -> Any:
-        """Queue a packed command (shared lanes): written with whatever else is queued by
-        the end of this event-loop iteration."""
-        if not self.out and self.state == Lane.OPEN:
-            self.loop.call_soon(self.flush)
-        self.out += chunks
-        self.unsent += count
-        return self.expect(count)
+        """Queue a packed command on a shared lane: written with whatever else is queued
+        by the end of this event-loop iteration."""
+        loop = self.loop
+        if not self.pending and self.state == Lane.OPEN:
+            loop.call_soon(self.flush)
+        future = loop.create_future()
+        self.pending.append((future, chunks, count, loop.time()))
+        return future
 
     def flush(self) -> None:
-        """Write what is queued, counting its replies in the connection's ledger."""
-        if self.state != Lane.OPEN or not self.out:
+        """Write what is queued (but what nobody waits for any longer), counting its
+        replies in the connection's ledger."""
+        if self.state != Lane.OPEN or not self.pending:
             return
-        self.packer.owed += self.unsent
-        self.unsent = 0
-        out, self.out = self.out, []
-        self.transport.writelines(out)
+        pending, self.pending = self.pending, []
+        waiting = self.waiting
+        out: list[Any] = []
+        owed = 0
+        for future, chunks, count, queued in pending:
+            if future.done():  # cancelled before it was written: never sent
+                continue
+            out += chunks
+            waiting.append((future, count, queued))
+            owed += count
+        if out:
+            self.packer.owed += owed
+            self.transport.writelines(out)
+            self.arm()
+        elif not waiting and self.held is None:
+            self.quiet()
 
     # ---- reading -----------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        self.progress = self.loop.time()
+        if self.held is None:
+            self.parse()
+
+    def parse(self) -> None:
+        """Resolve every complete reply the Reader holds."""
         reader = self.reader
         waiting = self.waiting
-        reader.feed(data)
         try:
             while True:
                 reply = reader.gets()
@@ -186,21 +227,23 @@ class Lane(asyncio.Protocol):
                     break
                 kind = type(reply)
                 if kind is PushNotification:
-                    self.push(reply)
+                    if self.push(reply):
+                        return  # the replies after it wait for its handler
                     continue
                 if not waiting:  # a reply nobody asked for: the stream is not RESP we sent
                     raise RedisConnectionError("Connection has data")
                 self.packer.replied()
+                error = None
                 if kind is not bytes and kind is not int and kind is not str:
-                    self.check(reply)
-                future, count, _deadline = waiting[0]
+                    error = self.check(reply)
+                future, count, _queued = waiting[0]
                 if count == 1:
                     waiting.popleft()
                     if not future.done():
-                        if isinstance(reply, ResponseError):
-                            future.set_exception(reply)
-                        else:
+                        if error is None:
                             future.set_result(reply)
+                        else:
+                            future.set_exception(error)
                     continue
                 replies = self.replies
                 replies.append(reply)
@@ -209,27 +252,54 @@ class Lane(asyncio.Protocol):
                     self.replies = []
                     if not future.done():
                         future.set_result(replies)
-        except Exception as error:
+        except Exception as error:  # redis-py's read disconnects on any error
             self.fail(error)
             return
-        if not waiting and not self.out:
+        if not waiting and not self.pending:
             self.quiet()
 
-    def check(self, reply: Any) -> None:
-        """What redis-py's parser does with a reply that is not plain data: a demoted
-        server and a connection-level error close the connection once drained."""
-        if isinstance(reply, RedisConnectionError) or (
-            type(reply) is list and reply and isinstance(reply[0], RedisConnectionError)
-        ):
-            self.poisoned = True
-        elif isinstance(reply, ReadOnlyError):
+    def check(self, reply: Any) -> Any:
+        """What redis-py's parser and ``read_response`` raise for a reply that is not
+        plain data (None: nothing). A demoted server's or a connection-level error
+        closes the connection once drained, as redis-py's read would close it."""
+        if isinstance(reply, ReadOnlyError):
             self.packer.demoted = True
+            return reply
+        if isinstance(reply, ResponseError):
+            return reply
+        if isinstance(reply, RedisConnectionError):
+            self.poisoned = True
+            return reply
+        if type(reply) is list and reply and isinstance(reply[0], RedisConnectionError):
+            self.poisoned = True
+            return reply[0]
+        return None
 
-    def push(self, reply: Any) -> None:
-        """A push message (RESP3) between replies: redis-py's parser's handler gets it."""
+    def push(self, reply: Any) -> bool:
+        """A push message (RESP3) between replies goes to redis-py's parser's handler;
+        True when the handler is to be awaited first (``held``)."""
         handled = self.parser.handle_push_response(reply)
-        if inspect.isawaitable(handled):
-            self.loop.create_task(handled)
+        if not inspect.isawaitable(handled):
+            return False
+        task = asyncio.ensure_future(handled, loop=self.loop)
+        self.held = task
+        task.add_done_callback(self.pushed)
+        return True
+
+    def pushed(self, task: Any) -> None:
+        """A push handler finished: the replies after its message are read on, or its
+        error fails the lane (redis-py's read raises it)."""
+        self.held = None
+        if self.state != Lane.OPEN or self.transport.get_protocol() is not self:
+            return
+        if task.cancelled():
+            self.fail(asyncio.CancelledError())
+            return
+        error = task.exception()
+        if error is not None:
+            self.fail(error)
+            return
+        self.parse()
 
     def quiet(self) -> None:
         """Nothing owed: the transport goes back; a shared lane gives its connection back."""
@@ -248,7 +318,8 @@ class Lane(asyncio.Protocol):
         if self.state == Lane.CLOSED:
             return
         self.state = Lane.CLOSED
-        conn, self.conn = self.conn, None
+        conn = self.conn
+        self.conn = self.transport = self.original = self.reader = self.parser = None
         if conn is not None:
             rest = self.pool.release_nowait(conn)
             if rest is not None:  # redis-py's release event (re-authentication, say)
@@ -256,25 +327,25 @@ class Lane(asyncio.Protocol):
                 _RELEASING.add(task)
                 task.add_done_callback(_RELEASING.discard)
 
-    def abandon(self) -> None:
-        """A shared lane that did not open: nothing queued on it was written, so each
-        command is told to run on a connection of its own."""
+    def abandon(self, error: Exception | None = None) -> None:
+        """A shared lane that did not open: nothing queued on it was written. Each
+        command gets ``error`` (the checkout's, as each would have had its own checkout
+        fail), or without one is told to run on a connection of its own."""
         self.state = Lane.CLOSED
-        waiting, self.waiting = self.waiting, deque()
-        self.out = []
-        self.unsent = 0
-        for future, _count, _deadline in waiting:
+        pending, self.pending = self.pending, []
+        for future, _chunks, _count, _queued in pending:
             if not future.done():
-                future.set_result(DEDICATED)
+                future.set_result(DEDICATED if error is None else Unretried(_copy(error)))
 
     # ---- failing -----------------------------------------------------------------------------
     def expire(self) -> None:
-        """The timer: the oldest entry past its deadline fails the lane."""
+        """The timer: past the deadline of the oldest entry, the lane fails."""
         self.timer = None
         waiting = self.waiting
-        if not waiting:
+        timeout = self.conn.socket_timeout if self.conn is not None else None
+        if not waiting or not timeout:
             return
-        left = waiting[0][2] - self.loop.time()
+        left = max(waiting[0][2], self.progress) + timeout - self.loop.time()
         if left > 0:
             self.timer = self.loop.call_later(left, self.expire)
             return
@@ -282,16 +353,19 @@ class Lane(asyncio.Protocol):
         self.fail(RedisTimeoutError(f"Timeout reading from {host}"))
 
     def fail(self, error: BaseException) -> None:
-        """Every entry in flight gets ``error`` (a copy each), and the connection closes."""
+        """Every entry, written or not, gets ``error`` (a copy each), and the connection
+        closes."""
         conn = self.conn
         self.detach()
         waiting, self.waiting = self.waiting, deque()
-        self.out = []
+        pending, self.pending = self.pending, []
         self.replies = []
-        self.unsent = 0
         if conn is not None:
             _compat.close_now(conn)
-        for future, _count, _deadline in waiting:
+        for future, _count, _queued in waiting:
+            if not future.done():
+                future.set_exception(_copy(error))
+        for future, _chunks, _count, _queued in pending:
             if not future.done():
                 future.set_exception(_copy(error))
         if self.pool is not None:
@@ -318,11 +392,21 @@ class Lane(asyncio.Protocol):
         self.original.resume_writing()
 
 
+class Unretried:
+    """A command's outcome that redis-py raises before its ``Retry`` policy runs (a
+    checkout that failed): raised as it is."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
 def _copy(error: BaseException) -> BaseException:
     """A fresh exception like ``error``, so no two tasks share one traceback."""
     try:
         return type(error)(*error.args)
-    except Exception:
+    except Exception:  # a class whose constructor takes other arguments
         return error
 
 
@@ -363,8 +447,16 @@ def plain(conn: Any) -> bool:
         or parser._reader.has_data()
     ):
         return False
+    if getattr(conn, "_re_auth_token", None) is not None:  # re-authenticates on release
+        return False
     stream = conn._reader
-    return not (stream is None or stream._buffer or stream._eof)
+    return not (stream is None or stream._buffer or stream._eof or stream._waiter is not None)
+
+
+def _pool_releases(pool: Any) -> bool:
+    """Whether ``pool`` is redispool's asyncio pool, releasing as it does: a lane may
+    hand it a connection without a coroutine."""
+    return fastpath.apool(type(pool)) and not fastpath.overridden(pool, _POOL_METHODS)
 
 
 # ---- one command ---------------------------------------------------------------------------
@@ -422,8 +514,8 @@ async def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[
     lane = Lane(asyncio.get_running_loop())
     lane.attach(conn)
     future = lane.expect(1)
-    lane.transport.writelines(chunks)
     try:
+        lane.transport.writelines(chunks)
         reply = await future
     except ResponseError:
         if options and EMPTY_RESPONSE in options:
@@ -492,11 +584,10 @@ async def _run(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -> A
 
 async def _release(pool: Any, conn: Any) -> None:
     """``await pool.release(conn)``, without a coroutine where redispool's pool can."""
-    release_nowait = getattr(pool, "release_nowait", None)
-    if release_nowait is None:
+    if not _pool_releases(pool):
         await pool.release(conn)
         return
-    rest = release_nowait(conn)
+    rest = pool.release_nowait(conn)
     if rest is not None:
         await rest
 
@@ -544,8 +635,29 @@ def _shareable(args: tuple[Any, ...], options: dict[str, Any]) -> bool:
 
 
 async def _shared(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
-    """One command on the client's shared lane, opened (a connection checked out) by the
-    first command that finds none."""
+    """One command on the client's shared lane; a try that failed goes to redis-py's
+    ``Retry`` policy (``_retry_shared``)."""
+    try:
+        value = await _lane_try(client, args, options)
+    except Exception as error:  # the policy decides, from the first try on
+        first = error
+    else:
+        if value is DEDICATED:
+            return await _run(client, args, options)
+        if type(value) is Unretried:
+            raise value.error
+        return value
+    try:  # outside the except: a later try's error is not chained to the first
+        return await _retry_shared(client, args, options, first)
+    finally:
+        del first
+
+
+async def _lane_try(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
+    """One try of a command on the client's shared lane (a new one, its connection
+    checked out, where there is none that takes commands): the reply as
+    ``parse_response`` makes it, ``DEDICATED`` where no lane could take it, or the
+    checkout's error as ``Unretried`` (in both, the command was not written)."""
     packer = client._rp_packer
     if packer is None:
         encoder = client.connection_pool.get_encoder()
@@ -553,11 +665,12 @@ async def _shared(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -
     chunks = packer.pack(*args)  # a DataError here is this command's alone
     loop = asyncio.get_running_loop()
     lane = client._rp_lane
-    if lane is None or lane.state == Lane.CLOSED or lane.loop is not loop:
+    if lane is None or lane.loop is not loop or not lane.accepting():
         lane = client._rp_lane = Lane(loop, client.connection_pool)
         future = lane.queue(chunks, 1)
-        if not await _open(client, lane):
-            return await _run(client, args, options)
+        opened = await _open(lane)
+        if opened is not None:
+            return opened
     else:
         future = lane.queue(chunks, 1)
     try:
@@ -566,46 +679,62 @@ async def _shared(client: Any, args: tuple[Any, ...], options: dict[str, Any]) -
         if options and EMPTY_RESPONSE in options:
             return options[EMPTY_RESPONSE]
         raise
-    except (RedisConnectionError, RedisTimeoutError) as error:
-        first = error  # the lane failed, closing its connection: redis-py's retries decide
-    else:
-        if reply is DEDICATED:
-            return await _run(client, args, options)
-        return await _converted(client.response_callbacks, args[0], reply, options)
-    try:
-        return await _retry_elsewhere(client, args, options, first)
-    finally:
-        del first
+    if reply is DEDICATED or type(reply) is Unretried:
+        return reply
+    return await _converted(client.response_callbacks, args[0], reply, options)
 
 
-async def _open(client: Any, lane: Lane) -> bool:
-    """Check a connection out for ``lane``; False (every command queued on it told to
-    run on a connection of its own) where it cannot be read by a lane."""
+async def _open(lane: Lane) -> Any:
+    """Check a connection out for ``lane`` and attach it (None). Where the checkout
+    fails, every command queued gets its error (``Unretried``); where a lane cannot read
+    the connection (or redis-py's path must do what a lane cannot: a due health check),
+    ``DEDICATED``: each runs on a connection of its own."""
     pool = lane.pool
     try:
         conn = await pool.get_connection()
-    except BaseException:
+    except Exception as error:
+        lane.abandon(error)
+        return Unretried(error)
+    except BaseException:  # cancelled: the commands queued behind are not
         lane.abandon()
         raise
-    if getattr(pool, "release_nowait", None) is None or not plain(conn) or _health_due(conn):
+    if not _pool_releases(pool) or not plain(conn) or _health_due(conn):
         lane.abandon()
         await pool.release(conn)
-        return False
+        return DEDICATED
     lane.attach(conn)
-    return True
+    return None
 
 
-async def _retry_elsewhere(
+async def _retry_shared(
     client: Any, args: tuple[Any, ...], options: dict[str, Any], first: Exception
 ) -> Any:
-    """A command whose shared lane failed: redis-py's ``Retry`` policy decides, trying
-    again (if at all) on a connection of its own, as if ``first`` had been its first try."""
-    pool = client.connection_pool
-    conn = await pool.get_connection()
+    """A command whose try on the shared lane raised ``first``: the connections'
+    ``Retry`` policy decides as in ``Redis.execute_command``, each further try going to
+    the shared lane again (a failed lane closed its connection and is replaced, so the
+    failed commands of a burst go out together again, on one new connection)."""
+    retry = client.get_retry()
+    if retry is None:
+        raise first
+    pending = [first]
+
+    async def attempt() -> Any:
+        if pending:
+            raise pending.pop()
+        value = await _lane_try(client, args, options)
+        if value is DEDICATED:
+            return await _run(client, args, options)
+        if type(value) is Unretried:
+            raise value.error
+        return value
+
+    async def failure_callback(error: Exception, failure_count: int) -> None:
+        """redis-py's closes the connection: a failed lane has closed its own."""
+
     try:
-        return await _retry(client, conn, args, options, first, True)
+        return await retry.call_with_retry(attempt, failure_callback, with_failure_count=True)
     finally:
-        await _release(pool, conn)
+        del pending[:]
 
 
 # ---- pipelines ----------------------------------------------------------------------------
@@ -650,8 +779,8 @@ async def _replies(conn: Any, stack: list[Any]) -> list[Any]:
     lane = Lane(asyncio.get_running_loop())
     lane.attach(conn)
     future = lane.expect(len(stack))
-    lane.transport.writelines(chunks)
     try:
+        lane.transport.writelines(chunks)
         replies: list[Any] = await future
     except BaseException:  # cancelled: the replies are never read, so nor is the connection
         if lane.state == Lane.OPEN and lane.waiting:

@@ -42,6 +42,7 @@ __all__ = (
     "aqueue",
     "aretry",
     "aparser",
+    "apool",
     "async_metrics_off",
     "client",
     "connection",
@@ -200,6 +201,19 @@ def aparser(cls: type) -> bool:
 
         _APARSER[:] = (AsyncParser, _originals(AsyncParser, PARSER_METHODS))
     return cls is _APARSER[0] and _same(cls, _APARSER[1])
+
+
+_APOOL: list[Any] = []  # redispool's asyncio pool's release methods, on first use
+
+
+def apool(cls: type) -> bool:
+    """Whether asyncio pools of ``cls`` release as redispool's own pool does (then the
+    command path gives a connection back without a coroutine: ``release_nowait``)."""
+    if not _APOOL:
+        from .asyncio.pool import ConnectionPool
+
+        _APOOL[:] = [_originals(ConnectionPool, ("release", "release_nowait", "_put_back"))]
+    return _same(cls, _APOOL[0])
 
 
 def aretry(cls: type) -> bool:

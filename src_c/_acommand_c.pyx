@@ -10,7 +10,8 @@ own, or the shared one) runs in one coroutine instead of three.
 """
 
 import inspect
-from asyncio import get_running_loop
+from asyncio import CancelledError, get_running_loop
+from asyncio import ensure_future as _ensure_future
 from collections import deque
 from time import monotonic
 
@@ -38,6 +39,7 @@ from redispool.push import PushNotification
 
 __all__ = (
     "Lane",
+    "Unretried",
     "execute_command",
     "pipeline_command",
     "run_pipeline",
@@ -67,6 +69,7 @@ cdef tuple _PARSER_METHODS = fastpath.PARSER_METHODS
 cdef tuple _CONNECTION_METHODS = (*fastpath.ASYNC_CONNECTION_METHODS, "pack_command")
 cdef tuple _RETRY_METHODS = ("call_with_retry",)
 cdef tuple _QUEUE_METHODS = ("pipeline_execute_command",)
+cdef tuple _POOL_METHODS = ("release", "release_nowait", "_put_back")
 
 cdef enum:  # Lane.OPENING, Lane.OPEN, Lane.CLOSED
     S_OPENING = 0
@@ -94,6 +97,7 @@ cdef dict _pipelines = {}
 cdef dict _queues = {}
 cdef dict _parsers = {}
 cdef dict _retries = {}
+cdef dict _pools = {}
 
 
 cdef bint _known(dict cache, object cls, object check) except -1:
@@ -141,11 +145,11 @@ cdef class Lane:
     """The replies owed on one connection, resolved in order as they arrive (see the
     pure twin's ``Lane``)."""
 
-    cdef public object conn, original, packer, parser, reader, loop, out, pool
-    cdef public object timeout, timer, transport, waiting, replies
+    cdef public object conn, held, loop, original, packer, parser, pending, pool
+    cdef public object reader, replies, retry, timer, transport, waiting
     cdef public int state
-    cdef public Py_ssize_t unsent
     cdef public bint poisoned
+    cdef public double progress
 
     OPENING = 0
     OPEN = 1
@@ -155,11 +159,11 @@ cdef class Lane:
         self.pool = pool
         self.loop = loop
         self.waiting = deque()
-        self.out = []
+        self.pending = []
         self.replies = []
-        self.unsent = 0
         self.state = S_OPENING
         self.poisoned = False
+        self.progress = 0.0
 
     # ---- attaching ---------------------------------------------------------------------------
     def attach(self, conn):
@@ -170,15 +174,12 @@ cdef class Lane:
         self.parser = parser = conn._parser
         self.reader = parser._reader
         self.packer = conn._rp_packer
-        self.timeout = timeout = conn.socket_timeout
+        self.retry = conn.retry
+        self.progress = self.loop.time()
         self.original = transport.get_protocol()
         transport.set_protocol(self)
         self.state = S_OPEN
-        if timeout and self.waiting:  # queued while the connection was checked out
-            deadline = self.loop.time() + timeout
-            self.waiting = deque([(e[0], e[1], deadline) for e in self.waiting])
-            self.timer = self.loop.call_later(timeout, self.expire)
-        if self.out:
+        if self.pending:
             self.flush()
 
     cpdef detach(self):
@@ -191,47 +192,82 @@ cdef class Lane:
             timer.cancel()
             self.timer = None
 
+    cpdef bint accepting(self) except -1:
+        """Whether a shared lane takes more commands (see the pure twin)."""
+        if self.state == S_OPENING:
+            return True
+        return (
+            self.state == S_OPEN
+            and not self.poisoned
+            and not self.packer.demoted
+            and not self.conn.should_reconnect()
+        )
+
     # ---- writing -----------------------------------------------------------------------------
     cpdef object expect(self, Py_ssize_t count):
-        """A future for the next ``count`` replies."""
+        """A future for the next ``count`` replies (the caller writes their command now)."""
         loop = self.loop
         future = loop.create_future()
-        timeout = self.timeout
-        if timeout:
-            self.waiting.append((future, count, loop.time() + timeout))
-            if self.timer is None:
-                self.timer = loop.call_later(timeout, self.expire)
-        else:
-            self.waiting.append((future, count, 0.0))
+        self.waiting.append((future, count, loop.time()))
+        self.arm()
         return future
 
+    cpdef arm(self):
+        """Start the timer, if there is a timeout and none runs."""
+        if self.timer is None:
+            timeout = self.conn.socket_timeout
+            if timeout:
+                self.timer = self.loop.call_later(timeout, self.expire)
+
     cpdef object queue(self, object chunks, Py_ssize_t count):
-        """Queue a packed command (shared lanes), written with whatever else is queued
-        by the end of this event-loop iteration."""
-        if not self.out and self.state == S_OPEN:
-            self.loop.call_soon(self.flush)
-        (<list>self.out).extend(chunks)
-        self.unsent += count
-        return self.expect(count)
+        """Queue a packed command on a shared lane (see the pure twin)."""
+        loop = self.loop
+        if not self.pending and self.state == S_OPEN:
+            loop.call_soon(self.flush)
+        future = loop.create_future()
+        (<list>self.pending).append((future, chunks, count, loop.time()))
+        return future
 
     def flush(self):
-        """Write what is queued, counting its replies in the connection's ledger."""
-        if self.state != S_OPEN or not self.out:
+        """Write what is queued (but what nobody waits for any longer)."""
+        cdef list pending
+        cdef list out
+        cdef tuple entry
+        cdef Py_ssize_t owed = 0
+        if self.state != S_OPEN or not self.pending:
             return
-        self.packer.owed += self.unsent
-        self.unsent = 0
-        out = self.out
-        self.out = []
-        self.transport.writelines(out)
+        pending = self.pending
+        self.pending = []
+        waiting = self.waiting
+        out = []
+        for entry in pending:
+            future = entry[0]
+            if future.done():  # cancelled before it was written: never sent
+                continue
+            out.extend(entry[1])
+            waiting.append((future, entry[2], entry[3]))
+            owed += <Py_ssize_t>entry[2]
+        if out:
+            self.packer.owed += owed
+            self.transport.writelines(out)
+            self.arm()
+        elif not waiting and self.held is None:
+            self.quiet()
 
     # ---- reading -----------------------------------------------------------------------------
     def data_received(self, data):
+        self.reader.feed(data)
+        self.progress = self.loop.time()
+        if self.held is None:
+            self.parse()
+
+    cpdef parse(self):
+        """Resolve every complete reply the Reader holds."""
         cdef list replies
         cdef tuple entry
         cdef Py_ssize_t count
         reader = self.reader
         waiting = self.waiting
-        reader.feed(data)
         try:
             while True:
                 reply = reader.gets()
@@ -239,23 +275,25 @@ cdef class Lane:
                     break
                 kind = type(reply)
                 if kind is PushNotification:
-                    self.push(reply)
+                    if self.push(reply):
+                        return
                     continue
                 if not waiting:
                     raise RedisConnectionError("Connection has data")
                 self.packer.replied()
+                error = None
                 if kind is not bytes and kind is not int and kind is not str:
-                    self.check(reply)
+                    error = self.check(reply)
                 entry = <tuple>waiting[0]
                 future = entry[0]
                 count = entry[1]
                 if count == 1:
                     waiting.popleft()
                     if not future.done():
-                        if isinstance(reply, ResponseError):
-                            future.set_exception(reply)
-                        else:
+                        if error is None:
                             future.set_result(reply)
+                        else:
+                            future.set_exception(error)
                     continue
                 replies = self.replies
                 replies.append(reply)
@@ -267,23 +305,47 @@ cdef class Lane:
         except Exception as error:
             self.fail(error)
             return
-        if not waiting and not self.out:
+        if not waiting and not self.pending:
             self.quiet()
 
-    cdef check(self, reply):
-        """A demoted server and a connection-level error reply, as in the pure twin."""
-        if isinstance(reply, RedisConnectionError) or (
-            type(reply) is list and reply and isinstance(reply[0], RedisConnectionError)
-        ):
-            self.poisoned = True
-        elif isinstance(reply, ReadOnlyError):
+    cdef object check(self, reply):
+        """What redis-py raises for a reply that is not plain data (see the pure twin)."""
+        if isinstance(reply, ReadOnlyError):
             self.packer.demoted = True
+            return reply
+        if isinstance(reply, ResponseError):
+            return reply
+        if isinstance(reply, RedisConnectionError):
+            self.poisoned = True
+            return reply
+        if type(reply) is list and reply and isinstance(reply[0], RedisConnectionError):
+            self.poisoned = True
+            return reply[0]
+        return None
 
-    cdef push(self, reply):
-        """A push message (RESP3) between replies: redis-py's parser's handler gets it."""
+    cdef bint push(self, reply) except -1:
+        """A push message goes to redis-py's parser's handler; True when it is awaited."""
         handled = self.parser.handle_push_response(reply)
-        if _isawaitable(handled):
-            self.loop.create_task(handled)
+        if not _isawaitable(handled):
+            return False
+        task = _ensure_future(handled, loop=self.loop)
+        self.held = task
+        task.add_done_callback(self.pushed)
+        return True
+
+    def pushed(self, task):
+        """A push handler finished (see the pure twin)."""
+        self.held = None
+        if self.state != S_OPEN or self.transport.get_protocol() is not self:
+            return
+        if task.cancelled():
+            self.fail(CancelledError())
+            return
+        error = task.exception()
+        if error is not None:
+            self.fail(error)
+            return
+        self.parse()
 
     cpdef quiet(self):
         """Nothing owed: the transport goes back; a shared lane gives its connection back."""
@@ -303,7 +365,7 @@ cdef class Lane:
             return
         self.state = S_CLOSED
         conn = self.conn
-        self.conn = None
+        self.conn = self.transport = self.original = self.reader = self.parser = None
         if conn is not None:
             rest = self.pool.release_nowait(conn)
             if rest is not None:  # redis-py's release event (re-authentication, say)
@@ -311,26 +373,25 @@ cdef class Lane:
                 _RELEASING.add(task)
                 task.add_done_callback(_RELEASING.discard)
 
-    cpdef abandon(self):
-        """A shared lane that did not open: each queued command runs on its own."""
+    cpdef abandon(self, error=None):
+        """A shared lane that did not open (see the pure twin)."""
         self.state = S_CLOSED
-        waiting = self.waiting
-        self.waiting = deque()
-        self.out = []
-        self.unsent = 0
-        for entry in waiting:
+        pending = self.pending
+        self.pending = []
+        for entry in pending:
             future = (<tuple>entry)[0]
             if not future.done():
-                future.set_result(_DEDICATED)
+                future.set_result(_DEDICATED if error is None else Unretried(_copy(error)))
 
     # ---- failing -----------------------------------------------------------------------------
     def expire(self):
-        """The timer: the oldest entry past its deadline fails the lane."""
+        """The timer: past the deadline of the oldest entry, the lane fails."""
         self.timer = None
         waiting = self.waiting
-        if not waiting:
+        timeout = self.conn.socket_timeout if self.conn is not None else None
+        if not waiting or not timeout:
             return
-        left = (<tuple>waiting[0])[2] - self.loop.time()
+        left = max(<double>(<tuple>waiting[0])[2], self.progress) + timeout - self.loop.time()
         if left > 0:
             self.timer = self.loop.call_later(left, self.expire)
             return
@@ -338,17 +399,21 @@ cdef class Lane:
         self.fail(RedisTimeoutError(f"Timeout reading from {host}"))
 
     cpdef fail(self, error):
-        """Every entry in flight gets ``error`` (a copy each), and the connection closes."""
+        """Every entry, written or not, gets ``error`` (a copy each); the connection closes."""
         conn = self.conn
         self.detach()
         waiting = self.waiting
         self.waiting = deque()
-        self.out = []
+        pending = self.pending
+        self.pending = []
         self.replies = []
-        self.unsent = 0
         if conn is not None:
             _close_now(conn)
         for entry in waiting:
+            future = (<tuple>entry)[0]
+            if not future.done():
+                future.set_exception(_copy(error))
+        for entry in pending:
             future = (<tuple>entry)[0]
             if not future.done():
                 future.set_exception(_copy(error))
@@ -377,6 +442,17 @@ cdef class Lane:
 
     def resume_writing(self):
         self.original.resume_writing()
+
+
+@cython.final
+cdef class Unretried:
+    """A command's outcome raised before redis-py's ``Retry`` policy runs (see the pure
+    twin)."""
+
+    cdef public object error
+
+    def __init__(self, error):
+        self.error = error
 
 
 cdef object _copy(object error):
@@ -423,8 +499,15 @@ cdef bint _plain(object conn) except -1:
     reader = parser._reader
     if reader is None or reader.has_data():
         return False
+    if getattr(conn, "_re_auth_token", None) is not None:  # re-authenticates on release
+        return False
     stream = conn._reader
-    return not (stream is None or stream._buffer or stream._eof)
+    return not (stream is None or stream._buffer or stream._eof or stream._waiter is not None)
+
+
+cdef bint _pool_releases(object pool) except -1:
+    """Whether ``pool`` releases as redispool's asyncio pool (see the pure twin)."""
+    return _known(_pools, type(pool), fastpath.apool) and not _overridden(pool, _POOL_METHODS)
 
 
 def plain(conn):
@@ -484,29 +567,24 @@ cdef bint _direct(object conn, tuple args, dict options) except -1:
     return not (exclusive(args) or _himport(args) or not _plain(conn) or _health_due(conn))
 
 
-cdef object _begin(object conn, tuple args):
-    """Write ``args`` on ``conn`` through a lane of its own; its reply's future."""
-    chunks = conn._rp_packer.pack(*args)
-    cdef Lane lane = Lane(get_running_loop())
-    lane.attach(conn)
-    future = lane.expect(1)
-    lane.transport.writelines(chunks)
-    return lane, future
-
-
-cdef void _abort(Lane lane):
+cdef int _abort(Lane lane) except -1:
     """A command's task stopped waiting (cancelled): its reply is never read, nor is
     the connection, which closes."""
     if lane.state == S_OPEN and lane.waiting:
         lane.fail(RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR))
+    return 0
 
 
 async def _attempt(client, conn, tuple args, dict options):
     """``Redis._send_command_parse_response`` for one try on ``conn``."""
     if not _direct(conn, args, options):
         return await client._send_command_parse_response(conn, args[0], *args, **options)
-    lane, future = _begin(conn, args)
+    chunks = conn._rp_packer.pack(*args)
+    cdef Lane lane = Lane(get_running_loop())
+    lane.attach(conn)
+    future = lane.expect(1)
     try:
+        lane.transport.writelines(chunks)
         reply = await future
     except ResponseError:
         if options and _EMPTY_RESPONSE in options:
@@ -538,51 +616,51 @@ cdef bint _stock_retry(object retry) except -1:
 
 async def execute_command(client, *args, **options):
     """``Redis.execute_command`` (see the pure twin); the common path in this coroutine."""
+    cdef Lane lane
     if not _fused(client):
         return await _RedisClient.execute_command(client, *args, **options)
     args[0]  # redis-py's IndexError for no command, before a checkout
     if client.auto_pipeline and not client.single_connection_client and _shareable(args, options):
         return await _shared(client, args, options)
-    if client.single_connection_client:
+    if client.single_connection_client or client.connection is not None:
         return await _run(client, args, options)
     pool = client.connection_pool
     conn = await pool.get_connection()
     try:
         if not _stock_retry(conn.retry) or not _direct(conn, args, options):
             return await _tries(client, conn, args, options)
-        try:
-            lane, future = _begin(conn, args)
-        except Exception as error:
-            first = error
-        else:
+        try:  # _attempt, inlined
+            chunks = conn._rp_packer.pack(*args)
+            lane = Lane(get_running_loop())
+            lane.attach(conn)
+            future = lane.expect(1)
             try:
+                lane.transport.writelines(chunks)
                 reply = await future
-            except ResponseError as error:
+            except ResponseError:
                 if options and _EMPTY_RESPONSE in options:
                     return options[_EMPTY_RESPONSE]
-                first = error
-            except Exception as error:
-                first = error
-            except BaseException:
-                _abort(<Lane>lane)
                 raise
-            else:
-                value = _convert(client.response_callbacks, args[0], reply, options)
-                if type(value) not in _PLAIN and _isawaitable(value):
-                    value = await value
-                return value
+            except BaseException:
+                _abort(lane)
+                raise
+            value = _convert(client.response_callbacks, args[0], reply, options)
+            if type(value) not in _PLAIN and _isawaitable(value):
+                value = await value
+            return value
+        except Exception as error:  # redis-py's policy decides, from its first step on
+            first = error
         try:  # outside the except: a later try's error is not chained to the first
             return await _retry(client, conn, args, options, first, False)
         finally:
             del first
     finally:
-        release_nowait = getattr(pool, "release_nowait", None)
-        if release_nowait is None:
-            await pool.release(conn)
-        else:
-            rest = release_nowait(conn)
+        if _pool_releases(pool):
+            rest = pool.release_nowait(conn)
             if rest is not None:
                 await rest
+        else:
+            await pool.release(conn)
 
 
 async def _tries(client, conn, tuple args, dict options):
@@ -625,11 +703,10 @@ async def _run(client, tuple args, dict options):
 
 async def _release(pool, conn):
     """``await pool.release(conn)``, without a coroutine where redispool's pool can."""
-    release_nowait = getattr(pool, "release_nowait", None)
-    if release_nowait is None:
+    if not _pool_releases(pool):
         await pool.release(conn)
         return
-    rest = release_nowait(conn)
+    rest = pool.release_nowait(conn)
     if rest is not None:
         await rest
 
@@ -669,6 +746,24 @@ cdef bint _shareable(tuple args, dict options) except -1:
 
 async def _shared(client, tuple args, dict options):
     """One command on the client's shared lane (see the pure twin's ``_shared``)."""
+    try:
+        value = await _lane_try(client, args, options)
+    except Exception as error:
+        first = error
+    else:
+        if value is _DEDICATED:
+            return await _run(client, args, options)
+        if type(value) is Unretried:
+            raise (<Unretried>value).error
+        return value
+    try:
+        return await _retry_shared(client, args, options, first)
+    finally:
+        del first
+
+
+async def _lane_try(client, tuple args, dict options):
+    """One try on the client's shared lane (see the pure twin's ``_lane_try``)."""
     cdef Lane lane
     packer = client._rp_packer
     if packer is None:
@@ -677,12 +772,13 @@ async def _shared(client, tuple args, dict options):
     chunks = packer.pack(*args)
     loop = get_running_loop()
     found = client._rp_lane
-    if found is None or (<Lane>found).state == S_CLOSED or (<Lane>found).loop is not loop:
+    if found is None or (<Lane>found).loop is not loop or not (<Lane>found).accepting():
         lane = Lane(loop, client.connection_pool)
         client._rp_lane = lane
         future = lane.queue(chunks, 1)
-        if not await _open(lane):
-            return await _run(client, args, options)
+        opened = await _open(lane)
+        if opened is not None:
+            return opened
     else:
         lane = <Lane>found
         future = lane.queue(chunks, 1)
@@ -692,19 +788,12 @@ async def _shared(client, tuple args, dict options):
         if options and _EMPTY_RESPONSE in options:
             return options[_EMPTY_RESPONSE]
         raise
-    except (RedisConnectionError, RedisTimeoutError) as error:
-        first = error
-    else:
-        if reply is _DEDICATED:
-            return await _run(client, args, options)
-        value = _convert(client.response_callbacks, args[0], reply, options)
-        if type(value) not in _PLAIN and _isawaitable(value):
-            value = await value
-        return value
-    try:
-        return await _retry_elsewhere(client, args, options, first)
-    finally:
-        del first
+    if reply is _DEDICATED or type(reply) is Unretried:
+        return reply
+    value = _convert(client.response_callbacks, args[0], reply, options)
+    if type(value) not in _PLAIN and _isawaitable(value):
+        value = await value
+    return value
 
 
 async def _open(Lane lane):
@@ -712,25 +801,44 @@ async def _open(Lane lane):
     pool = lane.pool
     try:
         conn = await pool.get_connection()
+    except Exception as error:
+        lane.abandon(error)
+        return Unretried(error)
     except BaseException:
         lane.abandon()
         raise
-    if getattr(pool, "release_nowait", None) is None or not _plain(conn) or _health_due(conn):
+    if not _pool_releases(pool) or not _plain(conn) or _health_due(conn):
         lane.abandon()
         await pool.release(conn)
-        return False
+        return _DEDICATED
     lane.attach(conn)
-    return True
+    return None
 
 
-async def _retry_elsewhere(client, tuple args, dict options, first):
-    """A command whose shared lane failed: redis-py's ``Retry`` policy decides."""
-    pool = client.connection_pool
-    conn = await pool.get_connection()
+async def _retry_shared(client, tuple args, dict options, first):
+    """A command whose try on the shared lane failed (see the pure twin)."""
+    retry = client.get_retry()
+    if retry is None:
+        raise first
+    pending = [first]
+
+    async def attempt():
+        if pending:
+            raise pending.pop()
+        value = await _lane_try(client, args, options)
+        if value is _DEDICATED:
+            return await _run(client, args, options)
+        if type(value) is Unretried:
+            raise (<Unretried>value).error
+        return value
+
+    async def failure_callback(error, failure_count):
+        return None
+
     try:
-        return await _retry(client, conn, args, options, first, True)
+        return await retry.call_with_retry(attempt, failure_callback, with_failure_count=True)
     finally:
-        await _release(pool, conn)
+        del pending[:]
 
 
 # ---- pipelines ----------------------------------------------------------------------------
@@ -774,8 +882,8 @@ async def _replies(conn, list stack):
     cdef Lane lane = Lane(get_running_loop())
     lane.attach(conn)
     future = lane.expect(len(stack))
-    lane.transport.writelines(chunks)
     try:
+        lane.transport.writelines(chunks)
         return await future
     except BaseException:
         _abort(lane)

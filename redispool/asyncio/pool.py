@@ -258,22 +258,24 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             except BaseException:  # cancelled while waiting: the slot is not lost either
                 self._give_back(connection)
                 raise
-        if self._put_back(connection):
+        due = self._release_event_due(connection)
+        if self._put_back(connection) and due:
             await self._after_release(connection)
 
     def release_nowait(self, connection: Any) -> Any:
         """``release`` for callers that cannot wait (redispool's command path and its
-        lanes): the connection is back (or closed) on return; what is left to await
-        (redis-py's release event, a maintenance wait) is returned, else None."""
-        if self._in_maintenance:
+        lanes): None once the connection is back (or closed); where something must be
+        awaited first (redis-py's release event, as a re-authentication; a maintenance
+        wait), the connection stays in use and ``release``'s coroutine is returned, for
+        the caller to await or run as a task."""
+        if self._in_maintenance or self._release_event_due(connection):
             return self.release(connection)
-        if self._put_back(connection):
-            return self._after_release(connection)
+        self._put_back(connection)
         return None
 
     def _put_back(self, connection: Any) -> bool:
-        """The synchronous part of ``release``; True when redis-py's release event (or
-        its re-authentication, or metrics) is due."""
+        """The synchronous part of ``release``: the connection idle again, handed to a
+        waiter or closed; False for a connection that is not this pool's."""
         try:  # the names are in redispool._compat.NAMES, inlined on the hot path
             fd = connection._rp_packer.lend_fd
             clean = not (fd == DIRTY or connection._should_reconnect)
@@ -283,12 +285,14 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             clean = False
         if clean and not self._waiters:
             flags = self._slots.release(connection, fd)
-            if flags != RELEASED and not self._released(connection, flags):
-                return False
-        elif not self._give_back(connection):
-            return False
+            return flags == RELEASED or self._released(connection, flags)
+        return self._give_back(connection)
+
+    def _release_event_due(self, connection: Any) -> bool:
+        """Whether releasing ``connection`` dispatches redis-py's release event (or its
+        re-authentication, or records metrics)."""
         try:  # without one of these names, redis-py's release event every time
-            skip = (
+            return not (
                 self._event_dispatcher._event_listeners_mapping.get(  # type: ignore[union-attr]
                     AsyncAfterConnectionReleasedEvent
                 )
@@ -297,8 +301,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
                 and _arecorder._async_metrics_collector is None
             )
         except AttributeError:
-            skip = False
-        return not skip
+            return True
 
     async def _after_release(self, connection: Any) -> None:
         """redis-py's release event, or only its re-auth (see ``redispool.listeners``)."""
