@@ -58,8 +58,9 @@ stress: build redis-server
 	  $(PY) -m pytest -q -s tests/test_stress.py tests/test_leaks.py
 
 # redis-py's own tests, stock and with redispool: its pools and parsers, then redispool.Redis
-# (install()) under RESP2 and RESP3, each pair side by side on servers of their own (about
-# 7 minutes on two cores); then hiredis-py's tests with each Reader/packer twin.
+# (install()) under RESP2 and RESP3, then its asyncio tests on redispool.asyncio.Redis under
+# RESP2 and RESP3, without and with auto_pipeline=True, each pair side by side on servers of
+# their own (about 13 minutes on two cores); then hiredis-py's tests with each Reader/packer twin.
 upstream: build redis-server
 	$(PY) -m pip install -q pytest-asyncio pytest-timeout packaging ujson numpy
 	$(PY) tests/upstream/redis_py.py

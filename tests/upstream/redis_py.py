@@ -1,19 +1,28 @@
 """Run redis-py's own test files against private servers, stock and with redispool swapped
 in (``redispool_plugin``), and compare the failures.
 
-Two suites, each a stock run and a redispool run of the same files on the same protocol:
+Three suites, each pairs of a stock run and a redispool run of the same files on the same
+protocol:
 
 - ``pools``: ``DEFAULT_FILES`` with redispool's pools and parsers as redis-py's defaults;
 - ``client``: ``CLIENT_FILES`` under ``redispool.install()``, so that every ``redis.Redis``
   the tests make is a ``redispool.Redis`` on its fused command path, once per protocol
   (redis-py's ``--protocol``, 2 and 3). The plugin counts the tests that went through the
   fused path and the fallbacks to redis-py's own code made from within it, and writes them
-  to ``.upstream/fused-resp<N>.json`` (with the summary of every run, in
-  ``.upstream/redis_py.json``); a run in which no test used the fused path fails.
+  to ``.upstream/fused-<run>.json`` (with the summary of every run, in
+  ``.upstream/redis_py.json``); a run in which no test used the fused path fails;
+- ``aclient``: ``ACLIENT_FILES``, redis-py's asyncio tests, the same way (``install()``
+  makes every ``redis.asyncio.Redis`` a ``redispool.asyncio.Redis``), once per protocol
+  as made and once per protocol with ``auto_pipeline=True`` the default of every client
+  the tests make (``$REDISPOOL_UPSTREAM_AUTO_PIPELINE``, see the plugin). A run in
+  which no test went through ``redispool.asyncio.Redis.execute_command`` fails, and so does
+  an auto-pipelining run in which no command went through a shared lane (counted with
+  the pure twin).
 
 Each run's pytest output is kept in ``.upstream/logs/``.
 
-Usage: ``python tests/upstream/redis_py.py [--suite pools|client] [--serial] [test files...]``
+Usage: ``python tests/upstream/redis_py.py [--suite pools|client|aclient] [--serial]
+[test files...]``
 (``make upstream``; files given replace the selected suites' own). The stock and the
 redispool run of a pair go side by side, each on a server of its own (``--serial``: one
 after the other). The server is the one ``$REDISPOOL_SERVER`` names: redis (the default),
@@ -74,6 +83,16 @@ CLIENT_FILES = [
     "tests/test_connection.py",
 ]
 PROTOCOLS = ("2", "3")
+#: What the ``aclient`` suite runs with ``redispool.asyncio.Redis`` as ``redis.asyncio.Redis``,
+#: without and with auto-pipelining.
+ACLIENT_FILES = [
+    "tests/test_asyncio/test_commands.py",
+    "tests/test_asyncio/test_pipeline.py",
+    "tests/test_asyncio/test_pubsub.py",
+    "tests/test_asyncio/test_lock.py",
+    "tests/test_asyncio/test_scripting.py",
+]
+AUTO_PIPELINE = (False, True)
 
 
 #: Tests that pass stock and fail with redispool because they check how redis-py works
@@ -115,6 +134,7 @@ def run(
     plugin: bool,
     client: bool = False,
     protocol: str | None = None,
+    auto_pipeline: bool = False,
 ) -> Run:
     """One pytest run on a server of its own."""
     result = Run(label)
@@ -125,13 +145,16 @@ def run(
     env = {"PYTHONPATH": f"{HERE}:{ROOT}", "PATH": "/usr/bin:/bin"}
     if "REDISPOOL_SERVER" in os.environ:
         env["REDISPOOL_SERVER"] = os.environ["REDISPOOL_SERVER"]
-    json_path = OUT / f"fused-resp{protocol or 'default'}.json"
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    json_path = OUT / f"fused-{slug}.json"
     if plugin:
         args += ["-p", "redispool_plugin"]
     if client:
         env["REDISPOOL_UPSTREAM_CLIENT"] = "1"
         env["REDISPOOL_UPSTREAM_JSON"] = str(json_path)
         json_path.unlink(missing_ok=True)
+    if auto_pipeline:
+        env["REDISPOOL_UPSTREAM_AUTO_PIPELINE"] = "1"
     started = time.monotonic()
     with RedisServer() as server:
         done = subprocess.run(
@@ -143,7 +166,7 @@ def run(
         )
     result.seconds = time.monotonic() - started
     out = done.stdout
-    result.log = OUT / "logs" / (re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") + ".log")
+    result.log = OUT / "logs" / (slug + ".log")
     result.log.parent.mkdir(parents=True, exist_ok=True)
     result.log.write_text(out + done.stderr)
     result.failed = set(re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE))
@@ -160,21 +183,47 @@ def run(
     return result
 
 
-def pair(
-    where: Path, files: list[str], serial: bool, client: bool, protocol: str | None
-) -> tuple[Run, Run]:
-    """The stock run and the redispool run of ``files``."""
-    suffix = f", RESP{protocol}" if protocol else ""
-    ours = "redispool.Redis" if client else "with redispool"
+@dataclass
+class Plan:
+    """A pair of runs: which files, under which suite, protocol and auto-pipelining."""
+
+    suite: str
+    files: list[str]
+    protocol: str | None = None
+    auto_pipeline: bool = False
+
+    @property
+    def client(self) -> bool:
+        return self.suite != "pools"
+
+
+def pair(where: Path, plan: Plan, serial: bool) -> tuple[Run, Run]:
+    """The stock run and the redispool run of ``plan``'s files."""
+    suffix = f", RESP{plan.protocol}" if plan.protocol else ""
+    ours = {
+        "pools": "with redispool",
+        "client": "redispool.Redis",
+        "aclient": "redispool.asyncio.Redis",
+    }[plan.suite]
+    stock_label = "stock redis-py" + suffix
+    if plan.suite == "aclient":  # a label (and log) of its own for each stock run
+        stock_label = "stock redis.asyncio" + suffix
+        if plan.auto_pipeline:
+            ours += ", auto_pipeline"
+            stock_label += " (vs auto_pipeline)"
+    args = (where, plan.files)
     with ThreadPoolExecutor(1 if serial else 2) as pool:
-        stock = pool.submit(run, where, files, "stock redis-py" + suffix, False, False, protocol)
-        mine = pool.submit(run, where, files, ours + suffix, True, client, protocol)
+        stock = pool.submit(run, *args, stock_label, False, False, plan.protocol)
+        mine = pool.submit(
+            run, *args, ours + suffix, True, plan.client, plan.protocol, plan.auto_pipeline
+        )
         return stock.result(), mine.result()
 
 
-def report(stock: Run, ours: Run, client: bool) -> bool:
+def report(stock: Run, ours: Run, plan: Plan) -> bool:
     """Print a pair's results; whether it diverges beyond ``INTERNALS`` or, for a client
-    run, never took the fused path."""
+    run, never took the fused path (for an asyncio one, never ``execute_command``'s, or
+    with auto-pipelining never a shared lane)."""
     for r in (stock, ours):
         print(f"  {r.label + ':':<26} {r.summary} ({r.seconds:.0f} s)")
         for note in r.notes:
@@ -188,19 +237,29 @@ def report(stock: Run, ours: Run, client: bool) -> bool:
             print(f"  fails only with redispool: {test}")
         else:
             print(f"  fails only with redispool, a test of redis-py's internals: {test} ({reason})")
-    if client:
+    if plan.client:
         if not ours.fused:
             bad = True
             print("  no count of the fused path was written: the plugin did not run")
         elif not ours.fused["tests_on_fused_path"]:
             bad = True
             print("  no test went through the fused path (no redispool.Redis, or all fell back)")
+        elif plan.suite == "aclient" and not ours.fused["tests_on_async_execute_command"]:
+            bad = True
+            print("  no test went through redispool.asyncio.Redis.execute_command")
+        elif (
+            plan.auto_pipeline
+            and ours.fused["totals"].get("async:shared") is not None
+            and not ours.fused["tests_on_shared_lane"]
+        ):
+            bad = True
+            print("  auto_pipeline on, and no command went through a shared lane")
     return bad
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suite", choices=("pools", "client"), help="only this suite")
+    parser.add_argument("--suite", choices=("pools", "client", "aclient"), help="only this suite")
     parser.add_argument("--serial", action="store_true", help="one run at a time")
     parser.add_argument("files", nargs="*", help="redis-py test files (tests/...)")
     options = parser.parse_args()
@@ -210,14 +269,17 @@ def main() -> int:
     print(f"redis-py {redis.__version__} tests on {server.name} ({server.binary}):")
     bad = False
     record: dict[str, Any] = {"redis_py": redis.__version__, "server": server.name, "runs": []}
-    plans: list[tuple[list[str], bool, str | None]] = []
+    plans: list[Plan] = []
     if options.suite in (None, "pools"):
-        plans.append((options.files or DEFAULT_FILES, False, None))
+        plans.append(Plan("pools", options.files or DEFAULT_FILES))
     if options.suite in (None, "client"):
-        plans += [(options.files or CLIENT_FILES, True, protocol) for protocol in PROTOCOLS]
-    for files, client, protocol in plans:
-        stock, ours = pair(where, files, options.serial, client, protocol)
-        bad |= report(stock, ours, client)
+        plans += [Plan("client", options.files or CLIENT_FILES, p) for p in PROTOCOLS]
+    if options.suite in (None, "aclient"):
+        files = options.files or ACLIENT_FILES
+        plans += [Plan("aclient", files, p, auto) for auto in AUTO_PIPELINE for p in PROTOCOLS]
+    for plan in plans:
+        stock, ours = pair(where, plan, options.serial)
+        bad |= report(stock, ours, plan)
         for r in (stock, ours):
             entry = {k: getattr(r, k) for k in ("label", "summary", "counts", "seconds")}
             entry["failed"] = sorted(r.failed)

@@ -17,10 +17,28 @@ in ``redispool.client`` at call time) and, made from within them, fallbacks to r
 the wrappers for redis-py's own methods). Per test it records the counts of its call
 phase (a fixture's flushdb in the teardown is not the test's), and writes them with the
 totals to the JSON file ``$REDISPOOL_UPSTREAM_JSON`` names.
+
+``install()`` also makes every ``redis.asyncio.Redis`` a ``redispool.asyncio.Redis``, so
+the same mode runs redis-py's asyncio tests on redispool's asyncio command path, counted
+the same way under ``async:`` names: entries into ``redispool.asyncio.Redis``'s
+``execute_command`` and the ``async_run_pipeline``/``async_run_transaction`` its
+``Pipeline`` looks up in ``redispool.asyncio.client`` at call time, and fallbacks made from
+within them (a ``ContextVar`` marks a task inside one) to ``redis.asyncio``'s
+``Redis._send_command_parse_response`` and ``Pipeline._execute_pipeline``/
+``_execute_transaction``. With the pure twin, ``async:shared`` counts the commands that went
+through a shared lane (``_acommand_py._shared``, looked up at call time).
+
+With ``$REDISPOOL_UPSTREAM_AUTO_PIPELINE`` set too, ``auto_pipeline=True`` is the default of
+``redispool.asyncio.Redis(...)`` and of its ``from_url`` for the run (their keyword-only
+defaults, ``__kwdefaults__``, are rebound), so every client the tests make turns it on,
+however made: ``redis.asyncio.Redis(connection_pool=...)`` in redis-py's conftest,
+``from_url``, ``.client()`` (which makes ``self.__class__(...)``; a single-connection
+client never shares its connection anyway), a test's own ``redis.Redis(...)``.
 """
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import json
 import os
@@ -44,8 +62,13 @@ import redis.connection
 #: What is counted: entries into the fused path, and fallbacks made from within it.
 FUSED = ("execute_command", "run_pipeline", "run_transaction")
 FALLBACKS = ("_send_command_parse_response", "_execute_pipeline", "_execute_transaction")
+#: The same for ``redispool.asyncio.Redis``; ``async:shared``: commands on a shared lane.
+AFUSED = ("async:execute_command", "async:run_pipeline", "async:run_transaction")
+AFALLBACKS = tuple(f"async:{name}" for name in FALLBACKS)
+SHARED = "async:shared"
 _lock = threading.Lock()
 _inside = threading.local()  # depth: in a fused entry, on this thread
+_ainside: contextvars.ContextVar[int] = contextvars.ContextVar("_ainside", default=0)
 _phase = "outside"  # of the test running: setup, call, teardown (or outside any test)
 _counts: dict[str, int] = {}  # this phase's
 _tests: dict[str, dict[str, int]] = {}  # each test's call phase (its counts above 0)
@@ -53,7 +76,7 @@ _totals: dict[str, dict[str, int]] = {}  # per phase, over the run
 
 
 def _zero() -> dict[str, int]:
-    return dict.fromkeys(FUSED + FALLBACKS, 0)
+    return dict.fromkeys(FUSED + FALLBACKS + AFUSED + AFALLBACKS + (SHARED,), 0)
 
 
 def _count(name: str) -> None:
@@ -82,6 +105,27 @@ def _fallback(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
     return counted
 
 
+def _aentry(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        _count(name)
+        token = _ainside.set(_ainside.get() + 1)
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            _ainside.reset(token)
+
+    return counted
+
+
+def _afallback(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        if _ainside.get():
+            _count(name)
+        return await original(*args, **kwargs)
+
+    return counted
+
+
 def _wrap_fallbacks() -> None:
     """Count redis-py's methods the fused path falls back to, called from within it."""
     redis_client: Any = redis.client.Redis
@@ -92,6 +136,14 @@ def _wrap_fallbacks() -> None:
         (redis_pipeline, "_execute_transaction"),
     ):
         setattr(owner, name, _fallback(name, vars(owner)[name]))
+    async_client: Any = redis.asyncio.client.Redis
+    async_pipeline: Any = redis.asyncio.client.Pipeline
+    for owner, name in (
+        (async_client, "_send_command_parse_response"),
+        (async_pipeline, "_execute_pipeline"),
+        (async_pipeline, "_execute_transaction"),
+    ):
+        setattr(owner, name, _afallback(f"async:{name}", vars(owner)[name]))
 
 
 def _close_phase(test: str | None) -> None:
@@ -115,7 +167,10 @@ if CLIENT:
     _wrap_fallbacks()
 
 import redispool  # noqa: E402
+import redispool._acommand_py  # noqa: E402
+import redispool._impl  # noqa: E402
 import redispool.asyncio  # noqa: E402
+import redispool.asyncio.client  # noqa: E402
 import redispool.client  # noqa: E402
 
 
@@ -147,6 +202,27 @@ if CLIENT:
     _redis.execute_command = _entry("execute_command", vars(_redis)["execute_command"])
     for _name in FUSED[1:]:
         setattr(redispool.client, _name, _entry(_name, getattr(redispool.client, _name)))
+    # redispool.asyncio.Redis's, and what its Pipeline looks up at call time
+    _aredis: Any = redispool.asyncio.client.Redis
+    _aredis.execute_command = _aentry(AFUSED[0], vars(_aredis)["execute_command"])
+    for _name in AFUSED[1:]:
+        _global = _name.replace("async:", "async_")
+        _original = getattr(redispool.asyncio.client, _global)
+        setattr(redispool.asyncio.client, _global, _aentry(_name, _original))
+    if redispool._impl.async_execute_command is redispool._acommand_py.execute_command:
+        _shared = redispool._acommand_py._shared  # the pure twin's, looked up at call time
+
+        async def _counted_shared(*args: Any, **kwargs: Any) -> Any:
+            _count(SHARED)
+            return await _shared(*args, **kwargs)
+
+        redispool._acommand_py._shared = _counted_shared  # type: ignore[assignment]
+    if os.environ.get("REDISPOOL_UPSTREAM_AUTO_PIPELINE"):
+        # every client the tests make auto-pipelines (see the module's docstring);
+        # the functions themselves, not inspect.unwrap: update_wrapper made their
+        # __wrapped__ redis-py's
+        vars(_aredis)["__init__"].__kwdefaults__["auto_pipeline"] = True
+        vars(_aredis)["from_url"].__func__.__kwdefaults__["auto_pipeline"] = True
 else:
     _swap_pools_and_parsers()
 
@@ -214,8 +290,8 @@ if CLIENT:
             return (yield)
 
 
-def _fused(counts: dict[str, int]) -> int:
-    return sum(counts.get(name, 0) for name in FUSED)
+def _fused(counts: dict[str, int], names: tuple[str, ...] = FUSED + AFUSED) -> int:
+    return sum(counts.get(name, 0) for name in names)
 
 
 def _fused_summary() -> dict[str, Any]:
@@ -227,9 +303,13 @@ def _fused_summary() -> dict[str, Any]:
     return {
         "tests": len(_tests),
         "tests_on_fused_path": sum(1 for c in _tests.values() if _fused(c)),
+        "tests_on_sync_fused_path": sum(1 for c in _tests.values() if _fused(c, FUSED)),
         "tests_with_fallbacks": sum(
-            1 for c in _tests.values() if any(c.get(name) for name in FALLBACKS)
+            1 for c in _tests.values() if any(c.get(name) for name in FALLBACKS + AFALLBACKS)
         ),
+        "tests_on_async_execute_command": sum(1 for c in _tests.values() if c.get(AFUSED[0])),
+        "tests_on_shared_lane": sum(1 for c in _tests.values() if c.get(SHARED)),
+        "auto_pipeline": bool(os.environ.get("REDISPOOL_UPSTREAM_AUTO_PIPELINE")),
         "totals": total,
         "per_phase": _totals,
         "per_test": _tests,
@@ -245,12 +325,23 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     summary = _fused_summary()
     total = summary["totals"]
     terminalreporter.write_line(
-        f"redispool.Redis fused path: {summary['tests_on_fused_path']} of {summary['tests']}"
+        f"redispool.Redis fused path: {summary['tests_on_sync_fused_path']} of {summary['tests']}"
         f" tests; {total['execute_command']} commands, {total['run_pipeline']} pipelines,"
         f" {total['run_transaction']} transactions;"
         f" fallbacks {sum(total[name] for name in FALLBACKS)}"
         f" ({', '.join(f'{name} {total[name]}' for name in FALLBACKS)})"
     )
+    if summary["auto_pipeline"] or any(total[name] for name in AFUSED):
+        terminalreporter.write_line(
+            f"redispool.asyncio.Redis fused path: {summary['tests_on_async_execute_command']}"
+            f" of {summary['tests']} tests through its execute_command;"
+            f" {total[AFUSED[0]]} commands, {total[AFUSED[1]]} pipelines,"
+            f" {total[AFUSED[2]]} transactions; auto_pipeline {summary['auto_pipeline']}:"
+            f" {total[SHARED]} commands on a shared lane"
+            f" in {summary['tests_on_shared_lane']} tests;"
+            f" fallbacks {sum(total[name] for name in AFALLBACKS)}"
+            f" ({', '.join(f'{name[6:]} {total[name]}' for name in AFALLBACKS)})"
+        )
     path = os.environ.get("REDISPOOL_UPSTREAM_JSON")
     if path:
         with open(path, "w") as f:
