@@ -25,8 +25,8 @@ the same way under ``async:`` names: entries into ``redispool.asyncio.Redis``'s
 ``Pipeline`` looks up in ``redispool.asyncio.client`` at call time, and fallbacks made from
 within them (a ``ContextVar`` marks a task inside one) to ``redis.asyncio``'s
 ``Redis._send_command_parse_response`` and ``Pipeline._execute_pipeline``/
-``_execute_transaction``. With the pure twin, ``async:shared`` counts the commands that went
-through a shared lane (``_acommand_py._shared``, looked up at call time).
+``_execute_transaction``. ``async:shared`` counts the commands that went through a shared
+lane (one that leaves a lane on its client: a new one, or one open before it).
 
 With ``$REDISPOOL_UPSTREAM_AUTO_PIPELINE`` set too, ``auto_pipeline=True`` is the default of
 ``redispool.asyncio.Redis(...)`` and of its ``from_url`` for the run (their keyword-only
@@ -209,14 +209,21 @@ if CLIENT:
         _global = _name.replace("async:", "async_")
         _original = getattr(redispool.asyncio.client, _global)
         setattr(redispool.asyncio.client, _global, _aentry(_name, _original))
-    if redispool._impl.async_execute_command is redispool._acommand_py.execute_command:
-        _shared = redispool._acommand_py._shared  # the pure twin's, looked up at call time
+    _aexecute = _aredis.execute_command
 
-        async def _counted_shared(*args: Any, **kwargs: Any) -> Any:
-            _count(SHARED)
-            return await _shared(*args, **kwargs)
+    async def _counted_shared(self: Any, *args: Any, **kwargs: Any) -> Any:
+        """A command that went through a shared lane leaves one on its client: one it
+        made (another object than before) or one that was open before and took it."""
+        before = getattr(self, "_rp_lane", None)
+        was_open = before is not None and before.state != before.CLOSED
+        try:
+            return await _aexecute(self, *args, **kwargs)
+        finally:
+            after = getattr(self, "_rp_lane", None)
+            if after is not None and (after is not before or was_open):
+                _count(SHARED)
 
-        redispool._acommand_py._shared = _counted_shared  # type: ignore[assignment]
+    _aredis.execute_command = _counted_shared
     if os.environ.get("REDISPOOL_UPSTREAM_AUTO_PIPELINE"):
         # every client the tests make auto-pipelines (see the module's docstring);
         # the functions themselves, not inspect.unwrap: update_wrapper made their
