@@ -544,7 +544,12 @@ async def execute_command(client: Any, *args: Any, **options: Any) -> Any:
     if not _fused(client):
         return await RedisClient.execute_command(client, *args, **options)
     args[0]  # redis-py's IndexError for no command, before a checkout
-    if client.auto_pipeline and not client.single_connection_client and _shareable(args, options):
+    if (
+        client.auto_pipeline
+        and client.connection is None
+        and not client.single_connection_client
+        and _shareable(args, options)
+    ):
         return await _shared(client, args, options)
     return await _run(client, args, options)
 

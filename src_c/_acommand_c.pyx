@@ -620,7 +620,12 @@ async def execute_command(client, *args, **options):
     if not _fused(client):
         return await _RedisClient.execute_command(client, *args, **options)
     args[0]  # redis-py's IndexError for no command, before a checkout
-    if client.auto_pipeline and not client.single_connection_client and _shareable(args, options):
+    if (
+        client.auto_pipeline
+        and client.connection is None
+        and not client.single_connection_client
+        and _shareable(args, options)
+    ):
         return await _shared(client, args, options)
     if client.single_connection_client or client.connection is not None:
         return await _run(client, args, options)
