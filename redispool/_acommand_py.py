@@ -64,8 +64,8 @@ class Lane(asyncio.Protocol):
     """The replies owed on one connection, resolved in order as they arrive.
 
     ``waiting`` holds one entry per written command or pipeline: ``(future, count,
-    queued)``; a future gets its reply (``count`` 1) or the list of ``count`` replies,
-    error replies included (a pipeline). A shared lane keeps what it has not written yet
+    queued)``; a future gets its reply (``count`` 0: a command) or the list of ``count``
+    replies, error replies included (a pipeline). A shared lane keeps what it has not written yet
     in ``pending``; a command whose task is cancelled before the write is never written.
     A future nobody waits for any longer has its reply read and dropped, so every later
     reply still goes where it belongs. ``socket_timeout`` (read afresh each time, as a
@@ -163,7 +163,8 @@ class Lane(asyncio.Protocol):
 
     # ---- writing -----------------------------------------------------------------------------
     def expect(self, count: int) -> Any:
-        """A future for the next ``count`` replies (the caller writes their command now)."""
+        """A future for the next reply (``count`` 0) or list of ``count`` replies (the
+        caller writes their commands now)."""
         loop = self.loop
         future = loop.create_future()
         self.waiting.append((future, count, loop.time()))
@@ -201,7 +202,7 @@ class Lane(asyncio.Protocol):
                 continue
             out += chunks
             waiting.append((future, count, queued))
-            owed += count
+            owed += count or 1
         if out:
             self.packer.owed += owed
             self.transport.writelines(out)
@@ -222,7 +223,10 @@ class Lane(asyncio.Protocol):
         waiting = self.waiting
         try:
             while True:
-                reply = reader.gets()
+                try:
+                    reply = reader.gets()
+                except UnicodeError as decoding:  # the reply is read: it fails its caller
+                    reply = decoding
                 if reply is NOT_ENOUGH_DATA:
                     break
                 kind = type(reply)
@@ -237,7 +241,7 @@ class Lane(asyncio.Protocol):
                 if kind is not bytes and kind is not int and kind is not str:
                     error = self.check(reply)
                 future, count, _queued = waiting[0]
-                if count == 1:
+                if count == 0:
                     waiting.popleft()
                     if not future.done():
                         if error is None:
@@ -246,7 +250,7 @@ class Lane(asyncio.Protocol):
                             future.set_exception(error)
                     continue
                 replies = self.replies
-                replies.append(reply)
+                replies.append(reply if error is None or error is reply else error)
                 if len(replies) == count:  # a pipeline's replies, error replies among them
                     waiting.popleft()
                     self.replies = []
@@ -267,7 +271,7 @@ class Lane(asyncio.Protocol):
             return reply
         if isinstance(reply, ResponseError):
             return reply
-        if isinstance(reply, RedisConnectionError):
+        if isinstance(reply, (RedisConnectionError, UnicodeError)):  # redis-py disconnects
             self.poisoned = True
             return reply
         if type(reply) is list and reply and isinstance(reply[0], RedisConnectionError):
@@ -513,7 +517,7 @@ async def _attempt(client: Any, conn: Any, args: tuple[Any, ...], options: dict[
     chunks = conn._rp_packer.pack(*args)
     lane = Lane(asyncio.get_running_loop())
     lane.attach(conn)
-    future = lane.expect(1)
+    future = lane.expect(0)
     try:
         lane.transport.writelines(chunks)
         reply = await future
@@ -672,12 +676,12 @@ async def _lane_try(client: Any, args: tuple[Any, ...], options: dict[str, Any])
     lane = client._rp_lane
     if lane is None or lane.loop is not loop or not lane.accepting():
         lane = client._rp_lane = Lane(loop, client.connection_pool)
-        future = lane.queue(chunks, 1)
+        future = lane.queue(chunks, 0)
         opened = await _open(lane)
         if opened is not None:
             return opened
     else:
-        future = lane.queue(chunks, 1)
+        future = lane.queue(chunks, 0)
     try:
         reply = await future
     except ResponseError:
@@ -794,14 +798,13 @@ async def _replies(conn: Any, stack: list[Any]) -> list[Any]:
     return replies
 
 
-def _raise_connection_error(replies: list[Any]) -> None:
-    """A reply redis-py's parser raises (a connection-level error): raised here too, as
-    redis-py's read raises it, its connection closed."""
+def _raise_unread(replies: list[Any]) -> None:
+    """What redis-py's read raises instead of returning (a connection-level error reply,
+    a reply that could not be decoded; the lane put the exception in the reply's place):
+    raised here too, its connection closed once drained."""
     for reply in replies:
-        if isinstance(reply, RedisConnectionError):
+        if isinstance(reply, (RedisConnectionError, UnicodeError)):
             raise reply
-        if type(reply) is list and reply and isinstance(reply[0], RedisConnectionError):
-            raise reply[0]
 
 
 async def run_pipeline(
@@ -823,10 +826,8 @@ async def run_pipeline(
                 options[EMPTY_RESPONSE] if options and EMPTY_RESPONSE in options else reply
             )
             continue
-        if isinstance(reply, RedisConnectionError) or (
-            type(reply) is list and reply and isinstance(reply[0], RedisConnectionError)
-        ):
-            _raise_connection_error([reply])
+        if isinstance(reply, (RedisConnectionError, UnicodeError)):
+            raise reply
         name = args[0]
         try:
             responses.append(await _converted(callbacks, name, reply, options))
@@ -855,7 +856,7 @@ async def run_transaction(
     stack += [args for args, options in commands if EMPTY_RESPONSE not in options]
     stack.append(("EXEC",))
     replies = await _replies(conn, stack)
-    _raise_connection_error(replies)
+    _raise_unread(replies)
     errors: list[Any] = []
     if isinstance(replies[0], ResponseError):
         errors.append((0, replies[0]))

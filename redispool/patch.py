@@ -117,6 +117,23 @@ def _default(func: Any, name: str, value: Any) -> None:
     _undo.append(lambda: setattr(raw, "__defaults__", defaults))
 
 
+def _substitute_from_url(base: Any, replacement: Any) -> None:
+    """Make ``base.from_url(...)`` build what ``replacement.from_url`` builds (for exactly
+    ``base``, as ``_substitute`` does for the constructor) until ``uninstall()``, so it
+    takes the replacement's own keywords too (``auto_pipeline=``)."""
+    original = vars(base)["from_url"]
+
+    def from_url(cls: type, url: str, *args: Any, **kwargs: Any) -> Any:
+        made: Any = _made_as.get(cls)
+        if made is replacement:
+            return made.from_url(url, *args, **kwargs)
+        return original.__func__(cls, url, *args, **kwargs)
+
+    from_url.__doc__ = original.__func__.__doc__
+    base.from_url = classmethod(from_url)
+    _undo.append(lambda: setattr(base, "from_url", original))
+
+
 def _construct_command_packer(self: Any, packer: Any) -> Any:
     if packer is not None:
         return packer
@@ -132,6 +149,7 @@ def install() -> None:
         return
     _substitute(redis.client.Redis, Redis)
     _substitute(redis.asyncio.client.Redis, AsyncRedis)
+    _substitute_from_url(redis.asyncio.client.Redis, AsyncRedis)
     for module in (redis, redis.connection, redis.client, redis.cluster):
         _rebind(module, "ConnectionPool", ConnectionPool)
     for module in (redis, redis.connection):

@@ -205,7 +205,7 @@ cdef class Lane:
 
     # ---- writing -----------------------------------------------------------------------------
     cpdef object expect(self, Py_ssize_t count):
-        """A future for the next ``count`` replies (the caller writes their command now)."""
+        """A future for the next reply (``count`` 0) or list of ``count`` replies."""
         loop = self.loop
         future = loop.create_future()
         self.waiting.append((future, count, loop.time()))
@@ -246,7 +246,7 @@ cdef class Lane:
                 continue
             out.extend(entry[1])
             waiting.append((future, entry[2], entry[3]))
-            owed += <Py_ssize_t>entry[2]
+            owed += <Py_ssize_t>entry[2] or 1
         if out:
             self.packer.owed += owed
             self.transport.writelines(out)
@@ -270,7 +270,10 @@ cdef class Lane:
         waiting = self.waiting
         try:
             while True:
-                reply = reader.gets()
+                try:
+                    reply = reader.gets()
+                except UnicodeError as decoding:  # the reply is read: it fails its caller
+                    reply = decoding
                 if reply is _NOT_ENOUGH:
                     break
                 kind = type(reply)
@@ -287,7 +290,7 @@ cdef class Lane:
                 entry = <tuple>waiting[0]
                 future = entry[0]
                 count = entry[1]
-                if count == 1:
+                if count == 0:
                     waiting.popleft()
                     if not future.done():
                         if error is None:
@@ -296,7 +299,7 @@ cdef class Lane:
                             future.set_exception(error)
                     continue
                 replies = self.replies
-                replies.append(reply)
+                replies.append(reply if error is None or error is reply else error)
                 if len(replies) == count:
                     waiting.popleft()
                     self.replies = []
@@ -315,7 +318,7 @@ cdef class Lane:
             return reply
         if isinstance(reply, ResponseError):
             return reply
-        if isinstance(reply, RedisConnectionError):
+        if isinstance(reply, (RedisConnectionError, UnicodeError)):  # redis-py disconnects
             self.poisoned = True
             return reply
         if type(reply) is list and reply and isinstance(reply[0], RedisConnectionError):
@@ -582,7 +585,7 @@ async def _attempt(client, conn, tuple args, dict options):
     chunks = conn._rp_packer.pack(*args)
     cdef Lane lane = Lane(get_running_loop())
     lane.attach(conn)
-    future = lane.expect(1)
+    future = lane.expect(0)
     try:
         lane.transport.writelines(chunks)
         reply = await future
@@ -638,7 +641,7 @@ async def execute_command(client, *args, **options):
             chunks = conn._rp_packer.pack(*args)
             lane = Lane(get_running_loop())
             lane.attach(conn)
-            future = lane.expect(1)
+            future = lane.expect(0)
             try:
                 lane.transport.writelines(chunks)
                 reply = await future
@@ -780,13 +783,13 @@ async def _lane_try(client, tuple args, dict options):
     if found is None or (<Lane>found).loop is not loop or not (<Lane>found).accepting():
         lane = Lane(loop, client.connection_pool)
         client._rp_lane = lane
-        future = lane.queue(chunks, 1)
+        future = lane.queue(chunks, 0)
         opened = await _open(lane)
         if opened is not None:
             return opened
     else:
         lane = <Lane>found
-        future = lane.queue(chunks, 1)
+        future = lane.queue(chunks, 0)
     try:
         reply = await future
     except ResponseError:
@@ -895,16 +898,10 @@ async def _replies(conn, list stack):
         raise
 
 
-cdef bint _connection_error(object reply) except -1:
-    return isinstance(reply, RedisConnectionError) or (
-        type(reply) is list and reply and isinstance(reply[0], RedisConnectionError)
-    )
-
-
-cdef void _raise_connection_error(object reply) except *:
-    if isinstance(reply, RedisConnectionError):
-        raise reply
-    raise reply[0]
+cdef bint _unread(object reply) except -1:
+    """What redis-py's read raises instead of returning (see the pure twin's
+    ``_raise_unread``)."""
+    return isinstance(reply, (RedisConnectionError, UnicodeError))
 
 
 async def run_pipeline(pipe, conn, list commands, raise_on_error):
@@ -924,8 +921,8 @@ async def run_pipeline(pipe, conn, list commands, raise_on_error):
                 options[_EMPTY_RESPONSE] if options and _EMPTY_RESPONSE in options else reply
             )
             continue
-        if _connection_error(reply):
-            _raise_connection_error(reply)
+        if _unread(reply):
+            raise reply
         name = args[0]
         try:
             value = _convert(callbacks, name, reply, options)
@@ -953,8 +950,8 @@ async def run_transaction(pipe, conn, list commands, raise_on_error):
     stack.append(("EXEC",))
     replies = await _replies(conn, stack)
     for reply in replies:
-        if _connection_error(reply):
-            _raise_connection_error(reply)
+        if _unread(reply):
+            raise reply
     cdef list errors = []
     if isinstance(replies[0], ResponseError):
         errors.append((0, replies[0]))
