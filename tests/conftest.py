@@ -7,6 +7,7 @@ instead of silently testing the pure twin twice. ``REDISPOOL_NO_EXTENSIONS=1`` s
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from collections.abc import Iterator
 from types import ModuleType
@@ -25,6 +26,24 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 NO_EXTENSIONS = bool(os.environ.get("REDISPOOL_NO_EXTENSIONS"))
 TWINS = ("c", "py")
+
+
+def _built(name: str) -> bool:
+    """Whether the compiled module ``name`` was built into the ``redispool`` package under
+    test (not found elsewhere, say by the finder of an editable install of another
+    checkout)."""
+    import redispool
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return False
+    here = {os.path.realpath(path) for path in redispool.__path__}
+    return os.path.dirname(os.path.realpath(spec.origin)) in here
+
+
+#: The twins of redis.asyncio's command path: the compiled one wherever it was built (it
+#: is then imported by name, so a broken build fails loudly), the pure one always.
+ACOMMAND_TWINS = TWINS if _built("redispool._acommand_c") else ("py",)
 
 
 def _twin(request: pytest.FixtureRequest, stem: str) -> ModuleType:
@@ -60,6 +79,8 @@ SERVER_MODULES = {
     "test_server",
     "test_cluster_pool",
     "test_client",
+    "test_aclient",
+    "test_auto_pipeline",
 }
 
 
@@ -130,6 +151,16 @@ def command_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     from helpers import use_command_twin
 
     use_command_twin(monkeypatch, _twin(request, "command"))
+    return str(request.param)
+
+
+@pytest.fixture(params=ACOMMAND_TWINS)
+def acommand_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``redispool.asyncio.Redis`` and its ``Pipeline`` run the compiled or the pure
+    lanes (``helpers.use_acommand_twin``); the compiled twin only where it was built."""
+    from helpers import use_acommand_twin
+
+    use_acommand_twin(monkeypatch, _twin(request, "acommand"))
     return str(request.param)
 
 
