@@ -144,7 +144,7 @@ NAMES: Final[tuple[Name, ...]] = (
     Name(
         "redis.event.EventDispatcher",
         "_event_listeners_mapping",
-        ("pool", "asyncio.pool", "_compat"),
+        ("pool", "_compat"),
         _NO_SHORTCUT + " (a dispatcher without it: the same, for that pool)",
     ),
     # ---- redis-py's sync connections
@@ -292,7 +292,13 @@ NAMES: Final[tuple[Name, ...]] = (
         "close_now() closes the writer itself and forgets both streams, as _close does",
     ),
     Name(_ASYNC, "_should_reconnect", ("asyncio.pool",), _SLOW, via=f"{_ASYNC}.should_reconnect"),
-    Name(_ASYNC, "_re_auth_token", ("asyncio.pool",), _NO_SHORTCUT, via=f"{_ASYNC}.re_auth"),
+    Name(
+        _ASYNC,
+        "_re_auth_token",
+        ("asyncio.pool", "_acommand_py", "_acommand_c"),
+        _NO_SHORTCUT + "; lanes: a connection's pending re-authentication goes unseen",
+        via=f"{_ASYNC}.re_auth",
+    ),
     # ---- redis-py's asyncio pools, under redispool's subclasses
     Name(_APOOL, "_lock", ("asyncio.pool",), _REQUIRED),  # the MOVING handler holds it
     Name(_APOOL, "_event_dispatcher", ("asyncio.pool",), _REQUIRED),
@@ -326,7 +332,12 @@ NAMES: Final[tuple[Name, ...]] = (
         "STREAM_PEEK is off: slow checkouts; AsyncParser.can_read reads what is there"
         " under a zero timeout instead of peeking; " + _NO_ASYNC_COMMAND_PATH,
     ),
-    Name(_STREAM, "_waiter", ("asyncio.fast_io", "_compat"), _NO_FAST_IO),
+    Name(
+        _STREAM,
+        "_waiter",
+        ("asyncio.fast_io", "_compat", "_acommand_py", "_acommand_c"),
+        _NO_FAST_IO + "; " + _NO_ASYNC_COMMAND_PATH,
+    ),
     # ---- redispool.asyncio.Redis's command path (_acommand_py, _acommand_c)
     Name(
         _ASYNC,
@@ -504,6 +515,7 @@ def flags(missing: Collection[str]) -> dict[str, bool]:
             f"{_ASYNC}._read_response_from_parser",
             f"{_STREAM}._eof",
             f"{_STREAM}._buffer",
+            f"{_STREAM}._waiter",
             *(
                 f"{_ACLIENT}.{name}"
                 for name in (

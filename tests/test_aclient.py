@@ -752,12 +752,6 @@ async def _in_context(r: Any, transaction: bool) -> Any:
         return first, await pipe.execute()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: run_pipeline reads a one-command stack with lane.expect(1), whose future"
-    " gets the reply itself rather than a list of one: execute() zips the commands with"
-    " the reply (b'v' -> [118]; None -> TypeError)",
-)
 @pytest.mark.parametrize("value", [b"v", None], ids=["bytes", "nil"])
 async def test_pipeline_of_one_command(make: Callable[..., Any], value: Any) -> None:
     """The parity check for this lives here alone: the other tests' pipelines have two
@@ -912,12 +906,6 @@ async def test_single_connection_client(make: Callable[..., Any]) -> None:
     assert r.connection_pool.stats().in_use == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with auto_pipeline=True a single_connection_client's commands go to the"
-    " shared lane while client.connection is None, i.e. until some exclusive command has"
-    " run initialize(): they are written on pooled connections, not its one connection",
-)
 async def test_single_connection_client_with_auto_pipeline(make: Callable[..., Any]) -> None:
     r = make(OurRedis, single_connection_client=True, auto_pipeline=True)
     assert await r.set("k", "v") is True
@@ -926,13 +914,6 @@ async def test_single_connection_client_with_auto_pipeline(make: Callable[..., A
     assert r.connection_pool.stats().created == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an error reply redis-py's parser raises as a ConnectionError (LOADING ->"
-    " BusyLoadingError, NOAUTH -> AuthenticationError) is resolved as the command's value:"
-    " Lane.data_received raises only ResponseError replies (the lane marks the connection"
-    " poisoned, but the caller gets the exception object back as its reply)",
-)
 @pytest.mark.parametrize(
     ("reply", "error"),
     [("LOADING fake", BusyLoadingError), ("NOAUTH fake", AuthenticationError)],
@@ -1380,13 +1361,6 @@ async def test_install_makes_redis_asyncio_clients_redispool_clients(
     await r.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with install(), redis.asyncio.Redis.from_url(url, auto_pipeline=True) is"
-    " redis-py's from_url, which hands auto_pipeline to the pool as a connection keyword:"
-    " TypeError from AbstractConnection.__init__ at the first command, though"
-    " redis.asyncio.Redis(auto_pipeline=True) works",
-)
 async def test_install_from_url_takes_auto_pipeline(redis_url: str) -> None:
     redispool.install()
     try:

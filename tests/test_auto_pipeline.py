@@ -150,17 +150,9 @@ async def test_data_error_fails_only_its_caller(make: Callable[..., Any]) -> Non
     await assert_connections_clean(r.connection_pool)
 
 
-SHARED_DECODE_ERROR = pytest.mark.xfail(
-    strict=True,
-    reason="bug: a reply that fails to decode (UnicodeDecodeError from the Reader in"
-    " Lane.data_received) fails the whole shared lane: every other command in flight on"
-    " it gets a copy of that UnicodeDecodeError instead of its own reply",
-)
-
-
 @pytest.mark.parametrize(
     "auto",
-    [pytest.param(True, id="auto", marks=SHARED_DECODE_ERROR), pytest.param(False, id="lanes")],
+    [pytest.param(True, id="auto"), pytest.param(False, id="lanes")],
 )
 async def test_undecodable_reply_fails_only_its_caller(make: Callable[..., Any]) -> None:
     """As with redis-py's client (where each task has a connection of its own), only the
@@ -309,17 +301,7 @@ async def test_timeouts_around_commands(make: Callable[..., Any]) -> None:
 @pytest.mark.parametrize(
     "auto",
     [
-        pytest.param(
-            True,
-            id="auto",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: the shared lane never runs a due health check: with"
-                " health_check_interval set, a command on a connection idle past it is"
-                " written without the PING redis-py sends first (_open/plain() do not look"
-                " at next_health_check, unlike _direct on a lane of its own)",
-            ),
-        ),
+        pytest.param(True, id="auto"),
         pytest.param(False, id="lanes"),
     ],
 )

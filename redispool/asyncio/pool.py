@@ -290,18 +290,19 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
 
     def _release_event_due(self, connection: Any) -> bool:
         """Whether releasing ``connection`` dispatches redis-py's release event (or its
-        re-authentication, or records metrics)."""
-        try:  # without one of these names, redis-py's release event every time
-            return not (
-                self._event_dispatcher._event_listeners_mapping.get(  # type: ignore[union-attr]
-                    AsyncAfterConnectionReleasedEvent
-                )
-                is self._quiet_listeners
-                and connection._re_auth_token is None
-                and _arecorder._async_metrics_collector is None
-            )
-        except AttributeError:
-            return True
+        re-authentication, or records metrics). A listener list not seen before is
+        looked at here (and remembered when it could only re-authenticate)."""
+        listeners = _compat.release_listeners(
+            self._event_dispatcher, AsyncAfterConnectionReleasedEvent
+        )
+        if listeners is not self._quiet_listeners:
+            if not quiet(listeners, AsyncReAuthConnectionListener):
+                return True
+            self._quiet_listeners = listeners
+        return (
+            getattr(connection, "_re_auth_token", None) is not None
+            or _arecorder._async_metrics_collector is not None
+        )
 
     async def _after_release(self, connection: Any) -> None:
         """redis-py's release event, or only its re-auth (see ``redispool.listeners``)."""
