@@ -264,11 +264,15 @@ class SlotArray:
             return self._reserve()
 
     def renew(self, conn: Any) -> bool:
-        """For a connection handed from one user to the next without going idle: True
-        (and its age restarts) if it is past ``max_lifetime`` and must be reconnected."""
+        """For a connection handed from one user to the next without going idle: that
+        checkout counts as a hit, and the answer is True (and its age restarts) if it is
+        past ``max_lifetime`` and must be reconnected."""
         with self._lock:
             slot = self._slot_of.get(id(conn), -1)
-            if slot < 0 or not self._max_lifetime:
+            if slot < 0:
+                return False
+            self._hits += 1
+            if not self._max_lifetime:
                 return False
             now = monotonic()
             if now - self._created_at[slot] < self._max_lifetime:

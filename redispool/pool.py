@@ -187,7 +187,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
 
     def _wait_clock(self) -> float:
         """When a checkout began, for redis-py's wait_time (0: not recorded)."""
-        if self._records_wait and _recorder._metrics_collector is not None:
+        if self._records_wait and not metrics_off():
             return monotonic()
         return 0.0
 

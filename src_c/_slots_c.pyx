@@ -310,11 +310,15 @@ cdef class SlotArray:
 
     @cython.critical_section
     def renew(self, conn):
-        """For a connection handed from one user to the next without going idle: True
-        (and its age restarts) if it is past ``max_lifetime`` and must be reconnected."""
+        """For a connection handed from one user to the next without going idle: that
+        checkout counts as a hit, and the answer is True (and its age restarts) if it is
+        past ``max_lifetime`` and must be reconnected."""
         cdef Py_ssize_t slot = self._find(<PyObject *>conn)
         cdef double now
-        if slot < 0 or self.max_lifetime <= 0:
+        if slot < 0:
+            return False
+        self.hits += 1
+        if self.max_lifetime <= 0:
             return False
         now = rp_monotonic()
         if now - self.created_at[slot] < self.max_lifetime:

@@ -401,7 +401,10 @@ def test_renew(slots_mod: ModuleType) -> None:
     assert slots.renew(conn) is True
     assert slots.renew(conn) is False  # its age restarted
     assert slots.stats().stale_closed == 1
-    assert slots_mod.SlotArray(2).renew(conn) is False
+    assert slots.stats().hits == 3  # each a connection handed over: a checkout, a hit
+    other = slots_mod.SlotArray(2)
+    assert other.renew(conn) is False
+    assert other.stats().hits == 0  # not its connection
 
 
 def test_fork_forgets_the_parents_waiters(slots_mod: ModuleType) -> None:
