@@ -43,9 +43,10 @@ def wait_until(predicate: Any, what: str) -> None:
 
 
 def workload(pool: Any, url: str) -> None:
-    """On a blocking pool of 2: a checkout that waits for a release, one that times out,
-    both idle connections killed by the server and reconnected at their next checkout,
-    and a connection released with its reply unread (disconnected)."""
+    """On a blocking pool of 2 (its connections named with ``client_name``): a checkout
+    that waits for a release, one that times out, both idle connections killed by the
+    server and reconnected at their next checkout, and a connection released with its
+    reply unread (disconnected)."""
     r = redis.Redis(connection_pool=pool)
     r.ping()
     a, b = pool.get_connection(), pool.get_connection()
@@ -62,7 +63,11 @@ def workload(pool: Any, url: str) -> None:
     pool.release(got[0])
     pool.release(b)
     with redis.Redis.from_url(url) as killer:  # the server closes both idle connections
-        assert killer.client_kill_filter(_type="normal", skipme=True) == 2
+        mine = pool.connection_kwargs["client_name"]
+        ids = [c["id"] for c in killer.client_list() if c["name"] == mine]
+        assert len(ids) == 2
+        for client_id in ids:
+            assert killer.client_kill_filter(_id=client_id) == 1
     conns = [pool.get_connection(), pool.get_connection()]  # each reconnected
     for conn in conns:
         conn.send_command("PING")
@@ -138,7 +143,9 @@ def registry() -> CollectorRegistry:
 def test_prometheus_scrape_equals_stats(
     redis_url: str, slot_twin: str, registry: CollectorRegistry
 ) -> None:
-    pool = redispool.BlockingConnectionPool.from_url(redis_url, max_connections=2, name="api")
+    pool = redispool.BlockingConnectionPool.from_url(
+        redis_url, max_connections=2, name="api", client_name="metrics-workload"
+    )
     workload(pool, redis_url)
     stats = pool.stats()
     check_workload(stats)
@@ -262,7 +269,9 @@ def check_exported(
 def test_opentelemetry_equals_stats(
     redis_url: str, slot_twin: str, otel: InMemoryMetricReader
 ) -> None:
-    pool = redispool.BlockingConnectionPool.from_url(redis_url, max_connections=2)
+    pool = redispool.BlockingConnectionPool.from_url(
+        redis_url, max_connections=2, client_name="metrics-workload"
+    )
     workload(pool, redis_url)
     stats = pool.stats()
     check_workload(stats)
