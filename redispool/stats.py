@@ -32,8 +32,9 @@ class PoolStats(NamedTuple):
     gauges at the moment of the snapshot.
 
     ``hits``/``misses`` count checkouts that found an idle connection (or, asyncio, were
-    handed one straight from a release) or had to create one; ``waits``, ``wait_time`` (seconds, total) and ``max_wait_time`` describe
-    checkouts that found the pool at ``max_connections``; ``timeouts`` those that gave up.
+    handed one straight from a release) or had to create one; ``waits``, ``wait_time``
+    (seconds, total) and ``max_wait_time`` describe checkouts that found the pool at
+    ``max_connections``; ``timeouts`` those that gave up.
     ``closed`` counts connections removed from the pool for any reason, ``stale_closed``
     those removed by ``idle_timeout``/``max_lifetime``/``max_idle``, and ``dirty_closed``
     the disconnects of connections released with a reply possibly unread.
