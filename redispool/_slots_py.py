@@ -13,6 +13,7 @@ import os
 import select
 import threading
 import weakref
+from bisect import bisect_left
 from collections import deque
 from time import monotonic
 from typing import Any
@@ -31,7 +32,7 @@ from .slot_codes import (
     RENEW,
     WAITERS,
 )
-from .stats import PoolStats
+from .stats import WAIT_BUCKETS, PoolStats
 
 # slot states, private to this twin (the compiled one has its own)
 _EMPTY, _RESERVED, _IDLE, _BUSY = 0, 1, 2, 3
@@ -124,10 +125,12 @@ class SlotArray:
         self._slot_of: dict[int, int] = {}  # id(conn) -> slot
         self._occupied = 0
         self._busy = 0
+        self._max_busy = 0  # the high-water mark of ``_busy``
         self._waiters = 0
         self._hits = self._misses = self._waits = self._timeouts = 0
         self._created = self._closed = self._stale_closed = self._dirty_closed = 0
         self._wait_time = self._max_wait_time = 0.0
+        self._wait_buckets = [0] * (len(WAIT_BUCKETS) + 1)
 
     # ---- configuration and gauges -------------------------------------------------
     @property
@@ -183,6 +186,8 @@ class SlotArray:
                 idle.pop()
             self._state[slot] = _BUSY
             self._busy += 1
+            if self._busy > self._max_busy:
+                self._max_busy = self._busy
             self._hits += 1
             return self._conns[slot]
 
@@ -225,6 +230,8 @@ class SlotArray:
                 slot = idle.popleft() if self._fifo else idle.pop()
                 self._state[slot] = _BUSY
                 self._busy += 1
+                if self._busy > self._max_busy:
+                    self._max_busy = self._busy
                 self._hits += 1
                 now = monotonic()
                 age = now - self._last_used[slot]
@@ -257,11 +264,15 @@ class SlotArray:
             return self._reserve()
 
     def renew(self, conn: Any) -> bool:
-        """For a connection handed from one user to the next without going idle: True
-        (and its age restarts) if it is past ``max_lifetime`` and must be reconnected."""
+        """For a connection handed from one user to the next without going idle: that
+        checkout counts as a hit, and the answer is True (and its age restarts) if it is
+        past ``max_lifetime`` and must be reconnected."""
         with self._lock:
             slot = self._slot_of.get(id(conn), -1)
-            if slot < 0 or not self._max_lifetime:
+            if slot < 0:
+                return False
+            self._hits += 1
+            if not self._max_lifetime:
                 return False
             now = monotonic()
             if now - self._created_at[slot] < self._max_lifetime:
@@ -283,6 +294,8 @@ class SlotArray:
             self._created_at[slot] = self._last_used[slot] = now
             self._slot_of[id(conn)] = slot
             self._busy += 1
+            if self._busy > self._max_busy:
+                self._max_busy = self._busy
             self._created += 1
 
     def cancel(self, slot: int) -> None:
@@ -377,6 +390,7 @@ class SlotArray:
         try:
             self._waiters -= 1
             self._wait_time += waited
+            self._wait_buckets[bisect_left(WAIT_BUCKETS, waited)] += 1
             if waited > self._max_wait_time:
                 self._max_wait_time = waited
             if timed_out:
@@ -413,6 +427,8 @@ class SlotArray:
                 idle_closed=closed_idle,
                 in_use=self._busy,
                 max=self._capacity,
+                max_in_use=self._max_busy,
+                wait_buckets=tuple(self._wait_buckets),
             )
 
     # ---- internals (called with the lock held) -------------------------------------

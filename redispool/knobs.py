@@ -1,7 +1,8 @@
 """redispool's own pool keyword arguments, validated once for the sync and asyncio pools.
 
 They become the slot array's constructor arguments (``pool._knobs``) and the public
-attributes users read back (``fifo``, ``health_check_after``, ``min_idle``).
+attributes users read back (``fifo``, ``health_check_after``, ``min_idle``, and ``name``,
+the pool's label in ``redispool.metrics``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def set_knobs(
     max_lifetime: float | None,
     max_idle: int | None,
     min_idle: int,
+    name: str | None = None,
 ) -> None:
     """Validate a pool's extra keyword arguments (sync or asyncio) and keep them, as
     ``SlotArray`` arguments in ``pool._knobs`` and as the public attributes."""
@@ -44,3 +46,6 @@ def set_knobs(
     pool.fifo = fifo
     pool.health_check_after = pool._knobs["check_after"]
     pool.min_idle = min_idle
+    if name is not None and not isinstance(name, str):
+        raise TypeError('"name" must be a string')
+    pool.name = name  # redispool.metrics' label for the pool

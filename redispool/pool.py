@@ -25,8 +25,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import warn_deprecated_arg_usage
 
-from . import _compat, handover, telemetry
+from . import _compat, handover, metrics, telemetry
 from ._impl import Packer, SlotArray
+from .fastpath import metrics_off
 from .knobs import set_knobs
 from .listeners import UNSEEN as _UNSEEN
 from .listeners import quiet
@@ -80,6 +81,9 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
       beyond it close the connection.
     - ``min_idle`` (0): connections opened on the first checkout and never closed by
       ``idle_timeout``.
+    - ``name`` (None): the pool's ``pool`` label in ``redispool.metrics`` (Prometheus);
+      without it, redis-py's name for the pool (``host:port_id``). Taken by the pool, not
+      passed to its connections.
 
     Unless ``parser_class``/``command_packer`` are given, connections use redispool's
     compiled ``Parser`` and ``Packer``.
@@ -92,6 +96,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
     #: The SlotArray class (the compiled twin when available); tests swap in either twin.
     slot_array_class: Any = SlotArray
     _in_maintenance = False  # the blocking pool's MOVING flag (set_in_maintenance)
+    _records_wait = False  # redis-py's wait_time: recorded by the blocking pool only
 
     def __init__(
         self,
@@ -106,6 +111,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         max_lifetime: float | None = None,
         max_idle: int | None = None,
         min_idle: int = 0,
+        name: str | None = None,
         **connection_kwargs: Any,
     ) -> None:
         set_knobs(
@@ -116,7 +122,9 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             max_lifetime=max_lifetime,
             max_idle=max_idle,
             min_idle=min_idle,
+            name=name,
         )
+        self._rp_reported = telemetry.Reported()
         super().__init__(
             connection_class=connection_class,
             max_connections=max_connections,
@@ -124,6 +132,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             maint_notifications_config=maint_notifications_config,
             **connection_kwargs,
         )
+        metrics.track(self)
 
     # ---- state ------------------------------------------------------------------------
     def reset(self) -> None:
@@ -141,17 +150,20 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         self._custom_owns = type(self).owns_connection is not ConnectionPool.owns_connection
         self._quiet_listeners: Any = _UNSEEN
         self.pid = os.getpid()
+        if _recorder._metrics_collector is not None and self._rp_reported.any:
+            telemetry.counts(self)  # the forgotten connections leave the counts
 
     @property
     def _created_connections(self) -> int:  # type: ignore[override]
         return int(self._slots.size)
 
     def __del__(self) -> None:
-        """redis-py's metrics, then the idle connections are closed: under RESP3 each one
+        """redis-py's metrics (the counts this pool reported are taken off, as redis-py's
+        pools take theirs), then the idle connections are closed: under RESP3 each one
         and redis-py's maintenance handlers refer to each other, a cycle that would keep a
         dropped pool's sockets open until a collector pass (redis-py closes them then).
         Connections lent out are their users' to close."""
-        super().__del__()
+        telemetry.dropped(self)
         try:
             for conn in self._slots.idle_connections():
                 conn.disconnect()
@@ -170,10 +182,17 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
                     return conn
             except AttributeError:  # connection classes without ``_sock``: connect()
                 pass
-            return self._prepare(conn, READY, 0.0)
+            return self._prepare(conn, READY, 0.0, self._wait_clock())
         return self._checkout()
 
+    def _wait_clock(self) -> float:
+        """When a checkout began, for redis-py's wait_time (0: not recorded)."""
+        if self._records_wait and not metrics_off():
+            return monotonic()
+        return 0.0
+
     def _checkout(self) -> Any:
+        began = self._wait_clock()
         self._checkpid()
         if self._warm_pending:
             self._warm()
@@ -181,7 +200,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         if code == FULL:
             code, item = self._full()
         if code != NEW:
-            return self._prepare(item, code, 0.0)
+            return self._prepare(item, code, 0.0, began)
         started = monotonic()
         try:
             conn = self.make_connection()
@@ -190,15 +209,17 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             self._notify()
             raise
         self._slots.fill(item, conn)
-        return self._prepare(conn, NEW, started)
+        return self._prepare(conn, NEW, started, began)
 
     def _full(self) -> tuple[int, Any]:
         """No idle connection and no room: the non-blocking pool gives up."""
         raise MaxConnectionsError("Too many connections")
 
-    def _prepare(self, conn: Any, code: int, started: float) -> Any:
+    def _prepare(self, conn: Any, code: int, started: float, began: float) -> Any:
         """Connect, and for a connection idle a while, peek at it first; on any failure
-        the connection goes back to the pool (disconnected) and the error propagates."""
+        the connection goes back to the pool (disconnected) and the error propagates.
+        ``started``: when making the connection began; ``began``: when the checkout did
+        (each 0 when not timed)."""
         try:
             if code == RENEW:
                 conn.disconnect()
@@ -216,7 +237,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             self.release(conn)
             raise
         if _recorder._metrics_collector is not None:
-            telemetry.checked_out(self, started)
+            telemetry.checked_out(self, started, began)
         return conn
 
     def _data_is_reply(self) -> bool:
@@ -266,7 +287,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         conn = self.connection_class(**kwargs)
         if self.cache is not None:
             conn = CacheProxyConnection(conn, self.cache, self._lock)  # type: ignore[abstract]
-        if _recorder._metrics_collector is not None:
+        if not metrics_off():  # as redis-py's pools, this may make redis-py's collector
             telemetry.created(self)
         return conn
 
@@ -316,7 +337,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
             if self._slots.remove(connection):
                 self._notify()
             if _recorder._metrics_collector is not None:
-                telemetry.released_foreign()
+                telemetry.counts(self)
             return
         settled = handover.settle_dirty(
             self._slots,
@@ -366,7 +387,7 @@ class ConnectionPool(SlotViews, redis.connection.ConnectionPool):
         ):
             connection.re_auth()
         if _recorder._metrics_collector is not None:
-            telemetry.released(self)
+            telemetry.counts(self)
 
     def _notify(self) -> None:
         """Wake a waiter (blocking pool only)."""
@@ -418,6 +439,8 @@ class BlockingConnectionPool(ConnectionPool):
     ``ConnectionError("No connection available.")``. Waiters are woken in arrival order
     (a checkout that finds a free connection takes it, waiters or not, as in redis-py).
     ``queue_class=queue.Queue`` selects FIFO reuse (``LifoQueue``, the default, LIFO)."""
+
+    _records_wait = True
 
     def __init__(
         self,
@@ -503,8 +526,8 @@ class BlockingConnectionPool(ConnectionPool):
             if owed:
                 self._notify()
             slots.wait_end(monotonic() - started, timed_out)
-            if _recorder._metrics_collector is not None and not timed_out:
-                telemetry.waited(self, started)
+            if timed_out and _recorder._metrics_collector is not None:
+                telemetry.timed_out(self)
 
     def _notify(self) -> None:
         """Wake the longest waiting thread (it retries its checkout)."""

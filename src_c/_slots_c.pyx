@@ -32,6 +32,7 @@ from _slot_codes cimport (
     C_WAITERS,
 )
 
+from redispool import stats as _stats
 from redispool.stats import PoolStats
 
 cdef extern from "_slots.h":
@@ -70,6 +71,18 @@ NO_SOCKET = C_NO_SOCKET
 OPAQUE_SOCKET = C_OPAQUE_SOCKET
 DIRTY = C_DIRTY
 
+# the wait-time histogram's bounds (redispool.stats.WAIT_BUCKETS, read once here)
+cdef enum:
+    MAX_BUCKETS = 32
+
+cdef double _wait_bounds[MAX_BUCKETS]
+cdef Py_ssize_t _n_bounds = len(_stats.WAIT_BUCKETS)
+if _n_bounds >= MAX_BUCKETS:
+    raise ImportError(f"redispool._slots_c: at most {MAX_BUCKETS - 1} WAIT_BUCKETS")
+for _i, _bound in enumerate(_stats.WAIT_BUCKETS):
+    _wait_bounds[_i] = _bound
+del _i, _bound
+
 cdef enum:
     S_EMPTY = 0
     S_RESERVED = 1
@@ -99,13 +112,18 @@ cdef class SlotArray:
     cdef PyObject **hkeys
     cdef Py_ssize_t *hvals
     cdef Py_ssize_t hmask
-    cdef Py_ssize_t alloc, cap, occupied, busy, max_idle, min_idle, n_waiters
-    cdef bint is_fifo
+    cdef Py_ssize_t alloc, cap, occupied, max_idle, min_idle, n_waiters
+    # In use = live - n_idle, so the hot path keeps no count of its own. The high-water
+    # mark of in use: max(max_busy, live - low), where ``low`` is the fewest idle
+    # connections since ``live`` last changed (a slow path, which folds it into max_busy).
+    cdef Py_ssize_t live, low, max_busy
+    cdef bint is_fifo, ages  # ages: idle_timeout or max_lifetime is set
     cdef double check_after, idle_timeout, max_lifetime
     cdef unsigned long generation
     cdef unsigned long long hits, misses, waits, timeouts
     cdef unsigned long long created, closed, stale_closed, dirty_closed
     cdef double wait_time, max_wait_time
+    cdef unsigned long long wait_buckets[MAX_BUCKETS]
 
     def __init__(
         self,
@@ -127,6 +145,7 @@ cdef class SlotArray:
         self.check_after = check_after
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
+        self.ages = idle_timeout > 0 or max_lifetime > 0
         self.max_idle = max_idle if max_idle > 0 else capacity
         self.min_idle = min_idle if min_idle > 0 else 0
         self.generation = rp_fork_generation()
@@ -169,7 +188,7 @@ cdef class SlotArray:
 
     @property
     def busy_count(self):
-        return self.busy
+        return self.live - self.n_idle
 
     @property
     def waiters(self):
@@ -192,8 +211,9 @@ cdef class SlotArray:
             slot = self.ring[(self.head + self.n_idle - 1) & self.ring_mask]
         now = rp_monotonic()
         age = now - self.last_used[slot]
-        if (self.max_lifetime > 0 and now - self.created_at[slot] >= self.max_lifetime) or (
-            self.idle_timeout > 0 and age >= self.idle_timeout
+        if self.ages and (
+            (self.max_lifetime > 0 and now - self.created_at[slot] >= self.max_lifetime)
+            or (self.idle_timeout > 0 and age >= self.idle_timeout)
         ):
             return None  # checkout() renews it
         if age >= self.check_after and self._suspect(slot):
@@ -201,8 +221,9 @@ cdef class SlotArray:
         if self.is_fifo:
             self.head = (self.head + 1) & self.ring_mask
         self.n_idle -= 1
+        if self.n_idle < self.low:
+            self.low = self.n_idle
         self.state[slot] = S_BUSY
-        self.busy += 1
         self.hits += 1
         return <object>self.conns[slot]
 
@@ -219,7 +240,6 @@ cdef class SlotArray:
         slot = self._find(<PyObject *>conn)
         if slot < 0 or self.state[slot] != S_BUSY:
             return 0
-        self.busy -= 1
         now = rp_monotonic()
         if self.n_idle >= self.max_idle or (
             self.max_lifetime > 0 and now - self.created_at[slot] >= self.max_lifetime
@@ -254,8 +274,9 @@ cdef class SlotArray:
             else:
                 slot = self.ring[(self.head + self.n_idle - 1) & self.ring_mask]
             self.n_idle -= 1
+            if self.n_idle < self.low:
+                self.low = self.n_idle
             self.state[slot] = S_BUSY
-            self.busy += 1
             self.hits += 1
             now = rp_monotonic()
             age = now - self.last_used[slot]
@@ -289,11 +310,15 @@ cdef class SlotArray:
 
     @cython.critical_section
     def renew(self, conn):
-        """For a connection handed from one user to the next without going idle: True
-        (and its age restarts) if it is past ``max_lifetime`` and must be reconnected."""
+        """For a connection handed from one user to the next without going idle: that
+        checkout counts as a hit, and the answer is True (and its age restarts) if it is
+        past ``max_lifetime`` and must be reconnected."""
         cdef Py_ssize_t slot = self._find(<PyObject *>conn)
         cdef double now
-        if slot < 0 or self.max_lifetime <= 0:
+        if slot < 0:
+            return False
+        self.hits += 1
+        if self.max_lifetime <= 0:
             return False
         now = rp_monotonic()
         if now - self.created_at[slot] < self.max_lifetime:
@@ -317,7 +342,7 @@ cdef class SlotArray:
         self.created_at[slot] = now
         self.last_used[slot] = now
         self._insert(<PyObject *>conn, slot)
-        self.busy += 1
+        self._live_changes(1)
         self.created += 1
 
     @cython.critical_section
@@ -345,8 +370,6 @@ cdef class SlotArray:
                     (self.head + pos + 1) & self.ring_mask
                 ]
             self.n_idle -= 1
-        else:
-            self.busy -= 1
         self._drop(slot)
         return True
 
@@ -404,7 +427,8 @@ cdef class SlotArray:
             self.hkeys[i] = NULL
         self.n_empty = self.alloc
         self.head = self.n_idle = 0
-        self.occupied = self.busy = 0
+        self.occupied = 0
+        self._live_changes(-self.live)  # n_idle is 0: low restarts at 0
         self.owned[:] = [None] * self.alloc
         self.closed += len(out)  # forgotten: gone from the pool, for the stats' balance
         if self.generation != rp_fork_generation():  # the parent's waiters are not here
@@ -421,8 +445,12 @@ cdef class SlotArray:
 
     @cython.critical_section
     def wait_end(self, double waited, bint timed_out):
+        cdef Py_ssize_t i = 0
         self.n_waiters -= 1
         self.wait_time += waited
+        while i < _n_bounds and waited > _wait_bounds[i]:  # the bucket: the first bound >=
+            i += 1
+        self.wait_buckets[i] += 1
         if waited > self.max_wait_time:
             self.max_wait_time = waited
         if timed_out:
@@ -452,8 +480,10 @@ cdef class SlotArray:
             dirty_closed=self.dirty_closed,
             idle=self.n_idle - closed_idle,
             idle_closed=closed_idle,
-            in_use=self.busy,
+            in_use=self.live - self.n_idle,
             max=self.cap,
+            max_in_use=max(self.max_busy, self.live - self.low),
+            wait_buckets=tuple([self.wait_buckets[i] for i in range(_n_bounds + 1)]),
         )
 
     # ---- internals (called inside the critical section) ----------------------------
@@ -477,7 +507,18 @@ cdef class SlotArray:
         self.n_empty += 1
         self.occupied -= 1
         self.closed += 1
+        self._live_changes(-1)
         rp_list_put(self.owned, slot, None)
+
+    cdef void _live_changes(self, Py_ssize_t by) noexcept:
+        """A connection joins (1) or leaves (-1) the array: fold the in-use high-water
+        mark so far into ``max_busy`` and start counting ``low`` afresh. A caller that
+        takes an idle connection away decrements ``n_idle`` before, without touching
+        ``low``: that connection was not lent."""
+        if self.live - self.low > self.max_busy:
+            self.max_busy = self.live - self.low
+        self.live += by
+        self.low = self.n_idle
 
     cdef bint _suspect(self, Py_ssize_t slot) noexcept:
         """Whether an idle connection needs a closer look before it is lent: its socket

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from redispool import _slots_py, slot_codes
 from redispool._impl import NO_EXTENSIONS
+from redispool.stats import WAIT_BUCKETS
 
 if NO_EXTENSIONS:
     _slots_c: Any = None
@@ -210,6 +211,65 @@ def test_waiters_flag_and_wait_stats(slots_mod: ModuleType) -> None:
     assert slots.waiters == 0
 
 
+def test_wait_histogram(slots_mod: ModuleType) -> None:
+    """Each wait counts in the first bucket whose bound is >= it (a bound itself is in its
+    own bucket), else in the last; timed-out waits too; counts are per bucket."""
+    bounds = WAIT_BUCKETS
+    waits = [0.0, bounds[0], bounds[0] * 1.01, bounds[3], bounds[-1], bounds[-1] * 2, 1e9]
+    slots = slots_mod.SlotArray(1)
+    for i, waited in enumerate(waits):
+        slots.wait_begin()
+        slots.wait_end(waited, i % 2 == 1)
+    stats = slots.stats()
+    expected = [0] * (len(bounds) + 1)
+    for i in (0, 0, 1, 3, len(bounds) - 1, len(bounds), len(bounds)):
+        expected[i] += 1
+    assert stats.wait_buckets == tuple(expected)
+    assert sum(stats.wait_buckets) == stats.waits == len(waits)
+    assert stats.timeouts == 3
+
+
+def test_no_wait_no_bucket(slots_mod: ModuleType) -> None:
+    slots = slots_mod.SlotArray(2)
+    conn = new(slots, "a")
+    slots.release(conn)
+    assert slots.acquire() is conn
+    stats = slots.stats()
+    assert stats.waits == 0
+    assert stats.wait_buckets == (0,) * (len(WAIT_BUCKETS) + 1)
+
+
+def test_max_in_use(slots_mod: ModuleType) -> None:
+    """The high-water mark of in_use, reached through fill, checkout and acquire alike;
+    closing connections and clear() do not lower it."""
+    slots = slots_mod.SlotArray(8, check_after=3600.0)
+    a, b = new(slots, "a"), new(slots, "b")
+    assert slots.stats().max_in_use == 2
+    slots.release(a)
+    slots.release(b)
+    assert slots.stats()[-2:] == (2, (0,) * (len(WAIT_BUCKETS) + 1))
+    c = Conn("c")  # made elsewhere while two are idle, then all three lent at once
+    slot = slots.reserve()
+    slots.fill(slot, c)
+    assert slots.stats().max_in_use == 2
+    assert slots.acquire() is b
+    assert slots.stats().max_in_use == 2
+    assert slots.checkout() == (slots_mod.READY, a)
+    assert (slots.stats().in_use, slots.stats().max_in_use) == (3, 3)
+    for conn in (a, b, c):
+        slots.release(conn)
+    assert slots.remove(a) and slots.remove(b)
+    assert (slots.stats().in_use, slots.stats().max_in_use) == (0, 3)
+    slots.clear()
+    assert slots.stats().max_in_use == 3
+    conns = [new(slots, str(i)) for i in range(4)]
+    assert slots.stats().max_in_use == 4
+    for conn in conns:
+        slots.release(conn)
+    assert [slots.acquire() for _ in range(4)] == conns[::-1]
+    assert slots.stats().max_in_use == 4
+
+
 def test_clear_keeps_counters(slots_mod: ModuleType) -> None:
     slots = slots_mod.SlotArray(4)
     a, b = new(slots, "a"), new(slots, "b")
@@ -254,7 +314,12 @@ def test_fork_child_starts_empty(slots_mod: ModuleType) -> None:
 
 OPS = st.lists(
     st.tuples(
-        st.sampled_from(["checkout", "fill", "cancel", "release", "remove", "acquire", "clear"]),
+        st.sampled_from(
+            [
+                *("checkout", "fill", "cancel", "release", "remove", "acquire", "clear"),
+                *("reserve", "wait", "reap"),
+            ]
+        ),
         st.integers(0, 7),
     ),
     max_size=120,
@@ -266,6 +331,7 @@ def _run(module: ModuleType, ops: list[tuple[str, int]], fifo: bool) -> list[Any
     conns = [Conn(str(i)) for i in range(8)]
     reserved: list[int] = []
     out: list[Any] = []
+    most = 0
     for op, arg in ops:
         try:
             if op == "checkout":
@@ -286,11 +352,24 @@ def _run(module: ModuleType, ops: list[tuple[str, int]], fifo: bool) -> list[Any
             elif op == "clear":
                 reserved.clear()
                 out.append(sorted(map(repr, slots.clear())))
+            elif op == "reserve":
+                slot = slots.reserve()
+                if slot >= 0:
+                    reserved.append(slot)
+                out.append(slot)
+            elif op == "wait":  # a wait of 10 ** -arg seconds (buckets 0 to 10, and 11)
+                slots.wait_begin()
+                out.append(slots.wait_end(10.0 ** (2 - arg * 1.5), arg % 3 == 0))
+            elif op == "reap":
+                out.append(list(map(repr, slots.reap())))
         except ValueError as exc:
             out.append(("ValueError", str(exc)))
         idle = list(map(repr, slots.idle_connections()))
-        out.append((idle, sorted(map(repr, slots.busy_connections()))))
+        busy = sorted(map(repr, slots.busy_connections()))
+        most = max(most, len(busy))
+        out.append((idle, busy))
     stats = slots.stats()._replace(wait_time=0.0, max_wait_time=0.0)
+    assert stats.max_in_use == most  # in use changes only within an operation
     out.append((stats, slots.size))
     return out
 
@@ -322,7 +401,10 @@ def test_renew(slots_mod: ModuleType) -> None:
     assert slots.renew(conn) is True
     assert slots.renew(conn) is False  # its age restarted
     assert slots.stats().stale_closed == 1
-    assert slots_mod.SlotArray(2).renew(conn) is False
+    assert slots.stats().hits == 3  # each a connection handed over: a checkout, a hit
+    other = slots_mod.SlotArray(2)
+    assert other.renew(conn) is False
+    assert other.stats().hits == 0  # not its connection
 
 
 def test_fork_forgets_the_parents_waiters(slots_mod: ModuleType) -> None:

@@ -20,7 +20,7 @@ from redis.event import AsyncAfterConnectionReleasedEvent, AsyncReAuthConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
-from .. import _compat, handover, telemetry
+from .. import _compat, handover, metrics, telemetry
 from .._impl import Packer, SlotArray
 from ..knobs import set_knobs
 from ..listeners import UNSEEN, quiet
@@ -57,7 +57,7 @@ _close = _compat.close_now  # without suspending: cancellation cannot cut it sho
 class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
     """Drop-in for ``redis.asyncio.ConnectionPool`` with the sync pool's extra knobs
     (``health_check_after``, ``fifo``, ``idle_timeout``, ``max_lifetime``, ``max_idle``,
-    ``min_idle``) and ``stats()``.
+    ``min_idle``, ``name``) and ``stats()``.
 
     A pool serves one event loop at a time. Once that loop is closed, the next checkout
     (``asyncio.run`` called again, a new test loop) forgets the old loop's connections and
@@ -85,6 +85,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         max_lifetime: float | None = None,
         max_idle: int | None = None,
         min_idle: int = 0,
+        name: str | None = None,
         **connection_kwargs: Any,
     ) -> None:
         set_knobs(
@@ -95,7 +96,9 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             max_lifetime=max_lifetime,
             max_idle=max_idle,
             min_idle=min_idle,
+            name=name,
         )
+        self._rp_reported = telemetry.Reported()
         self._loop: Any = None
         self._waiters = WaitQueue()
         self._slots: Any = None
@@ -107,6 +110,12 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
             **connection_kwargs,
         )
         self.reset()
+        metrics.track(self)
+
+    def __del__(self) -> None:
+        """redis-py's metrics: the counts this pool reported are taken off, as redis-py's
+        pools take theirs."""
+        telemetry.dropped(self)
 
     # ---- state ---------------------------------------------------------------------------
     def reset(self) -> None:
@@ -182,7 +191,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
     async def _record_checkout(self, started: float) -> None:
         """redis-py's metrics for a checkout that took the slow path."""
         if _arecorder._async_metrics_collector is not None:
-            await telemetry.achecked_out(self)
+            await telemetry.acounts(self)
 
     async def _full(self) -> tuple[int, Any]:
         """No idle connection and no room: the non-blocking pool gives up."""
@@ -320,7 +329,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         ):
             await connection.re_auth()
         if _arecorder._async_metrics_collector is not None:
-            await telemetry.areleased(self)
+            await telemetry.acounts(self)
 
     def _give_back(self, connection: Any) -> bool:
         """Synchronous part of ``release``: close a connection that may owe a reply, hand
@@ -464,6 +473,8 @@ class BlockingConnectionPool(ConnectionPool):
                     self._pass_on(offered[0])  # handed to us as we gave up
                 if isinstance(exc, asyncio.TimeoutError):
                     timed_out = True
+                    if _arecorder._async_metrics_collector is not None:
+                        await telemetry.atimed_out(self)
                     raise RedisConnectionError("No connection available.") from exc
                 raise
         finally:
