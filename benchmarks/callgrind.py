@@ -13,14 +13,22 @@ user-space code they call (libc's ``recv`` wrapper) counts, the kernel's side of
 syscall does not. The command workloads (``command_*``) count everything inside the
 fused command path's entry point (``execute_command``, ``run_pipeline`` of ``_command_c``),
 the redis-py code, pool, packer and parser it calls included, against an in-memory
-scripted server (``ScriptedSocket`` below). The workloads import the
-``redispool`` of the checkout this script is in (its parent directory goes first on
-``PYTHONPATH``), not an editable install's.
+scripted server (``ScriptedSocket`` below). The asyncio command workloads (``acommand_*``:
+``redispool.asyncio.Redis``, one command at a time, auto-pipelined, a pipeline) count
+everything inside the body of ``_acommand_c``'s coroutine (``execute_command`` or
+``run_pipeline``; each resumption by the event loop is a call of it) and inside the
+``Lane`` methods the event loop calls (``data_received``, ``flush``), against an in-memory
+transport (``ScriptedTransport``); the event loop and the tasks driving them do not count.
+The workloads import the ``redispool`` of the checkout this script is in (its parent
+directory goes first on ``PYTHONPATH``), not an editable install's; the asyncio ones find
+the C function of their coroutine's body in the C Cython generated for that build
+(``src_c/_acommand_c.c``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -29,8 +37,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "callgrind_baseline.json"
@@ -39,6 +48,15 @@ COLLECT = "__pyx_pw_9redispool*"  # every Python-callable function of the compil
 # function, so a command workload names its entry point alone (the packer, Reader and
 # slot array it calls then count too, instead of toggling collection off)
 COMMAND_COLLECT = "__pyx_pw_9redispool_10_command_c_*{}"
+# an asyncio command workload names its entry coroutine's body and the functions called
+# outside it, each exactly, as the C Cython generated for the build names them: a pattern
+# ending in * would match the body's ".cold" part too, which a jump reaches (callgrind
+# counts a jump into another function as a call), and two patterns with the same text
+# before a * do not both take effect (callgrind 3.19 keeps the last). One call nests: a
+# shared lane's first flush, from Lane.attach when the lane opens inside execute_command,
+# toggles collection off while it runs (about 10,000 instructions, once per lane); the
+# event loop's flushes, the rest, count.
+ACOMMAND_PREFIX = "9redispool_11_acommand_c_"
 
 
 def workload(name: str) -> None:
@@ -70,6 +88,8 @@ def workload(name: str) -> None:
         _slots_cycle(_slots_c.SlotArray(64, check_after=0.0), mine.fileno())
     elif name.startswith("command_"):
         _command(name)
+    elif name.startswith("acommand_"):
+        _acommand(name)
     else:
         raise SystemExit(f"unknown workload {name}")
 
@@ -85,10 +105,22 @@ WORKLOADS = (
     "slots_cycle_polled",
     "command_get",
     "command_pipeline",
+    "acommand_get",
+    "acommand_auto",
+    "acommand_pipeline",
 )
 
 #: the compiled entry point each command workload is counted in
 COMMAND_ENTRY = {"command_get": "execute_command", "command_pipeline": "run_pipeline"}
+
+#: the compiled code each asyncio command workload is counted in: the body of its entry
+#: coroutine of ``_acommand_c``, and the functions of ``_acommand_c`` the event loop
+#: (``Lane``'s) or the driving code (``pipeline_command``: queueing) calls outside it
+ACOMMAND_ENTRY: dict[str, tuple[str, tuple[str, ...]]] = {
+    "acommand_get": ("execute_command", ("Lane.data_received", "Lane.flush")),
+    "acommand_auto": ("execute_command", ("Lane.data_received", "Lane.flush")),
+    "acommand_pipeline": ("run_pipeline", ("pipeline_command", "Lane.data_received")),
+}
 
 
 def _command(name: str) -> None:
@@ -199,10 +231,213 @@ def _scripted_connection() -> type:
     return ScriptedConnection
 
 
-def collect(name: str) -> str:
-    """The functions whose entry and exit toggle collection for workload ``name``."""
+def _acommand(name: str) -> None:
+    """``redispool.asyncio.Redis`` on a scripted in-memory server (RESP3), its connections
+    made beforehand: 2,000 GETs awaited one after the other through ``execute_command``
+    (a lane per command), 50 tasks of 40 GETs each on an ``auto_pipeline=True`` client
+    (sharing lanes), or 10 pipelines of 1,000 GETs through ``run_pipeline``. Each checks
+    its replies, and that every GET's reply went to a ``Lane`` (the fused path)."""
+    import gc
+
+    from redispool import _acommand_c, _impl
+    from redispool.asyncio import ConnectionPool, Redis
+
+    assert _impl.async_execute_command is _acommand_c.execute_command, "the compiled path"
+    assert _impl.async_run_pipeline is _acommand_c.run_pipeline
+    tasks, gets = (50, 40) if name == "acommand_auto" else (1, 2_000)
+
+    async def main() -> int:
+        # no socket_timeout (redis.asyncio's default is 5 s): a lane would arm a timer,
+        # and the cost of the timer heap depends on what the clock let expire
+        pool = ConnectionPool(
+            connection_class=_scripted_aconnection(), protocol=3, socket_timeout=None
+        )
+        # connected outside the counted calls, as many as the workload's tasks use
+        conns = [await pool.get_connection() for _ in range(tasks)]
+        for conn in conns:
+            await pool.release(conn)
+        r = Redis(connection_pool=pool, auto_pipeline=name == "acommand_auto")
+        ScriptedTransport.seen.clear()
+        # the collector's passes that land in the counted calls see the workload's own
+        # objects only, each time: not the rest of the heap (imports, the event loop)
+        gc.collect()
+        gc.freeze()
+        if name == "acommand_pipeline":
+            for _ in range(10):
+                pipe = r.pipeline(transaction=False)
+                for _ in range(1_000):
+                    pipe.execute_command("GET", GET_KEY)
+                assert await pipe.execute() == [GET_VALUE] * 1_000
+            expected = 10_000
+        else:
+            get = r.execute_command
+
+            async def worker() -> None:
+                for _ in range(gets):
+                    assert await get("GET", GET_KEY) == GET_VALUE
+
+            await asyncio.gather(*(worker() for _ in range(tasks)))
+            expected = tasks * gets
+        seen = dict(ScriptedTransport.seen)
+        await pool.disconnect()
+        assert seen.get("replies to lanes") == expected, seen
+        return seen["lanes"]
+
+    lanes = asyncio.run(main())
+    if name == "acommand_auto":
+        assert lanes * 10 <= tasks * gets, f"{lanes} lanes: the GETs were not shared"
+
+
+class ScriptedTransport(asyncio.Transport):
+    """An in-memory asyncio transport with a server behind it, as ``ScriptedSocket``:
+    every write is answered with the scripted reply per command, handed to the protocol
+    the transport has then (``set_protocol``: a ``Lane`` takes it over while replies are
+    owed) in one ``data_received`` called by the event loop, as a socket read would be.
+    ``seen`` counts the lanes set as protocol and the replies that went to one."""
+
+    seen: ClassVar[Counter[str]] = Counter()
+
+    def __init__(self, loop: Any, protocol: Any, replies: dict[bytes, bytes] = SCRIPT) -> None:
+        super().__init__()
+        from redispool._acommand_c import Lane
+
+        self._lane_class = Lane
+        self._replies = [(b"\r\n" + marker + b"\r\n", reply) for marker, reply in replies.items()]
+        self._loop = loop
+        self._protocol = protocol
+        self._pending = bytearray()
+        self._owed = 0
+        self._closing = False
+
+    def write(self, data: Any) -> None:
+        for marker, reply in self._replies:
+            count = data.count(marker)
+            if count:
+                if not self._pending:
+                    self._loop.call_soon(self._deliver)
+                self._pending += reply * count
+                self._owed += count
+                return
+
+    def writelines(self, chunks: Any) -> None:
+        self.write(b"".join(chunks))
+
+    def _deliver(self) -> None:
+        data = bytes(self._pending)
+        self._pending.clear()
+        if isinstance(self._protocol, self._lane_class):
+            self.seen["replies to lanes"] += self._owed
+        self._owed = 0
+        self._protocol.data_received(data)
+
+    def set_protocol(self, protocol: Any) -> None:
+        if isinstance(protocol, self._lane_class):
+            self.seen["lanes"] += 1
+        self._protocol = protocol
+
+    def get_protocol(self) -> Any:
+        return self._protocol
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            self._loop.call_soon(self._protocol.connection_lost, None)
+
+    def abort(self) -> None:
+        self.close()
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def is_reading(self) -> bool:
+        return not self._closing
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def _scripted_aconnection() -> type:
+    """redis.asyncio's ``Connection`` on a ``ScriptedTransport``: only ``_connect``
+    differs, so ``redispool.asyncio.Redis`` takes its fused path on it."""
+    from redis.asyncio.connection import Connection
+
+    class ScriptedAConnection(Connection):
+        async def _connect(self) -> None:
+            loop = asyncio.get_running_loop()
+            reader = asyncio.StreamReader(loop=loop)
+            protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+            transport = ScriptedTransport(loop, protocol)
+            protocol.connection_made(transport)
+            self._reader = reader
+            self._writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+
+    return ScriptedAConnection
+
+
+def collect(name: str) -> tuple[str, ...]:
+    """The functions whose entry and exit toggle collection for workload ``name`` (one
+    ``--toggle-collect`` each)."""
+    if name in ACOMMAND_ENTRY:
+        entry, functions = ACOMMAND_ENTRY[name]
+        text = _acommand_source().read_text()
+        return (coroutine_body(entry, text), *(wrapper(f, text) for f in functions))
     entry = COMMAND_ENTRY.get(name)
-    return COLLECT if entry is None else COMMAND_COLLECT.format(entry)
+    return (COLLECT if entry is None else COMMAND_COLLECT.format(entry),)
+
+
+class NotBuilt(SystemExit):
+    """The functions to count cannot be named for this build."""
+
+
+def _acommand_source() -> Path:
+    """The C Cython generated for the ``_acommand_c`` the workloads import (found by a
+    process with their ``PYTHONPATH``: this script may be a copy outside the checkout),
+    next to it in an in-place build."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import redispool._acommand_c as m; print(m.__file__)"],
+        check=True,
+        capture_output=True,
+        env=_environment(),
+    )
+    module = Path(found.stdout.decode().strip())
+    source = module.parent.parent / "src_c" / "_acommand_c.c"
+    if not source.exists() or source.stat().st_mtime > module.stat().st_mtime:
+        raise NotBuilt(f"{source} is missing or newer than {module}: build it in place")
+    return source
+
+
+def coroutine_body(name: str, text: str) -> str:
+    """The C function that runs the body of ``_acommand_c``'s coroutine ``name`` (each
+    resumption is a call of it) in the generated C ``text``: it is numbered by its place
+    in the module, not named after the coroutine."""
+    found = re.findall(
+        rf"__Pyx_Coroutine_New\(\(__pyx_coroutine_body_t\) (__pyx_gb_{ACOMMAND_PREFIX}\w+), "
+        rf"[^,]+, [^,]+, (?:__pyx_mstate_global->)?__pyx_n_[su]_{name},",
+        text,
+    )
+    if len(set(found)) != 1:
+        raise NotBuilt(f"no single coroutine {name} in _acommand_c's C: {found}")
+    return str(found[0])
+
+
+def wrapper(name: str, text: str) -> str:
+    """The C function Python calls for ``_acommand_c``'s function ``name`` (``Class.method``
+    for a method), in the generated C ``text`` (its name holds a number too)."""
+    owner, _, function = name.rpartition(".")
+    scope = f"{len(owner)}{owner}_" if owner else ""
+    found = set(re.findall(rf"\b(__pyx_pw_{ACOMMAND_PREFIX}{scope}\d+{function})\(", text))
+    if len(found) != 1:
+        raise NotBuilt(f"no single function {name} in _acommand_c's C: {sorted(found)}")
+    return found.pop()
 
 
 def _slots_cycle(slots: Any, fd: int) -> None:
@@ -226,11 +461,16 @@ def _pythonpath() -> str:
     return os.pathsep.join([str(HERE.parent)] + ([rest] if rest else []))
 
 
+def _environment() -> dict[str, str]:
+    return {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": _pythonpath()}
+
+
 def measure(name: str) -> int:
     """Instructions (Ir) callgrind counted inside redispool for one workload."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise SystemExit("valgrind is not installed (Debian/Ubuntu: apt-get install valgrind)")
+    functions = collect(name)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
         subprocess.run(
@@ -238,7 +478,7 @@ def measure(name: str) -> int:
                 valgrind,
                 "--tool=callgrind",
                 f"--callgrind-out-file={out}",
-                f"--toggle-collect={collect(name)}",
+                *(f"--toggle-collect={function}" for function in functions),
                 sys.executable,
                 __file__,
                 "--run",
@@ -246,14 +486,14 @@ def measure(name: str) -> int:
             ],
             check=True,
             capture_output=True,
-            env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": _pythonpath()},
+            env=_environment(),
         )
         text = Path(out).read_text()
     match = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
     if match is None:
         raise SystemExit(f"no instruction total in callgrind's output for {name}")
     if not int(match.group(1)):  # a renamed entry point would pass the gate at zero
-        raise SystemExit(f"{name}: nothing counted; is {collect(name)} a compiled function?")
+        raise SystemExit(f"{name}: nothing counted; are {functions} compiled functions?")
     return int(match.group(1))
 
 
@@ -285,6 +525,9 @@ def update(path: Path, names: list[str], keep: bool) -> None:
             counts.pop(name, None)
             last = (exc.stderr or b"").decode(errors="replace").strip().splitlines()[-1:]
             print(f"{name}: does not run on this build, left out ({''.join(last)})")
+        except NotBuilt as exc:
+            counts.pop(name, None)
+            print(f"{name}: does not run on this build, left out ({exc})")
     ordered = {name: counts[name] for name in WORKLOADS if name in counts}
     path.write_text(json.dumps(ordered, indent=2) + "\n")
     print(f"wrote {path}")
