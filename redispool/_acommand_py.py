@@ -64,13 +64,13 @@ class Lane(asyncio.Protocol):
     """The replies owed on one connection, resolved in order as they arrive.
 
     ``waiting`` holds one entry per written command or pipeline: ``(future, count,
-    queued)``; a future gets its reply (``count`` 0: a command) or the list of ``count``
+    written)``; a future gets its reply (``count`` 0: a command) or the list of ``count``
     replies, error replies included (a pipeline). A shared lane keeps what it has not written yet
     in ``pending``; a command whose task is cancelled before the write is never written.
     A future nobody waits for any longer has its reply read and dropped, so every later
     reply still goes where it belongs. ``socket_timeout`` (read afresh each time, as a
     maintenance notification may relax it) bounds the wait for the oldest entry's reply,
-    counted from when it was queued or from the last bytes received, whichever is later.
+    counted from when it was written or from the last bytes received, whichever is later.
     A failure (timeout, a closed or reset connection, bytes that are not RESP) fails
     every entry with redis-py's exception for it and closes the connection, as redis-py's
     read would. A push message whose handler must be awaited holds the replies after it
@@ -104,8 +104,8 @@ class Lane(asyncio.Protocol):
         self.pool = pool
         self.loop = loop
         self.waiting: deque[tuple[Any, int, float]] = deque()
-        #: a shared lane's commands not written yet: (future, chunks, count, queued)
-        self.pending: list[tuple[Any, Any, int, float]] = []
+        #: a shared lane's commands not written yet: (future, chunks, count)
+        self.pending: list[tuple[Any, Any, int]] = []
         self.replies: list[Any] = []  # the replies so far of the oldest group
         self.state = Lane.OPENING
         self.poisoned = False  # a reply said the connection must close once drained
@@ -158,16 +158,15 @@ class Lane(asyncio.Protocol):
             state == Lane.OPEN
             and not self.poisoned
             and not self.packer.demoted
-            and not self.conn.should_reconnect()
+            and not self.conn._should_reconnect
         )
 
     # ---- writing -----------------------------------------------------------------------------
     def expect(self, count: int) -> Any:
         """A future for the next reply (``count`` 0) or list of ``count`` replies (the
         caller writes their commands now)."""
-        loop = self.loop
-        future = loop.create_future()
-        self.waiting.append((future, count, loop.time()))
+        future = self.loop.create_future()
+        self.waiting.append((future, count, self.progress))  # attached just now
         self.arm()
         return future
 
@@ -185,7 +184,7 @@ class Lane(asyncio.Protocol):
         if not self.pending and self.state == Lane.OPEN:
             loop.call_soon(self.flush)
         future = loop.create_future()
-        self.pending.append((future, chunks, count, loop.time()))
+        self.pending.append((future, chunks, count))
         return future
 
     def flush(self) -> None:
@@ -197,11 +196,12 @@ class Lane(asyncio.Protocol):
         waiting = self.waiting
         out: list[Any] = []
         owed = 0
-        for future, chunks, count, queued in pending:
+        now = self.loop.time()
+        for future, chunks, count in pending:
             if future.done():  # cancelled before it was written: never sent
                 continue
             out += chunks
-            waiting.append((future, count, queued))
+            waiting.append((future, count, now))
             owed += count or 1
         if out:
             self.packer.owed += owed
@@ -240,7 +240,7 @@ class Lane(asyncio.Protocol):
                 error = None
                 if kind is not bytes and kind is not int and kind is not str:
                     error = self.check(reply)
-                future, count, _queued = waiting[0]
+                future, count, _written = waiting[0]
                 if count == 0:
                     waiting.popleft()
                     if not future.done():
@@ -337,7 +337,7 @@ class Lane(asyncio.Protocol):
         fail), or without one is told to run on a connection of its own."""
         self.state = Lane.CLOSED
         pending, self.pending = self.pending, []
-        for future, _chunks, _count, _queued in pending:
+        for future, _chunks, _count in pending:
             if not future.done():
                 future.set_result(DEDICATED if error is None else Unretried(_copy(error)))
 
@@ -366,10 +366,10 @@ class Lane(asyncio.Protocol):
         self.replies = []
         if conn is not None:
             _compat.close_now(conn)
-        for future, _count, _queued in waiting:
+        for future, _count, _written in waiting:
             if not future.done():
                 future.set_exception(_copy(error))
-        for future, _chunks, _count, _queued in pending:
+        for future, _chunks, _count in pending:
             if not future.done():
                 future.set_exception(_copy(error))
         if self.pool is not None:

@@ -144,7 +144,7 @@ NAMES: Final[tuple[Name, ...]] = (
     Name(
         "redis.event.EventDispatcher",
         "_event_listeners_mapping",
-        ("pool", "_compat"),
+        ("pool", "asyncio.pool", "_compat"),
         _NO_SHORTCUT + " (a dispatcher without it: the same, for that pool)",
     ),
     # ---- redis-py's sync connections
@@ -291,7 +291,13 @@ NAMES: Final[tuple[Name, ...]] = (
         ("_compat",),
         "close_now() closes the writer itself and forgets both streams, as _close does",
     ),
-    Name(_ASYNC, "_should_reconnect", ("asyncio.pool",), _SLOW, via=f"{_ASYNC}.should_reconnect"),
+    Name(
+        _ASYNC,
+        "_should_reconnect",
+        ("asyncio.pool", "_acommand_py", "_acommand_c"),
+        _SLOW + "; " + _NO_ASYNC_COMMAND_PATH,
+        via=f"{_ASYNC}.should_reconnect",
+    ),
     Name(
         _ASYNC,
         "_re_auth_token",
@@ -513,6 +519,7 @@ def flags(missing: Collection[str]) -> dict[str, bool]:
             *(f"{_ASYNC}.{name}" for name in ("_reader", "_writer", "_parser", "_host_error")),
             f"{_ASYNC}._himport_reconciled_revision",
             f"{_ASYNC}._read_response_from_parser",
+            f"{_ASYNC}._should_reconnect",
             f"{_STREAM}._eof",
             f"{_STREAM}._buffer",
             f"{_STREAM}._waiter",
@@ -650,6 +657,8 @@ def close_now(connection: Any) -> None:
 # ---- reading the names -----------------------------------------------------------------------
 
 _LEDGERS = (Packer, _PurePacker)
+#: The classes whose objects keep a reply ledger (``ledger``), for an inlined check.
+LEDGER_TYPES: Final = _LEDGERS
 
 
 def sync_packer(connection: Any) -> Any:

@@ -34,6 +34,7 @@ from redispool._compat import SERVER_CLOSED_CONNECTION_ERROR
 from redispool._impl import Packer
 from redispool.asyncio.fast_io import ConnectionIO
 from redispool.asyncio.parser import NOT_ENOUGH_DATA
+from redispool import exclusive as _exclusive_module
 from redispool.exclusive import exclusive
 from redispool.push import PushNotification
 
@@ -61,7 +62,7 @@ cdef frozenset _PLAIN = frozenset(
 cdef object _RedisClient = redis.asyncio.client.Redis
 cdef object _RedisPipeline = redis.asyncio.client.Pipeline
 cdef object _isawaitable = inspect.isawaitable
-cdef object _ledger = _compat.ledger
+cdef tuple _LEDGER_TYPES = _compat.LEDGER_TYPES
 cdef object _close_now = _compat.close_now
 cdef tuple _CLIENT_METHODS = fastpath.CLIENT_METHODS[1:]
 cdef tuple _PIPELINE_METHODS = fastpath.PIPELINE_METHODS
@@ -69,6 +70,14 @@ cdef tuple _PARSER_METHODS = fastpath.PARSER_METHODS
 cdef tuple _CONNECTION_METHODS = (*fastpath.ASYNC_CONNECTION_METHODS, "pack_command")
 cdef tuple _RETRY_METHODS = ("call_with_retry",)
 cdef tuple _QUEUE_METHODS = ("pipeline_execute_command",)
+# fastpath's checks, looked up once
+cdef object _aconnection = fastpath.aconnection
+cdef object _aretry = fastpath.aretry
+cdef object _aparser = fastpath.aparser
+cdef object _aclient = fastpath.aclient
+cdef object _apool = fastpath.apool
+cdef object _aqueue = fastpath.aqueue
+cdef object _apipeline = fastpath.apipeline
 cdef tuple _POOL_METHODS = ("release", "release_nowait", "_put_back")
 
 cdef enum:  # Lane.OPENING, Lane.OPEN, Lane.CLOSED
@@ -118,10 +127,10 @@ cdef bint _known(dict cache, object cls, object check) except -1:
 cdef bint _overridden(object instance, tuple names) except -1:
     """``fastpath.overridden``."""
     own = getattr(instance, "__dict__", None)
-    if not own:
-        return False
+    if not own or type(own) is not dict:
+        return bool(own) and any(name in own for name in names)
     for name in names:
-        if name in own:
+        if name in <dict>own:
             return True
     return False
 
@@ -200,15 +209,14 @@ cdef class Lane:
             self.state == S_OPEN
             and not self.poisoned
             and not self.packer.demoted
-            and not self.conn.should_reconnect()
+            and not self.conn._should_reconnect
         )
 
     # ---- writing -----------------------------------------------------------------------------
     cpdef object expect(self, Py_ssize_t count):
         """A future for the next reply (``count`` 0) or list of ``count`` replies."""
-        loop = self.loop
-        future = loop.create_future()
-        self.waiting.append((future, count, loop.time()))
+        future = self.loop.create_future()
+        self.waiting.append((future, count, self.progress))  # attached just now
         self.arm()
         return future
 
@@ -225,7 +233,7 @@ cdef class Lane:
         if not self.pending and self.state == S_OPEN:
             loop.call_soon(self.flush)
         future = loop.create_future()
-        (<list>self.pending).append((future, chunks, count, loop.time()))
+        (<list>self.pending).append((future, chunks, count))
         return future
 
     def flush(self):
@@ -240,12 +248,13 @@ cdef class Lane:
         self.pending = []
         waiting = self.waiting
         out = []
+        now = self.loop.time()
         for entry in pending:
             future = entry[0]
             if future.done():  # cancelled before it was written: never sent
                 continue
             out.extend(entry[1])
-            waiting.append((future, entry[2], entry[3]))
+            waiting.append((future, entry[2], now))
             owed += <Py_ssize_t>entry[2] or 1
         if out:
             self.packer.owed += owed
@@ -476,25 +485,29 @@ cdef bint _own_io(object conn, str name, object value, object packer) except -1:
 
 cdef bint _plain(object conn) except -1:
     """``plain``, with the class checks remembered per class."""
-    if not _known(_connections, type(conn), fastpath.aconnection):
+    if not _known(_connections, type(conn), _aconnection):
         return False
-    own = getattr(conn, "__dict__", None) or {}
+    cdef dict own
+    found = getattr(conn, "__dict__", None)
+    if type(found) is not dict:
+        return False
+    own = <dict>found
     packer = own.get("_rp_packer")
-    if _ledger(packer) is None:
+    if not isinstance(packer, _LEDGER_TYPES):
         return False
     for name in _CONNECTION_METHODS:
         value = own.get(name)
         if value is not None and not _own_io(conn, name, value, packer):
             return False
     retry = conn.retry
-    if not _known(_retries, type(retry), fastpath.aretry) or _overridden(retry, _RETRY_METHODS):
+    if not _known(_retries, type(retry), _aretry) or _overridden(retry, _RETRY_METHODS):
         return False
     writer = conn._writer
     if writer is None or writer.transport.is_closing():
         return False
     parser = conn._parser
     if (
-        not _known(_parsers, type(parser), fastpath.aparser)
+        not _known(_parsers, type(parser), _aparser)
         or _overridden(parser, _PARSER_METHODS)
         or parser._stands_for.read_response is not parser._stands_for_read
     ):
@@ -510,7 +523,7 @@ cdef bint _plain(object conn) except -1:
 
 cdef bint _pool_releases(object pool) except -1:
     """Whether ``pool`` releases as redispool's asyncio pool (see the pure twin)."""
-    return _known(_pools, type(pool), fastpath.apool) and not _overridden(pool, _POOL_METHODS)
+    return _known(_pools, type(pool), _apool) and not _overridden(pool, _POOL_METHODS)
 
 
 def plain(conn):
@@ -557,6 +570,27 @@ async def _converted(callbacks, name, reply, dict options):
     return value
 
 
+cdef dict _exclusive_known = _exclusive_module._known
+
+
+cdef bint _exclusive(tuple args) except -1:
+    """``exclusive(args)``, its answer for a name seen before without a call."""
+    name = args[0]
+    if type(name) is str:
+        known = _exclusive_known.get(name)
+        if known is not None:
+            return known
+    return exclusive(args)
+
+
+cdef bint _no_himport(tuple args) except -1:
+    """``not _himport(args)``, a name that cannot be HIMPORT's without a call."""
+    name = args[0]
+    if type(name) is str and (<str>name)[:1] not in "Hh":
+        return True
+    return not _himport(args)
+
+
 cdef bint _health_due(object conn) except -1:
     """Whether redis-py would PING ``conn`` before its next command (its path does)."""
     interval = conn.health_check_interval
@@ -567,7 +601,7 @@ cdef bint _direct(object conn, tuple args, dict options) except -1:
     """Whether one try of ``args`` on ``conn`` goes through a lane."""
     if options and (_NEVER_DECODE in options or "check_health" in options):
         return False
-    return not (exclusive(args) or _himport(args) or not _plain(conn) or _health_due(conn))
+    return not (_exclusive(args) or not _no_himport(args) or not _plain(conn) or _health_due(conn))
 
 
 cdef int _abort(Lane lane) except -1:
@@ -606,13 +640,13 @@ cdef bint _fused(object client) except -1:
     """Whether ``client``'s commands may take this path (else redis-py's own)."""
     return (
         _metrics_off()
-        and _known(_clients, type(client), fastpath.aclient)
+        and _known(_clients, type(client), _aclient)
         and not _overridden(client, _CLIENT_METHODS)
     )
 
 
 cdef bint _stock_retry(object retry) except -1:
-    return _known(_retries, type(retry), fastpath.aretry) and not _overridden(
+    return _known(_retries, type(retry), _aretry) and not _overridden(
         retry, _RETRY_METHODS
     )
 
@@ -749,7 +783,7 @@ cdef bint _shareable(tuple args, dict options) except -1:
     """Whether a command may share a connection with other callers' commands."""
     if options and _NEVER_DECODE in options:
         return False
-    return not exclusive(args)
+    return not _exclusive(args)
 
 
 async def _shared(client, tuple args, dict options):
@@ -854,7 +888,7 @@ async def _retry_shared(client, tuple args, dict options, first):
 
 def pipeline_command(pipe, *args, **kwargs):
     """``Pipeline.execute_command`` (see the pure twin)."""
-    if not _known(_queues, type(pipe), fastpath.aqueue) or _overridden(pipe, _QUEUE_METHODS):
+    if not _known(_queues, type(pipe), _aqueue) or _overridden(pipe, _QUEUE_METHODS):
         return _RedisPipeline.execute_command(pipe, *args, **kwargs)
     if (pipe.watching or args[0] == "WATCH") and not pipe.explicit_transaction:
         return pipe.immediate_execute_command(*args, **kwargs)
@@ -866,7 +900,7 @@ cdef bint _sendable(object pipe, object conn, list commands) except -1:
     """Whether a stack goes through a lane (see the pure twin's ``_sendable``)."""
     if (
         not _metrics_off()
-        or not _known(_pipelines, type(pipe), fastpath.apipeline)
+        or not _known(_pipelines, type(pipe), _apipeline)
         or _overridden(pipe, _PIPELINE_METHODS)
         or not _plain(conn)
         or _health_due(conn)

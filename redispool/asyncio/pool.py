@@ -301,6 +301,18 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
         """Whether releasing ``connection`` dispatches redis-py's release event (or its
         re-authentication, or records metrics). A listener list not seen before is
         looked at here (and remembered when it could only re-authenticate)."""
+        try:  # the names are in redispool._compat.NAMES, inlined on the hot path
+            if (
+                self._event_dispatcher._event_listeners_mapping.get(  # type: ignore[union-attr]
+                    AsyncAfterConnectionReleasedEvent
+                )
+                is self._quiet_listeners
+                and connection._re_auth_token is None
+                and _arecorder._async_metrics_collector is None
+            ):
+                return False
+        except AttributeError:  # without one of these names, the event every time
+            return True
         listeners = _compat.release_listeners(
             self._event_dispatcher, AsyncAfterConnectionReleasedEvent
         )
@@ -309,8 +321,7 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
                 return True
             self._quiet_listeners = listeners
         return (
-            getattr(connection, "_re_auth_token", None) is not None
-            or _arecorder._async_metrics_collector is not None
+            connection._re_auth_token is not None or _arecorder._async_metrics_collector is not None
         )
 
     async def _after_release(self, connection: Any) -> None:
