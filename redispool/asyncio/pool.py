@@ -321,7 +321,8 @@ class ConnectionPool(SlotViews, _aconnection.ConnectionPool):
                 return True
             self._quiet_listeners = listeners
         return (
-            connection._re_auth_token is not None or _arecorder._async_metrics_collector is not None
+            getattr(connection, "_re_auth_token", None) is not None
+            or _arecorder._async_metrics_collector is not None
         )
 
     async def _after_release(self, connection: Any) -> None:
