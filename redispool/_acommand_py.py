@@ -27,14 +27,13 @@ from typing import Any
 
 from redis.asyncio.client import Pipeline as RedisPipeline
 from redis.asyncio.client import Redis as RedisClient
-from redis.client import CaseInsensitiveDict
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ExecAbortError, ReadOnlyError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.himport import HImportRegistry
 
 from . import _compat, fastpath
-from ._command_py import EMPTY_RESPONSE, NEVER_DECODE, _himport
+from ._command_py import _MISSING, EMPTY_RESPONSE, NEVER_DECODE, _himport, callback_for
 from ._compat import SERVER_CLOSED_CONNECTION_ERROR
 from ._impl import Packer
 from .asyncio.fast_io import ConnectionIO
@@ -53,7 +52,6 @@ __all__ = (
 
 #: A shared lane's answer to a command it never wrote: run it on a connection of its own.
 DEDICATED: Any = object()
-_MISSING: Any = object()
 _POOL_METHODS = ("release", "release_nowait", "_put_back")
 _RELEASING: set[Any] = set()  # releases finishing in tasks of their own, kept from the GC
 #: Reply types a callback's result is never awaited for (the rest go to ``isawaitable``).
@@ -429,7 +427,9 @@ def plain(conn: Any) -> bool:
     stock ``Retry`` and nothing left to read."""
     if not fastpath.aconnection(type(conn)):
         return False
-    own: dict[str, Any] = getattr(conn, "__dict__", None) or {}
+    own = getattr(conn, "__dict__", None)
+    if type(own) is not dict:
+        return False
     for name in (*fastpath.ASYNC_CONNECTION_METHODS, "pack_command"):
         value = own.get(name)
         if value is not None and not _own_io(conn, name, value):
@@ -464,16 +464,6 @@ def _pool_releases(pool: Any) -> bool:
 
 
 # ---- one command ---------------------------------------------------------------------------
-
-
-def callback_for(callbacks: Any, name: Any) -> Any:
-    """``callbacks[name]`` if ``name in callbacks``, else ``_MISSING`` (the keys of a
-    ``CaseInsensitiveDict`` are upper-case: an upper-case name is looked up as it is)."""
-    if type(callbacks) is CaseInsensitiveDict and type(name) is str and name.isupper():
-        return dict.get(callbacks, name, _MISSING)
-    if name in callbacks:
-        return callbacks[name]
-    return _MISSING
 
 
 async def _converted(callbacks: Any, name: Any, reply: Any, options: dict[str, Any]) -> Any:

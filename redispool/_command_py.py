@@ -76,6 +76,16 @@ def _gets(parser: Any, disable_decoding: bool) -> Any:
         return response
 
 
+def callback_for(callbacks: Any, name: Any) -> Any:
+    """``callbacks[name]`` if ``name in callbacks``, else ``_MISSING`` (the keys of a
+    ``CaseInsensitiveDict`` are upper-case: an upper-case name is looked up as it is)."""
+    if type(callbacks) is CaseInsensitiveDict and type(name) is str and name.isupper():
+        return dict.get(callbacks, name, _MISSING)
+    if name in callbacks:
+        return callbacks[name]
+    return _MISSING
+
+
 class _Replies:
     """Reads and parses replies off one connection as ``read_response`` and
     ``parse_response`` do, with what stays the same between the replies of a pipeline
@@ -89,7 +99,6 @@ class _Replies:
         "ours",
         "parser",
         "plain_address",
-        "plain_callbacks",
         "port",
     )
 
@@ -100,7 +109,6 @@ class _Replies:
             type(parser) is Parser and parser._stands_for.read_response is parser._stands_for_read
         )
         self.callbacks = callbacks
-        self.plain_callbacks = type(callbacks) is CaseInsensitiveDict
         self.plain_address = fastpath.address(type(conn))
         self.host: Any = _MISSING
         self.port: Any = _MISSING
@@ -155,14 +163,8 @@ class _Replies:
         return response
 
     def callback(self, name: Any) -> Any:
-        """``callbacks[name]`` if ``name in callbacks``, else ``_MISSING`` (the keys of a
-        ``CaseInsensitiveDict`` are upper-case: an upper-case name is looked up as it is)."""
-        callbacks = self.callbacks
-        if self.plain_callbacks and type(name) is str and name.isupper():
-            return dict.get(callbacks, name, _MISSING)
-        if name in callbacks:
-            return callbacks[name]
-        return _MISSING
+        """``callback_for(self.callbacks, name)``."""
+        return callback_for(self.callbacks, name)
 
     def parse(self, name: Any, options: dict[str, Any], host_error: str) -> Any:
         """``Redis.parse_response``."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from .ledger import NO_FIXED_REPLIES
+
 #: Blocking commands (XREAD and XREADGROUP only with BLOCK, see ``STREAM_READS``).
 BLOCKING: Final = frozenset(
     {
@@ -28,13 +30,13 @@ BLOCKING: Final = frozenset(
         "MIGRATE",
     }
 )
-#: Connection state and transactions (every CLIENT subcommand: REPLY, TRACKING, SETNAME...).
+#: Connection state and transactions (every CLIENT subcommand: REPLY, TRACKING, SETNAME...;
+#: RESET is in ``PUSH``, whose replies cannot be counted).
 STATEFUL: Final = frozenset(
     {
         "SELECT",
         "AUTH",
         "HELLO",
-        "RESET",
         "QUIT",
         "CLIENT",
         "READONLY",
@@ -47,20 +49,9 @@ STATEFUL: Final = frozenset(
         "UNWATCH",
     }
 )
-#: Push mode and replication streams.
-PUSH: Final = frozenset(
-    {
-        "SUBSCRIBE",
-        "PSUBSCRIBE",
-        "SSUBSCRIBE",
-        "UNSUBSCRIBE",
-        "PUNSUBSCRIBE",
-        "SUNSUBSCRIBE",
-        "MONITOR",
-        "SYNC",
-        "PSYNC",
-    }
-)
+#: Push mode and replication streams (and RESET): the commands whose replies cannot be
+#: counted (``redispool.ledger``).
+PUSH: Final = frozenset(NO_FIXED_REPLIES)
 EXCLUSIVE: Final = BLOCKING | STATEFUL | PUSH
 #: Stream reads that block when given ``BLOCK``.
 STREAM_READS: Final = frozenset({"XREAD", "XREADGROUP"})

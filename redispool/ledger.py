@@ -19,7 +19,9 @@ from typing import Any, Final
 #: (its ``lend_fd`` is ``redispool.slot_codes.DIRTY``).
 UNCOUNTABLE: Final = 1 << 62
 
-_NAMES = (
+#: The commands after which a connection's replies cannot be counted (``CLIENT REPLY``
+#: too, below); ``redispool.exclusive`` keeps them off shared connections.
+NO_FIXED_REPLIES: Final = (
     "SUBSCRIBE",
     "PSUBSCRIBE",
     "SSUBSCRIBE",
@@ -35,7 +37,7 @@ _NAMES = (
 #: redis-py's own spellings, looked up before anything else (``CLIENT`` needs its second word).
 UNCOUNTED: Final = frozenset(
     variant
-    for name in (*_NAMES, "CLIENT REPLY")
+    for name in (*NO_FIXED_REPLIES, "CLIENT REPLY")
     for text in (name, name.lower())
     for variant in (text, text.encode())
 )
@@ -55,7 +57,7 @@ def uncounted(args: tuple[Any, ...]) -> bool:
     first = words[0].split()
     if not first:
         return False
-    if first[0] in _NAMES:
+    if first[0] in NO_FIXED_REPLIES:
         return True
     second = first[1] if len(first) > 1 else (words[1] if len(words) > 1 else "")
     return first[0] == "CLIENT" and second == "REPLY"

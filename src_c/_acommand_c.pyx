@@ -16,6 +16,8 @@ from collections import deque
 from time import monotonic
 
 cimport cython
+from _class_checks cimport known as _known
+from _class_checks cimport overridden as _overridden
 
 import redis.asyncio.client
 import redis.observability.providers as _providers
@@ -85,19 +87,6 @@ cdef enum:  # Lane.OPENING, Lane.OPEN, Lane.CLOSED
     S_OPEN = 1
     S_CLOSED = 2
 
-cdef extern from *:
-    """
-    /* A class's version tag: CPython gives it a new one whenever the class or a base
-       changes (0: none valid now; before 3.12 a flag says whether it is valid). */
-    static unsigned int rp_atype_tag(PyObject *t) {
-        PyTypeObject *type = (PyTypeObject *)t;
-    #if PY_VERSION_HEX < 0x030C0000
-        if (!PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) return 0;
-    #endif
-        return type->tp_version_tag;
-    }
-    """
-    unsigned int rp_atype_tag(object t)
 
 # fastpath's answers per class, each with the class's version tag when it was given
 cdef dict _connections = {}
@@ -107,32 +96,6 @@ cdef dict _queues = {}
 cdef dict _parsers = {}
 cdef dict _retries = {}
 cdef dict _pools = {}
-
-
-cdef bint _known(dict cache, object cls, object check) except -1:
-    """``check(cls)``, remembered until ``cls`` or a base changes (its version tag)."""
-    cdef unsigned int tag = rp_atype_tag(cls)
-    entry = cache.get(cls)
-    if entry is not None and tag and (<tuple>entry)[0] == tag:
-        return (<tuple>entry)[1]
-    plain = bool(check(cls))
-    tag = rp_atype_tag(cls)  # check's lookups give the class one if it had none
-    if tag:
-        if len(cache) >= 64:  # classes made per object (a test's Mocks): do not hoard
-            cache.clear()
-        cache[cls] = (tag, plain)
-    return plain
-
-
-cdef bint _overridden(object instance, tuple names) except -1:
-    """``fastpath.overridden``."""
-    own = getattr(instance, "__dict__", None)
-    if not own or type(own) is not dict:
-        return bool(own) and any(name in own for name in names)
-    for name in names:
-        if name in <dict>own:
-            return True
-    return False
 
 
 cdef bint _metrics_off() except -1:

@@ -10,6 +10,8 @@ import socket
 from time import monotonic
 
 cimport cython
+from _class_checks cimport known as _known
+from _class_checks cimport overridden as _overridden
 
 import redis.client
 from redis.client import CaseInsensitiveDict
@@ -48,19 +50,6 @@ cdef tuple _CONNECTION_METHODS = fastpath.CONNECTION_METHODS
 cdef tuple _PARSER_METHODS = fastpath.PARSER_METHODS
 cdef object _UNKNOWN = object()
 
-cdef extern from *:
-    """
-    /* A class's version tag: CPython gives it a new one whenever the class or a base
-       changes (0: none valid now; before 3.12 a flag says whether it is valid). */
-    static unsigned int rp_type_tag(PyObject *t) {
-        PyTypeObject *type = (PyTypeObject *)t;
-    #if PY_VERSION_HEX < 0x030C0000
-        if (!PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) return 0;
-    #endif
-        return type->tp_version_tag;
-    }
-    """
-    unsigned int rp_type_tag(object t)
 
 # fastpath's answers per class, each with the class's version tag when it was given
 cdef dict _connections = {}
@@ -70,32 +59,6 @@ cdef dict _pipelines = {}
 cdef dict _queues = {}
 cdef dict _parsers = {}
 cdef dict _retries = {}
-
-
-cdef bint _known(dict cache, object cls, object check) except -1:
-    """``check(cls)``, remembered until ``cls`` or a base changes (its version tag)."""
-    cdef unsigned int tag = rp_type_tag(cls)
-    entry = cache.get(cls)
-    if entry is not None and tag and (<tuple>entry)[0] == tag:
-        return (<tuple>entry)[1]
-    plain = bool(check(cls))
-    tag = rp_type_tag(cls)  # check's lookups give the class one if it had none
-    if tag:
-        if len(cache) >= 64:  # classes made per object (a test's Mocks): do not hoard
-            cache.clear()
-        cache[cls] = (tag, plain)
-    return plain
-
-
-cdef bint _overridden(object instance, tuple names) except -1:
-    """``fastpath.overridden``."""
-    own = getattr(instance, "__dict__", None)
-    if not own:
-        return False
-    for name in names:
-        if name in own:
-            return True
-    return False
 
 
 cdef bint _plain_parser(object parser) except -1:
