@@ -17,7 +17,8 @@ export REDISPOOL_SERVER := $(SERVER)
 # of these; `make test ALSO_SERVERS=` skips that.
 ALSO_SERVERS ?= $(filter-out $(SERVER),redis valkey)
 
-.PHONY: demo test lint bench bench-check fuzz stress upstream wheel-check build redis-server clean
+.PHONY: demo test lint bench bench-check fuzz stress upstream wheel-check release-check build \
+	redis-server clean
 
 demo: build redis-server
 	$(PY) -m redispool bench --plot bench.png --json bench.json
@@ -101,6 +102,23 @@ wheel-check: $(DEPS) redis-server
 	$(WHEELS)/pure-venv/bin/pip install -q "$$(ls $(WHEELS)/pure/*.whl)[test]"
 	cd tests && REDISPOOL_NO_EXTENSIONS=1 ../$(WHEELS)/pure-venv/bin/python -I -m pytest -q \
 	  -p no:cacheprovider .
+
+# The release's supply-chain gate: every workflow valid against GitHub's workflow schema
+# (check-jsonschema's built-in copy, offline), zizmor's static audit of the workflows
+# (offline, zizmor.yml: every action pinned to a commit hash) with no finding of medium
+# severity or above, and the version agreeing with CHANGELOG.md (tools/release.py). The
+# two tools are installed into the venv when missing.
+ZIZMOR_VERSION := 1.32.0
+CHECK_JSONSCHEMA_VERSION := 0.39.0
+release-check:
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	[ -x $(VENV)/bin/zizmor ] || $(PY) -m pip install -q zizmor==$(ZIZMOR_VERSION)
+	[ -x $(VENV)/bin/check-jsonschema ] || \
+	  $(PY) -m pip install -q check-jsonschema==$(CHECK_JSONSCHEMA_VERSION)
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline --no-progress --config zizmor.yml --min-severity medium \
+	  .github/workflows
+	$(PY) tools/release.py check
 
 build: $(DEPS)
 	REDISPOOL_REQUIRE_EXTENSIONS=1 $(PY) setup.py -q build_ext --inplace
