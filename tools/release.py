@@ -23,7 +23,7 @@ def version() -> str:
     found = VERSION_RE.findall((ROOT / "redispool" / "__init__.py").read_text())
     if len(found) != 1:
         sys.exit('redispool/__init__.py: expected exactly one __version__ = "..." line')
-    return found[0]
+    return str(found[0])
 
 
 def notes(ver: str) -> str:
