@@ -106,7 +106,7 @@ wheel-check: $(DEPS) redis-server
 # The release's supply-chain gate: every workflow valid against GitHub's workflow schema
 # (check-jsonschema's built-in copy, offline), zizmor's static audit of the workflows
 # (offline, zizmor.yml: every action pinned to a commit hash) with no finding of medium
-# severity or above, and the version agreeing with CHANGELOG.md (tools/release.py). The
+# severity or above, and the version agreeing with CHANGELOG.md (.github/release.py). The
 # two tools are installed into the venv when missing.
 ZIZMOR_VERSION := 1.32.0
 CHECK_JSONSCHEMA_VERSION := 0.39.0
@@ -118,7 +118,7 @@ release-check:
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --no-progress --config zizmor.yml --min-severity medium \
 	  .github/workflows
-	$(PY) tools/release.py check
+	$(PY) .github/release.py check
 
 build: $(DEPS)
 	REDISPOOL_REQUIRE_EXTENSIONS=1 $(PY) setup.py -q build_ext --inplace

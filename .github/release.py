@@ -1,9 +1,9 @@
 """The release's version, from one place: redispool/__init__.py's ``__version__``.
 
-``python tools/release.py check [--tag vX.Y.Z]`` fails unless CHANGELOG.md has a section
+``python .github/release.py check [--tag vX.Y.Z]`` fails unless CHANGELOG.md has a section
 for that version (``## [X.Y.Z]`` or ``## X.Y.Z``, optionally followed by `` - date``)
 with something in it and, given a tag, unless the tag is ``v`` plus that version; it
-prints ``version=X.Y.Z`` (for $GITHUB_OUTPUT). ``python tools/release.py notes`` prints
+prints ``version=X.Y.Z`` (for $GITHUB_OUTPUT). ``python .github/release.py notes`` prints
 that section's text: the release notes.
 """
 
