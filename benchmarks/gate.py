@@ -213,9 +213,12 @@ def live(argv: list[str]) -> int:
         rules = [rule for rule in rules if rule["group"] in args.group]
     import ratios
 
+    ratios.use_this_checkout()
+    import redispool
     from redispool import _e2e
     from redispool.server import RedisServer
 
+    print(f"redispool {redispool.__version__} from {Path(redispool.__file__).parent}", flush=True)
     _e2e.raise_open_files_limit()
     with RedisServer() as server:
         _e2e.seed(server.url)

@@ -25,10 +25,16 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-if str(HERE.parent) not in sys.path:  # the redispool of this checkout
-    sys.path.insert(0, str(HERE.parent))
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+
+
+def use_this_checkout() -> None:
+    """Import the redispool of this checkout (before an editable install's) and the
+    benchmark suites next to this file."""
+    for path in (str(HERE), str(HERE.parent)):
+        if path in sys.path:
+            sys.path.remove(path)
+        sys.path.insert(0, path)
+
 
 Run = Callable[[], float]  # one round of one implementation: its cost
 Opened = tuple[dict[str, Run], Callable[[], None]]
