@@ -4,6 +4,7 @@ the gate (``gate.py --live``) run on it.
 
     python benchmarks/slowed.py checkout [GATE ARGS...]   # an extra Python call per checkout
     python benchmarks/slowed.py reply [GATE ARGS...]      # an extra Python call per parsed reply
+    python benchmarks/slowed.py checkout --reuse [GATE ARGS...]  # the copy built before
 
 ``checkout`` wraps the slot array's ``acquire`` in ``redispool/pool.py``'s
 ``ConnectionPool.get_connection`` in a Python function; ``reply`` has the compiled
@@ -79,14 +80,19 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     variant, gate_args = argv[0], argv[1:]
-    root = copy(variant)
-    edit(root, variant)
-    subprocess.run(
-        [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
-        cwd=root,
-        check=True,
-        env={**os.environ, "REDISPOOL_REQUIRE_EXTENSIONS": "1"},
-    )
+    reuse = gate_args[:1] == ["--reuse"]
+    if reuse:
+        gate_args = gate_args[1:]
+        root = ROOT / "build" / f"slowed-{variant}"
+    if not reuse or not (root / "benchmarks" / "gate.py").exists():
+        root = copy(variant)
+        edit(root, variant)
+        subprocess.run(
+            [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+            cwd=root,
+            check=True,
+            env={**os.environ, "REDISPOOL_REQUIRE_EXTENSIONS": "1"},
+        )
     print(f"slowed variant {variant!r}: {root}", flush=True)
     return subprocess.run(
         [sys.executable, str(root / "benchmarks" / "gate.py"), "--live", *gate_args], cwd=root
