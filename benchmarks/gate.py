@@ -1,6 +1,17 @@
-"""The ratio gate: speed ratios from one pytest-benchmark run (``--benchmark-json``)
-against the minimums in ``thresholds.toml``. Ratios, not times: every ratio compares two
-implementations measured in the same run on the same (noisy) machine.
+"""The ratio gate: speed ratios against the minimums in ``thresholds.toml``. Ratios, not
+times: every ratio compares two implementations measured on the same (noisy) machine.
+
+``--live`` (``make bench-check``, CI) measures every rule itself (``ratios.py``): the two
+implementations of a ratio run in interleaved rounds and the ratio is the median of the
+per-round ratios (``ratio_of_rounds``), so noise hits both sides alike; a ratio below its
+minimum is measured again, its group alone, up to ``--retries`` times (3), and fails only
+if it stays below every time; each line says how many re-measurements it took
+(``check_live``).
+
+    python benchmarks/gate.py --live [benchmarks/thresholds.toml] [--retries N] [--group G]
+
+Without ``--live`` it reads one pytest-benchmark run (``--benchmark-json``, ``make
+bench``), where most groups' implementations ran one after the other:
 
 A benchmark names its implementation in ``extra_info["impl"]`` (or ``["parser"]``) and is
 compared on its median per operation, or it carries ``extra_info["cpu_overhead_us"]``
