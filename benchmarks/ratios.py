@@ -15,6 +15,7 @@ reference cost over implementation cost. The workloads are the pytest-benchmark 
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import sys
 import threading
@@ -42,16 +43,27 @@ Opened = tuple[dict[str, Run], Callable[[], None]]
 
 def interleave(runs: dict[str, Run], rounds: int, seed: int = 0) -> dict[str, list[float]]:
     """Each run's cost in each round (round ``i`` at index ``i``), the runs in a new random
-    order per round; one warm-up round first, not recorded."""
+    order per round; one warm-up round first, not recorded. The garbage collector is off
+    while they run (as ``make bench``'s ``--benchmark-disable-gc``), and collects between
+    rounds."""
     names = list(runs)
     shuffle = random.Random(seed).shuffle
     for name in names:
         runs[name]()
     costs: dict[str, list[float]] = {name: [] for name in names}
-    for _ in range(rounds):
-        shuffle(names)
-        for name in names:
-            costs[name].append(runs[name]())
+    enabled = gc.isenabled()
+    try:
+        for _ in range(rounds):
+            gc.collect()
+            gc.disable()
+            shuffle(names)
+            for name in names:
+                costs[name].append(runs[name]())
+            if enabled:
+                gc.enable()
+    finally:
+        if enabled:
+            gc.enable()
     return costs
 
 
