@@ -73,37 +73,39 @@ BENCH := $(PY) -m pytest benchmarks -q -p no:randomly --benchmark-only --benchma
 bench: build redis-server
 	$(BENCH)
 
-# The perf-regression gate: every speed ratio of benchmarks/thresholds.toml measured with
-# its two implementations interleaved round by round (the median of the per-round ratios),
-# a ratio below its minimum measured again up to GATE_RETRIES times before it fails; then
-# instruction counts under callgrind against benchmarks/callgrind_baseline.json (valgrind
-# from Debian packages when missing).
+# The perf-regression gate (benchmarks/gate.py): every speed ratio of
+# benchmarks/thresholds.toml measured with its two implementations interleaved round by
+# round (the median of the per-round ratios), one below its minimum measured again up to
+# GATE_RETRIES times before it fails; then instruction counts under callgrind against
+# benchmarks/callgrind_baseline.json (valgrind from Debian packages when missing).
 GATE_RETRIES ?= 3
-GATE := $(PY) benchmarks/gate.py --live benchmarks/thresholds.toml --retries $(GATE_RETRIES)
+GATE_ARGS := benchmarks/thresholds.toml --retries $(GATE_RETRIES) --callgrind
+VALGRIND := command -v valgrind >/dev/null || $(SUDO) apt-get install -y -qq valgrind >/dev/null
 
 bench-check: build redis-server
-	@command -v valgrind >/dev/null || $(SUDO) apt-get install -y -qq valgrind >/dev/null
-	$(GATE)
-	$(PY) benchmarks/callgrind.py
+	@$(VALGRIND)
+	$(PY) benchmarks/gate.py $(GATE_ARGS)
 
-# The gate's own proof: GATE_RUNS runs of the ratio gate on this code with two busy loops
+# The gate's own proof: GATE_RUNS runs of the whole gate on this code with two busy loops
 # loading the CPU (every run must pass), then each deliberately slowed build
 # (benchmarks/slowed.py: an extra Python call per checkout, per parsed reply) GATE_RUNS_SLOWED
 # times (every run must fail). Logs in .benchmarks/gate-check/.
 GATE_RUNS ?= 10
 GATE_RUNS_SLOWED ?= 3
 gate-check: build redis-server
+	@$(VALGRIND)
 	mkdir -p .benchmarks/gate-check
 	$(PY) -c 'while True: pass' & b1=$$!; $(PY) -c 'while True: pass' & b2=$$!; \
 	  trap 'kill $$b1 $$b2' EXIT; fails=0; \
 	  for i in $$(seq $(GATE_RUNS)); do \
-	    $(GATE) >.benchmarks/gate-check/clean-$$i.log 2>&1 || fails=$$((fails+1)); \
+	    $(PY) benchmarks/gate.py $(GATE_ARGS) >.benchmarks/gate-check/clean-$$i.log 2>&1 \
+	      || fails=$$((fails+1)); \
 	    tail -1 .benchmarks/gate-check/clean-$$i.log; done; \
 	  echo "clean runs under load: $$fails of $(GATE_RUNS) failed"; [ $$fails -eq 0 ]
 	for variant in checkout reply; do passes=0; \
 	  for i in $$(seq $(GATE_RUNS_SLOWED)); do \
 	    reuse=$$([ $$i -gt 1 ] && echo --reuse); \
-	    $(PY) benchmarks/slowed.py $$variant $$reuse benchmarks/thresholds.toml --retries $(GATE_RETRIES) \
+	    $(PY) benchmarks/slowed.py $$variant $$reuse $(GATE_ARGS) \
 	      >.benchmarks/gate-check/slowed-$$variant-$$i.log 2>&1 && passes=$$((passes+1)); \
 	    grep '^FAIL' .benchmarks/gate-check/slowed-$$variant-$$i.log; done; \
 	  echo "slowed $$variant: $$passes of $(GATE_RUNS_SLOWED) runs passed"; [ $$passes -eq 0 ] || exit 1; done

@@ -1,6 +1,7 @@
 """Deliberately slowed builds, to show the ratio gate catches a small regression: a copy
 of this checkout (its tracked files as they are now) with one edit, built in place, and
-the gate (``gate.py --live``) run on it.
+the gate (``gate.py``, with the arguments given: ``make gate-check`` adds ``--callgrind``)
+run on it.
 
     python benchmarks/slowed.py checkout [GATE ARGS...]   # an extra Python call per checkout
     python benchmarks/slowed.py reply [GATE ARGS...]      # an extra Python call per parsed reply
@@ -95,7 +96,7 @@ def main(argv: list[str]) -> int:
         )
     print(f"slowed variant {variant!r}: {root}", flush=True)
     return subprocess.run(
-        [sys.executable, str(root / "benchmarks" / "gate.py"), "--live", *gate_args], cwd=root
+        [sys.executable, str(root / "benchmarks" / "gate.py"), *gate_args], cwd=root
     ).returncode
 
 

@@ -31,80 +31,6 @@ gate = load("gate")
 callgrind = load("callgrind")
 
 
-def report(times: dict[str, float], ops: int = 100) -> dict[str, Any]:
-    """A pytest-benchmark JSON report with one group; ``times`` are seconds per round."""
-    return {
-        "benchmarks": [
-            {"group": "e2e GET", "extra_info": {"impl": impl, "ops": ops}, "stats": {"median": t}}
-            for impl, t in times.items()
-        ]
-    }
-
-
-RULE = [{"group": "e2e GET", "impl": "redispool", "reference": "redis-py+hiredis", "min": 1.1}]
-
-
-def test_gate_passes_a_fast_build() -> None:
-    lines, failures = gate.check(report({"redispool": 0.8, "redis-py+hiredis": 1.0}), RULE)
-    assert failures == [] and "1.25x" in lines[0]
-
-
-def test_gate_fails_a_deliberate_slowdown() -> None:
-    fast = report({"redispool": 0.8, "redis-py+hiredis": 1.0})
-    slowed = report({"redispool": 0.8 * 1.5, "redis-py+hiredis": 1.0})  # 50 % slower
-    assert gate.check(fast, RULE)[1] == []
-    (failure,) = gate.check(slowed, RULE)[1]
-    assert "0.83x" in failure and "min 1.10x" in failure
-
-
-def test_gate_fails_what_was_not_measured() -> None:
-    (failure,) = gate.check(report({"redis-py+hiredis": 1.0}), RULE)[1]
-    assert "not measured" in failure
-
-
-def cpu_report(overheads: dict[str, float]) -> dict[str, Any]:
-    """A report with one ``test_cpu_bench.py`` entry: CPU µs per command beyond the floor."""
-    info = {"cpu_overhead_us": overheads, "reference": "redis-py+hiredis"}
-    return {"benchmarks": [{"group": "cpu GET", "extra_info": info, "stats": {"median": 4.0}}]}
-
-
-CPU_RULE = [{"group": "cpu GET", "impl": "redispool", "reference": "redis-py+hiredis", "min": 4.0}]
-
-
-def test_gate_compares_cpu_overheads() -> None:
-    """The 25 % target: redispool's overhead at most a quarter of the reference's."""
-    lines, failures = gate.check(cpu_report({"redispool": 7.0, "redis-py+hiredis": 28.0}), CPU_RULE)
-    assert failures == [] and "4.00x" in lines[0]
-    (failure,) = gate.check(cpu_report({"redispool": 13.0, "redis-py+hiredis": 28.0}), CPU_RULE)[1]
-    assert "2.15x" in failure and "min 4.00x" in failure
-    # at or below the floor passes; a reference at or below it fails
-    assert gate.check(cpu_report({"redispool": -0.5, "redis-py+hiredis": 28.0}), CPU_RULE)[1] == []
-    assert gate.check(cpu_report({"redispool": 7.0, "redis-py+hiredis": -1.0}), CPU_RULE)[1]
-    (failure,) = gate.check(cpu_report({"redis-py+hiredis": 28.0}), CPU_RULE)[1]
-    assert "not measured" in failure
-
-
-def test_gate_compares_interleaved_wall_times() -> None:
-    """``test_e2e_interleaved``: median wall µs per operation of each client, one entry."""
-    info = {"wall_us": {"redispool.Redis": 15.0, "redis-py+hiredis": 45.0}, "reference": "x"}
-    fast = {"benchmarks": [{"group": "wall GET", "extra_info": info, "stats": {"median": 8.0}}]}
-    rule = [
-        {"group": "wall GET", "impl": "redispool.Redis", "reference": "redis-py+hiredis", "min": 2}
-    ]
-    lines, failures = gate.check(fast, rule)
-    assert failures == [] and "3.00x" in lines[0]
-    info["wall_us"]["redispool.Redis"] = 30.0  # twice as slow: 1.5x, under the minimum
-    (failure,) = gate.check(fast, rule)[1]
-    assert "1.50x" in failure and "min 2.00x" in failure
-
-
-def wall_report(walls: dict[str, float], absent: list[str]) -> dict[str, Any]:
-    """One ``test_e2e_interleaved`` entry: wall µs per operation, the kinds not installed."""
-    info = {"wall_us": walls, "reference": "redis-py+hiredis", "absent": absent}
-    group = "wall asyncio GET, 50 tasks"
-    return {"benchmarks": [{"group": group, "extra_info": info, "stats": {"median": 1.0}}]}
-
-
 GLIDE_RULE = [
     {
         "group": "wall asyncio GET, 50 tasks",
@@ -116,51 +42,30 @@ GLIDE_RULE = [
 ]
 
 
-def test_gate_compares_with_another_kind_where_it_is_installed(tmp_path: Path, capsys: Any) -> None:
-    """A rule against valkey-glide (``if_installed``) is checked where glide ran, skipped
-    where the run says it is not installed, and fails where it is installed but was not
-    measured."""
-    auto = "redispool.Redis auto_pipeline"
-    ran = {auto: 10.0, "valkey-glide": 20.0, "redis-py+hiredis": 60.0}
-    lines, failures = gate.check(wall_report(ran, []), GLIDE_RULE)
-    assert failures == [] and "2.00x" in lines[0] and "vs valkey-glide" in lines[0]
-    (failure,) = gate.check(wall_report({**ran, auto: 16.0}, []), GLIDE_RULE)[1]
-    assert "1.25x" in failure and "min 1.30x" in failure
-    without = {auto: 10.0, "redis-py+hiredis": 60.0}
-    lines, failures = gate.check(wall_report(without, ["valkey-glide"]), GLIDE_RULE)
-    assert failures == [] and "skipped: valkey-glide is not installed" in lines[0]
-    (failure,) = gate.check(wall_report(without, []), GLIDE_RULE)[1]
-    assert "not measured" in failure
-    # a rule without if_installed is never skipped
-    strict = [{**GLIDE_RULE[0], "if_installed": False}]
-    (failure,) = gate.check(wall_report(without, ["valkey-glide"]), strict)[1]
-    assert "not measured" in failure
-    # main() counts the skipped rule apart
-    path, rules_path = tmp_path / "r.json", tmp_path / "t.toml"
-    path.write_text(json.dumps(wall_report(without, ["valkey-glide"])))
-    rules_path.write_text(
-        '[[ratio]]\ngroup = "wall asyncio GET, 50 tasks"\n'
-        'impl = "redispool.Redis auto_pipeline"\nreference = "valkey-glide"\nmin = 1.3\n'
-        "if_installed = true\n"
+def test_cpu_ratios_count_beyond_the_floor() -> None:
+    """``cpu ...`` groups cost the CPU time beyond the raw socket's: a client at or below
+    the floor is infinitely better, a reference at or below it fails the rule."""
+    rule = {"group": "cpu GET", "impl": "redispool", "reference": "redis-py+hiredis", "min": 4.0}
+    assert gate.ratio_of_rounds({"redis-py+hiredis": [28.0], "redispool": [7.0]}, rule) == 4.0
+    assert gate.ratio_of_rounds({"redis-py+hiredis": [28.0], "redispool": [-0.5]}, rule) == (
+        float("inf")
     )
-    assert gate.main([str(path), str(rules_path)]) == 0
+    below = gate.ratio_of_rounds({"redis-py+hiredis": [-1.0], "redispool": [7.0]}, rule)
+    assert below is not None and below < rule["min"]
+
+
+def test_skipped_rules_are_counted_apart(capsys: Any) -> None:
+    lines = [f"{gate._head(GLIDE_RULE[0])}skipped: valkey-glide is not installed"]
+    assert gate.report_lines(lines, []) == 0
     assert "0 of 0 ratios at or above their minimum (1 skipped)" in capsys.readouterr().out
+    assert gate.report_lines(["a", "b"], ["a"]) == 1
+    assert "1 of 2 ratios at or above their minimum" in capsys.readouterr().out
 
 
-def test_gate_reads_the_committed_thresholds(tmp_path: Path, capsys: Any) -> None:
-    rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
+def test_committed_thresholds_are_ratios() -> None:
+    rules = gate.rules_in(BENCHMARKS / "thresholds.toml")
     assert rules and all(rule["min"] >= 1.0 for rule in rules)
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps(report({"redispool": 0.5, "redis-py+hiredis": 1})))
-    rules_path = tmp_path / "t.toml"
-    rules_path.write_text(
-        '[[ratio]]\ngroup = "e2e GET"\nimpl = "redispool"\nreference = "redis-py+hiredis"\n'
-        "min = 1.5\n"
-    )
-    assert gate.main([str(path), str(rules_path)]) == 0
-    path.write_text(json.dumps(report({"redispool": 0.9, "redis-py+hiredis": 1})))
-    assert gate.main([str(path), str(rules_path)]) == 1
-    assert "FAIL" in capsys.readouterr().out
+    assert len({gate._head(rule) for rule in rules}) == len(rules)  # one line each
 
 
 #: the groups of the committed rules for each of redispool's client classes
@@ -181,51 +86,43 @@ FUSED_GROUPS = {
 
 @pytest.mark.parametrize("impl", list(FUSED_GROUPS))
 def test_committed_thresholds_catch_a_slower_fused_path(impl: str) -> None:
-    """Every committed rule passes at 1.2x its minimum; ``impl`` made 50 % slower (its
-    overheads and times) fails each of its rules, and only those (against valkey-glide
-    too, where it ran)."""
-    rules = gate.tomllib.loads((BENCHMARKS / "thresholds.toml").read_text())["ratio"]
+    """Every committed rule passes at 1.2x its minimum; ``impl`` made 50 % slower fails
+    each of its rules (against valkey-glide too), and only those."""
+    rules = gate.rules_in(BENCHMARKS / "thresholds.toml")
     own = [rule for rule in rules if rule["impl"] == impl]
     assert {rule["group"] for rule in own} == FUSED_GROUPS[impl]
     assert any(rule["reference"] == "valkey-glide" for rule in own) == (impl != "redispool.Redis")
-    # a client's time against the usual references (1.0) first, then other kinds'
-    # (valkey-glide) from it: each rule's ratio is 1.2x its minimum
-    usual = [
-        rule for rule in rules if rule["reference"] in ("redis-py+hiredis", "redis_py", "hiredis")
+    minimum = {(rule["group"], rule["impl"], rule["reference"]): rule["min"] for rule in rules}
+
+    def at(slowdown: float) -> Any:
+        def measure(group: str, impls: list[str], seed: int) -> dict[str, list[float]]:
+            reference, measured = impls
+            cost = 1 / (1.2 * minimum[group, measured, reference])
+            return {
+                reference: [1.0] * 3,
+                measured: [cost * (slowdown if measured == impl else 1)] * 3,
+            }
+
+        return measure
+
+    assert gate.check(rules, at(1.0), retries=0)[1] == []
+    failures = gate.check(rules, at(1.5), retries=0)[1]
+    assert [f.split("  (min")[0].rsplit(None, 1)[0] for f in failures] == [
+        gate._head(rule).rstrip() for rule in own
     ]
-    others = [rule for rule in rules if rule not in usual]
-    assert {rule["reference"] for rule in others} == {"valkey-glide"}
-
-    def run(slowdown: float) -> dict[str, Any]:
-        groups: dict[str, dict[str, float]] = {}
-        for rule in usual:
-            times = groups.setdefault(rule["group"], {})
-            times[rule["reference"]] = 1.0
-            times[rule["impl"]] = 1 / (1.2 * rule["min"])
-        for rule in others:
-            times = groups[rule["group"]]
-            times[rule["reference"]] = times[rule["impl"]] * 1.2 * rule["min"]
-        for times in groups.values():
-            if impl in times:
-                times[impl] *= slowdown
-        return {
-            "benchmarks": [
-                {"group": group, "extra_info": {"wall_us": times}, "stats": {"median": 1.0}}
-                for group, times in groups.items()
-            ]
-        }
-
-    assert gate.check(run(1.0), rules)[1] == []
-    slowed = run(1.5)
-    assert [rule for rule in rules if gate.check(slowed, [rule])[1]] == own
 
 
-def test_gate_ranges_over_runs() -> None:
-    """``--ranges``: each rule's ratio over several runs, to choose its minimum."""
-    runs = [report({"redispool": t, "redis-py+hiredis": 1.0}) for t in (0.5, 0.8, 0.4)]
-    (line,) = gate.ranges(runs, RULE)
+def test_gate_ranges_over_logs() -> None:
+    """``--ranges``: each rule's ratio over several gate outputs, to choose its minimum."""
+    rule = {"group": "wall GET", "impl": "redispool.Redis", "reference": "redis-py+hiredis"}
+    rule["min"] = 1.1
+    logs = []
+    for found in (2.0, 1.25, 2.5):
+        measure, _ = fake_measure({("wall GET", "redispool.Redis"): [found]})
+        logs.append("\n".join(gate.check([rule], measure, retries=0)[0]))
+    (line,) = gate.ranges(logs, [rule])
     assert "1.25    2.00    2.50" in line and "(min 1.10x, 3 runs)" in line
-    (line,) = gate.ranges([report({"redis-py+hiredis": 1.0})], RULE)
+    (line,) = gate.ranges(["nothing"], [rule])
     assert "not measured" in line
 
 
@@ -360,7 +257,7 @@ def test_callgrind_acommand_workloads_run(name: str) -> None:
     assert callable(getattr(_acommand_c, entry))
 
 
-# ---- the live gate (gate.py --live): interleaved rounds, confirmed failures ------------
+# ---- the ratio gate (gate.py): interleaved rounds, confirmed failures -----------------
 
 ratios = load("ratios")
 slowed = load("slowed")
@@ -373,22 +270,19 @@ LIVE_RULES = [
 
 
 def fake_measure(
-    ratios_by_group: dict[str, list[dict[str, float]]],
-) -> tuple[Any, list[tuple[str, list[str]]]]:
-    """A ``measure`` whose n-th call for a group gives that group's n-th entry (impl ->
-    reference cost / impl cost in every round, the reference's cost 1.0; the last entry
-    repeats), and the calls it got."""
-    calls: list[tuple[str, list[str]]] = []
+    ratios_by_rule: dict[tuple[str, str], list[float]],
+) -> tuple[Any, list[tuple[str, list[str], int]]]:
+    """A ``measure`` whose n-th call for a rule's (group, impl) gives the n-th ratio
+    listed for it (the last one repeats; the reference costs 1.0 in every round), and the
+    calls it got."""
+    calls: list[tuple[str, list[str], int]] = []
 
-    def measure(group: str, impls: list[str]) -> dict[str, list[float]]:
-        calls.append((group, impls))
-        seen = sum(1 for g, _ in calls if g == group)
-        table = ratios_by_group[group][min(seen, len(ratios_by_group[group])) - 1]
-        costs = {}
-        for impl in impls:
-            ratio = table.get(impl)
-            costs[impl] = [1.0] * 5 if ratio is None else [1.0 / ratio] * 5
-        return costs
+    def measure(group: str, impls: list[str], seed: int) -> dict[str, list[float]]:
+        reference, impl = impls
+        calls.append((group, impls, seed))
+        seen = sum(1 for g, (_, i), _ in calls if (g, i) == (group, impl))
+        listed = ratios_by_rule[group, impl]
+        return {reference: [1.0] * 5, impl: [1.0 / listed[min(seen, len(listed)) - 1]] * 5}
 
     return measure, calls
 
@@ -406,32 +300,36 @@ def test_ratio_of_rounds_is_the_median_of_per_round_ratios() -> None:
     assert gate.ratio_of_rounds({"redis_py": [1.0]}, rule) is None
 
 
-def test_live_gate_passes_without_re_measuring() -> None:
-    measure, calls = fake_measure(
-        {
-            "checkout": [{"redispool_c": 15.0, "redispool_py": 3.0}],
-            "small_bulks": [{"redispool_c": 1.4}],
-        }
-    )
-    lines, failures = gate.check_live(LIVE_RULES, measure)
+PASSING = {
+    ("checkout", "redispool_c"): [15.0],
+    ("checkout", "redispool_py"): [3.0],
+    ("small_bulks", "redispool_c"): [1.4],
+}
+
+
+def test_live_gate_measures_each_rule_alone_without_re_measuring() -> None:
+    measure, calls = fake_measure(PASSING)
+    lines, failures = gate.check(LIVE_RULES, measure)
     assert failures == []
-    assert [group for group, _ in calls] == ["checkout", "small_bulks"]  # a group once
-    assert calls[0][1] == ["redis_py", "redispool_c", "redispool_py"]
+    assert calls == [  # each rule's two implementations alone, reference first
+        ("checkout", ["redis_py", "redispool_c"], 0),
+        ("checkout", ["redis_py", "redispool_py"], 0),
+        ("small_bulks", ["hiredis", "redispool_c"], 0),
+    ]
     assert "15.00x  (min 10.00x)" in lines[0] and "re-measurement" not in "".join(lines)
 
 
 def test_live_gate_confirms_a_low_ratio_before_failing() -> None:
-    """The issue's case: 8.97x once, then 16.5x: passes, saying it re-measured once, and
-    only the low ratio's implementations were measured again."""
-    measure, calls = fake_measure(
-        {
-            "checkout": [{"redispool_c": 8.97, "redispool_py": 3.0}, {"redispool_c": 16.5}],
-            "small_bulks": [{"redispool_c": 1.4}],
-        }
-    )
-    lines, failures = gate.check_live(LIVE_RULES, measure, retries=3)
+    """The issue's case: 8.97x once, then 16.5x: passes, saying it re-measured once, in
+    a new order; the other rules are measured once."""
+    measure, calls = fake_measure({**PASSING, ("checkout", "redispool_c"): [8.97, 16.5]})
+    lines, failures = gate.check(LIVE_RULES, measure, retries=3)
     assert failures == []
-    assert calls[1] == ("checkout", ["redis_py", "redispool_c"])
+    assert calls[:2] == [
+        ("checkout", ["redis_py", "redispool_c"], 0),
+        ("checkout", ["redis_py", "redispool_c"], 1),
+    ]
+    assert len(calls) == 4
     assert "16.50x  (min 10.00x)  1 re-measurement (8.97x, 16.50x)" in lines[0]
     assert "re-measurement" not in lines[1]
 
@@ -439,34 +337,43 @@ def test_live_gate_confirms_a_low_ratio_before_failing() -> None:
 def test_live_gate_fails_a_ratio_that_stays_low() -> None:
     """A real slowdown: every measurement below; the gate stops after ``retries``
     re-measurements, fails naming the ratio, and the others still pass."""
-    measure, calls = fake_measure(
-        {
-            "checkout": [{"redispool_c": 7.0, "redispool_py": 3.0}],
-            "small_bulks": [{"redispool_c": 1.4}],
-        }
-    )
-    failures = gate.check_live(LIVE_RULES, measure, retries=2)[1]
-    assert [group for group, _ in calls] == ["checkout"] * 3 + ["small_bulks"]
+    measure, calls = fake_measure({**PASSING, ("checkout", "redispool_c"): [7.0]})
+    failures = gate.check(LIVE_RULES, measure, retries=2)[1]
+    assert [(group, seed) for group, _, seed in calls] == [
+        ("checkout", 0),
+        ("checkout", 1),
+        ("checkout", 2),
+        ("checkout", 0),
+        ("small_bulks", 0),
+    ]
     (failure,) = failures
     assert failure.startswith("checkout") and "redispool_c" in failure and "vs redis_py" in failure
     assert "7.00x  (min 10.00x)  2 re-measurements (7.00x, 7.00x, 7.00x)" in failure
     assert "below its minimum in all 3 measurements" in failure
     # retries=0: no re-measurement at all
-    measure, calls = fake_measure({"checkout": [{"redispool_c": 7.0, "redispool_py": 3.0}]})
-    (failure,) = gate.check_live(LIVE_RULES[:2], measure, retries=0)[1]
+    measure, calls = fake_measure({**PASSING, ("checkout", "redispool_c"): [7.0]})
+    (failure,) = gate.check(LIVE_RULES[:1], measure, retries=0)[1]
     assert len(calls) == 1 and "re-measurement" not in failure
+
+
+def test_a_ratio_just_below_its_minimum_never_reads_as_the_minimum() -> None:
+    measure, _ = fake_measure({**PASSING, ("small_bulks", "redispool_c"): [1.0996]})
+    (failure,) = gate.check(LIVE_RULES[2:], measure, retries=0)[1]
+    assert "1.0996x  (min 1.10x)" in failure
+    assert gate.shown(1.1, 1.1) == "1.10x" and gate.shown(1.104, 1.1) == "1.104x"
+    assert gate.shown(2.5, 1.1) == "2.50x"
 
 
 def test_live_gate_skips_and_fails_the_unmeasured() -> None:
     rule = {**GLIDE_RULE[0]}
-    measure, calls = fake_measure({rule["group"]: [{}]})
-    lines, failures = gate.check_live([rule], measure, installed=lambda kind: False)
+    measure, calls = fake_measure({(rule["group"], rule["impl"]): [1.0]})
+    lines, failures = gate.check([rule], measure, installed=lambda kind: False)
     assert calls == [] and failures == [] and "skipped" in lines[0]
 
-    def nothing(group: str, impls: list[str]) -> dict[str, list[float]]:
+    def nothing(group: str, impls: list[str], seed: int) -> dict[str, list[float]]:
         return {}
 
-    lines, failures = gate.check_live([rule], nothing, retries=3)
+    lines, failures = gate.check([rule], nothing, retries=3)
     (failure,) = failures
     assert "not measured" in failure and "not measured" in lines[0]
 
