@@ -64,7 +64,9 @@ def test_skipped_rules_are_counted_apart(capsys: Any) -> None:
 
 def test_committed_thresholds_are_ratios() -> None:
     rules = gate.rules_in(BENCHMARKS / "thresholds.toml")
-    assert rules and all(rule["min"] >= 1.0 for rule in rules)
+    # redispool is never let fall behind a reference by more than noise (below 1.0 only
+    # where it is level: through redis-py's Connection)
+    assert rules and all(rule["min"] >= 0.95 for rule in rules)
     assert len({gate._head(rule) for rule in rules}) == len(rules)  # one line each
 
 
