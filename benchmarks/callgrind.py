@@ -6,6 +6,7 @@ move these counts, so a change of more than ``--tolerance`` (5 %) means the code
     python benchmarks/callgrind.py            # compare with the baseline (exit 1 if worse)
     python benchmarks/callgrind.py --update   # record a new baseline
     python benchmarks/callgrind.py --update command_get   # re-record one workload
+    python benchmarks/callgrind.py --jobs 1   # one valgrind at a time (default: a CPU each)
 
 Only instructions inside redispool's Cython entry points are counted (callgrind's
 ``--toggle-collect``), so interpreter start-up and the Python driving code do not count;
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -509,18 +511,39 @@ def compare(
             if not new_ok:
                 failures.append(f"{name}: no baseline (run with --update {name})")
         elif count > base * (1 + tolerance):
-            failures.append(f"{name}: {count:,} instructions, {count / base - 1:+.1%} vs {base:,}")
+            failures.append(
+                f"{name}: {count:,} instructions, {count / base - 1:+.1%} vs {base:,} "
+                f"({count / base:.3f}x baseline, max {1 + tolerance:.2f}x)"
+            )
     return failures
 
 
-def update(path: Path, names: list[str], keep: bool) -> None:
+def measure_all(names: list[str], jobs: int) -> dict[str, int | Exception]:
+    """``measure`` each workload, ``jobs`` valgrind processes at a time (the counts do not
+    depend on what else runs); a workload's exception in place of its count. In the order
+    of ``names``."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {name: pool.submit(measure, name) for name in names}
+        concurrent.futures.wait(futures.values())
+    out: dict[str, int | Exception] = {}
+    for name, future in futures.items():
+        error = future.exception()
+        if error is not None and not isinstance(error, Exception):
+            raise error  # KeyboardInterrupt
+        out[name] = future.result() if error is None else error
+    return out
+
+
+def update(path: Path, names: list[str], keep: bool, jobs: int = 1) -> None:
     """Measure ``names`` into the baseline at ``path``, keeping its other entries if
     ``keep``. A workload that does not run on this build (CI records the baseline on the
     base commit, which may predate it) is left out, and said so."""
     counts = json.loads(path.read_text()) if keep and path.exists() else {}
-    for name in names:
+    for name, result in measure_all(names, jobs).items():
         try:
-            counts[name] = measure(name)
+            if isinstance(result, Exception):
+                raise result
+            counts[name] = result
         except subprocess.CalledProcessError as exc:
             counts.pop(name, None)
             last = (exc.stderr or b"").decode(errors="replace").strip().splitlines()[-1:]
@@ -544,6 +567,12 @@ def main(argv: list[str] | None = None) -> int:
         "the baseline's other entries are kept",
     )
     parser.add_argument("--update", action="store_true", help="write a new baseline")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="valgrind processes run at a time (default: the CPU count, %(default)s here)",
+    )
     parser.add_argument("--tolerance", type=float, default=0.05)
     parser.add_argument(
         "--baseline",
@@ -566,9 +595,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown workload {', '.join(unknown)} (known: {', '.join(WORKLOADS)})")
     names = args.workloads or list(WORKLOADS)
     if args.update:
-        update(args.baseline, names, keep=bool(args.workloads))
+        update(args.baseline, names, keep=bool(args.workloads), jobs=args.jobs)
         return 0
-    measured = {name: measure(name) for name in names}
+    measured = {}
+    for name, result in measure_all(names, args.jobs).items():
+        if isinstance(result, Exception):
+            raise result
+        measured[name] = result
     baseline = json.loads(args.baseline.read_text())
     for name, count in measured.items():
         base = baseline.get(name)

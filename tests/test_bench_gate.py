@@ -234,6 +234,7 @@ def test_callgrind_gate_tolerance() -> None:
     assert callgrind.compare({"parse": 1_040_000, "pack": 400_000}, baseline, 0.05) == []
     (failure,) = callgrind.compare({"parse": 1_060_000, "pack": 500_000}, baseline, 0.05)
     assert failure.startswith("parse") and "+6.0%" in failure
+    assert "(1.060x baseline, max 1.05x)" in failure and "\n" not in failure
     (failure,) = callgrind.compare({"new": 1}, baseline, 0.05)
     assert "no baseline" in failure
 
@@ -278,6 +279,44 @@ def test_callgrind_update_keeps_other_entries(
     assert "command_pipeline: does not run on this build, left out (ImportError: no)" in (
         capsys.readouterr().out
     )
+    callgrind.update(path, ["command_get", "command_pipeline"], keep=True, jobs=2)
+    assert json.loads(path.read_text()) == {"parse_integers": 1, "command_get": 7}
+
+
+def test_callgrind_measures_in_parallel_in_workload_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """``--jobs``: the workloads measured at the same time, printed in their order (the
+    first ones finish last here)."""
+    import threading
+    import time
+
+    names = list(callgrind.WORKLOADS[:4])
+    running: set[str] = set()
+    most = 0
+    lock = threading.Lock()
+
+    def measure(name: str) -> int:
+        nonlocal most
+        with lock:
+            running.add(name)
+            most = max(most, len(running))
+        time.sleep(0.05 * (len(names) - names.index(name)))
+        with lock:
+            running.discard(name)
+        return 100 + names.index(name)
+
+    monkeypatch.setattr(callgrind, "measure", measure)
+    assert list(callgrind.measure_all(names, jobs=4).items()) == [
+        (name, 100 + i) for i, name in enumerate(names)
+    ]
+    assert most > 1
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({name: 100 for name in names}))
+    assert callgrind.main([*names, "--baseline", str(path), "--jobs", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == names
+    assert "+3.00%" in lines[3]
 
 
 def _in_handshake(frame: Any) -> bool:
