@@ -12,14 +12,16 @@ Only instructions inside redispool's Cython entry points are counted (callgrind'
 ``--toggle-collect``), so interpreter start-up and the Python driving code do not count;
 user-space code they call (libc's ``recv`` wrapper) counts, the kernel's side of a
 syscall does not. The command workloads (``command_*``) count everything inside the
-fused command path's entry point (``execute_command``, ``run_pipeline`` of ``_command_c``),
+fused command path's entry point (``execute_command``, ``run_pipeline``,
+``run_transaction``, or the pipeline's queueing ``pipeline_command``, of ``_command_c``),
 the redis-py code, pool, packer and parser it calls included, against an in-memory
 scripted server (``ScriptedSocket`` below). The asyncio command workloads (``acommand_*``:
-``redispool.asyncio.Redis``, one command at a time, auto-pipelined, a pipeline) count
-everything inside the body of ``_acommand_c``'s coroutine (``execute_command`` or
-``run_pipeline``; each resumption by the event loop is a call of it) and inside the
-``Lane`` methods the event loop calls (``data_received``, ``flush``), against an in-memory
-transport (``ScriptedTransport``); the event loop and the tasks driving them do not count.
+``redispool.asyncio.Redis``, one command at a time, auto-pipelined, a pipeline, a
+transaction) count everything inside the body of ``_acommand_c``'s coroutine
+(``execute_command``, ``run_pipeline`` or ``run_transaction``; each resumption by the
+event loop is a call of it) and inside the ``Lane`` methods the event loop calls
+(``data_received``, ``flush``), against an in-memory transport (``ScriptedTransport``);
+the event loop and the tasks driving them do not count.
 The workloads import the ``redispool`` of the checkout this script is in (its parent
 directory goes first on ``PYTHONPATH``), not an editable install's; the asyncio ones find
 the C function of their coroutine's body in the C Cython generated for that build
@@ -107,13 +109,21 @@ WORKLOADS = (
     "slots_cycle_polled",
     "command_get",
     "command_pipeline",
+    "command_queue",
+    "command_transaction",
     "acommand_get",
     "acommand_auto",
     "acommand_pipeline",
+    "acommand_transaction",
 )
 
 #: the compiled entry point each command workload is counted in
-COMMAND_ENTRY = {"command_get": "execute_command", "command_pipeline": "run_pipeline"}
+COMMAND_ENTRY = {
+    "command_get": "execute_command",
+    "command_pipeline": "run_pipeline",
+    "command_queue": "pipeline_command",
+    "command_transaction": "run_transaction",
+}
 
 #: the compiled code each asyncio command workload is counted in: the body of its entry
 #: coroutine of ``_acommand_c``, and the functions of ``_acommand_c`` the event loop
@@ -122,13 +132,15 @@ ACOMMAND_ENTRY: dict[str, tuple[str, tuple[str, ...]]] = {
     "acommand_get": ("execute_command", ("Lane.data_received", "Lane.flush")),
     "acommand_auto": ("execute_command", ("Lane.data_received", "Lane.flush")),
     "acommand_pipeline": ("run_pipeline", ("pipeline_command", "Lane.data_received")),
+    "acommand_transaction": ("run_transaction", ("pipeline_command", "Lane.data_received")),
 }
 
 
 def _command(name: str) -> None:
     """``redispool.Redis`` on a scripted in-memory server (RESP3), its connection made
-    beforehand: 2,000 GETs through ``execute_command``, or 10 pipelines of 1,000 GETs through
-    ``run_pipeline``."""
+    beforehand: 2,000 GETs through ``execute_command``, or 10 pipelines of 1,000 GETs
+    (``run_pipeline``; ``command_queue``: their queueing, ``pipeline_command``), or 10
+    MULTI/EXEC transactions of 1,000 GETs (``run_transaction``)."""
     from redispool import _command_c, _impl
     from redispool.client import Redis
     from redispool.pool import ConnectionPool
@@ -141,9 +153,9 @@ def _command(name: str) -> None:
         get = r.execute_command
         for _ in range(2_000):
             assert get("GET", GET_KEY) == GET_VALUE
-    elif name == "command_pipeline":
+    elif name in ("command_pipeline", "command_queue", "command_transaction"):
         for _ in range(10):
-            pipe = r.pipeline(transaction=False)
+            pipe = r.pipeline(transaction=name == "command_transaction")
             for _ in range(1_000):
                 pipe.execute_command("GET", GET_KEY)
             assert pipe.execute() == [GET_VALUE] * 1_000
@@ -164,22 +176,71 @@ SCRIPT: dict[bytes, bytes] = {
     b"MAINT_NOTIFICATIONS": b"-ERR unknown subcommand 'MAINT_NOTIFICATIONS'\r\n",
     b"SETINFO": b"+OK\r\n",
 }
+#: how a MULTI/EXEC transaction's send begins and ends (redis-py packs them so)
+MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+EXEC = b"*1\r\n$4\r\nEXEC\r\n"
 
 
-class ScriptedSocket:
-    """An in-memory socket with a server behind it: every command sent is answered with
-    the reply the first marker found maps to in ``replies`` (all the commands of one send
-    alike, as a pipeline of GETs), and ``recv_into`` hands those bytes back. Nothing waits
-    and nothing depends on timing, so a command costs the same instructions in every run,
-    and the server's share of them is small (a ``count`` and a copy). ``fileno`` is an idle
-    socketpair end's: the pools' checkout peek is a real syscall."""
+class Script:
+    """The scripted server behind ``ScriptedSocket`` and ``ScriptedTransport``: each
+    send's commands are answered with the reply the first marker found maps to in
+    ``replies``, one per command (the commands of one send alike, as a pipeline of GETs:
+    a ``count`` and a copy, so the server's share of the counted instructions is small).
+    A send beginning with MULTI opens a transaction, answered per command as a server
+    does: ``+OK``, ``+QUEUED`` for each command queued (in this send or the next ones),
+    and at EXEC (ending a send) the array of their replies. Nothing waits and nothing
+    depends on timing, so a command costs the same instructions in every run."""
+
+    #: in a transaction: the replies EXEC will send, and how many
+    _queued: list[bytes] | None = None
+    _queued_count = 0
 
     def __init__(self, replies: dict[bytes, bytes] = SCRIPT) -> None:
         self._replies = [(b"\r\n" + marker + b"\r\n", reply) for marker, reply in replies.items()]
+
+    def _transaction(self, data: Any) -> tuple[bytes, int]:
+        """The replies to a send inside a transaction (or opening one), and how many."""
+        out: list[bytes] = []
+        if data.startswith(MULTI):
+            data = data[len(MULTI) :]
+            self._queued, self._queued_count = [], 0
+            out.append(b"+OK\r\n")
+        queued = self._queued
+        assert queued is not None, "EXEC without MULTI"
+        executes = data.endswith(EXEC)
+        if executes:
+            data = data[: -len(EXEC)]
+        count = 0
+        for marker, reply in self._replies:
+            count = data.count(marker)
+            if count:
+                out.append(b"+QUEUED\r\n" * count)
+                queued.append(reply * count)
+                self._queued_count += count
+                break
+        replies = len(out) - (count > 0) + count  # +OK, a +QUEUED per command
+        if executes:
+            out.append(b"*%d\r\n" % self._queued_count)
+            out += queued
+            self._queued = None
+            replies += 1
+        return b"".join(out), replies
+
+
+class ScriptedSocket(Script):
+    """An in-memory socket with a ``Script`` server behind it: ``recv_into`` hands its
+    replies back. ``fileno`` is an idle socketpair end's: the pools' checkout peek is a
+    real syscall."""
+
+    def __init__(self, replies: dict[bytes, bytes] = SCRIPT) -> None:
+        super().__init__(replies)
         self._pending = bytearray()
         self._mine, self._peer = socket.socketpair()
 
     def sendall(self, data: Any) -> None:
+        if self._queued is not None or data.startswith(MULTI):
+            self._pending += self._transaction(data)[0]
+            return
         for marker, reply in self._replies:
             count = data.count(marker)
             if count:
@@ -237,8 +298,9 @@ def _acommand(name: str) -> None:
     """``redispool.asyncio.Redis`` on a scripted in-memory server (RESP3), its connections
     made beforehand: 2,000 GETs awaited one after the other through ``execute_command``
     (a lane per command), 50 tasks of 40 GETs each on an ``auto_pipeline=True`` client
-    (sharing lanes), or 10 pipelines of 1,000 GETs through ``run_pipeline``. Each checks
-    its replies, and that every GET's reply went to a ``Lane`` (the fused path)."""
+    (sharing lanes), 10 pipelines of 1,000 GETs through ``run_pipeline``, or 10 MULTI/EXEC
+    transactions of 1,000 GETs through ``run_transaction``. Each checks its replies, and
+    that every reply went to a ``Lane`` (the fused path)."""
     import gc
 
     from redispool import _acommand_c, _impl
@@ -264,13 +326,14 @@ def _acommand(name: str) -> None:
         # objects only, each time: not the rest of the heap (imports, the event loop)
         gc.collect()
         gc.freeze()
-        if name == "acommand_pipeline":
+        if name in ("acommand_pipeline", "acommand_transaction"):
             for _ in range(10):
-                pipe = r.pipeline(transaction=False)
+                pipe = r.pipeline(transaction=name == "acommand_transaction")
                 for _ in range(1_000):
                     pipe.execute_command("GET", GET_KEY)
                 assert await pipe.execute() == [GET_VALUE] * 1_000
-            expected = 10_000
+            # a transaction's replies: MULTI's, a QUEUED per GET, and EXEC's array
+            expected = 10_000 if name == "acommand_pipeline" else 10 * 1_002
         else:
             get = r.execute_command
 
@@ -290,21 +353,21 @@ def _acommand(name: str) -> None:
         assert lanes * 10 <= tasks * gets, f"{lanes} lanes: the GETs were not shared"
 
 
-class ScriptedTransport(asyncio.Transport):
-    """An in-memory asyncio transport with a server behind it, as ``ScriptedSocket``:
-    every write is answered with the scripted reply per command, handed to the protocol
-    the transport has then (``set_protocol``: a ``Lane`` takes it over while replies are
-    owed) in one ``data_received`` called by the event loop, as a socket read would be.
-    ``seen`` counts the lanes set as protocol and the replies that went to one."""
+class ScriptedTransport(Script, asyncio.Transport):
+    """An in-memory asyncio transport with a ``Script`` server behind it, as
+    ``ScriptedSocket``: every write's replies are handed to the protocol the transport has
+    then (``set_protocol``: a ``Lane`` takes it over while replies are owed) in one
+    ``data_received`` called by the event loop, as a socket read would be. ``seen`` counts
+    the lanes set as protocol and the replies that went to one."""
 
     seen: ClassVar[Counter[str]] = Counter()
 
     def __init__(self, loop: Any, protocol: Any, replies: dict[bytes, bytes] = SCRIPT) -> None:
-        super().__init__()
+        Script.__init__(self, replies)
+        asyncio.Transport.__init__(self)
         from redispool._acommand_c import Lane
 
         self._lane_class = Lane
-        self._replies = [(b"\r\n" + marker + b"\r\n", reply) for marker, reply in replies.items()]
         self._loop = loop
         self._protocol = protocol
         self._pending = bytearray()
@@ -312,6 +375,14 @@ class ScriptedTransport(asyncio.Transport):
         self._closing = False
 
     def write(self, data: Any) -> None:
+        if self._queued is not None or data.startswith(MULTI):
+            reply, count = self._transaction(data)
+            if count:
+                if not self._pending:
+                    self._loop.call_soon(self._deliver)
+                self._pending += reply
+                self._owed += count
+            return
         for marker, reply in self._replies:
             count = data.count(marker)
             if count:
@@ -392,8 +463,9 @@ def collect(name: str) -> tuple[str, ...]:
         entry, functions = ACOMMAND_ENTRY[name]
         text = _acommand_source().read_text()
         return (coroutine_body(entry, text), *(wrapper(f, text) for f in functions))
-    entry = COMMAND_ENTRY.get(name)
-    return (COLLECT if entry is None else COMMAND_COLLECT.format(entry),)
+    if name in COMMAND_ENTRY:
+        return (COMMAND_COLLECT.format(COMMAND_ENTRY[name]),)
+    return (COLLECT,)
 
 
 class NotBuilt(SystemExit):
@@ -436,7 +508,9 @@ def wrapper(name: str, text: str) -> str:
     for a method), in the generated C ``text`` (its name holds a number too)."""
     owner, _, function = name.rpartition(".")
     scope = f"{len(owner)}{owner}_" if owner else ""
-    found = set(re.findall(rf"\b(__pyx_pw_{ACOMMAND_PREFIX}{scope}\d+{function})\(", text))
+    found: set[str] = set(
+        re.findall(rf"\b(__pyx_pw_{ACOMMAND_PREFIX}{scope}\d+{function})\(", text)
+    )
     if len(found) != 1:
         raise NotBuilt(f"no single function {name} in _acommand_c's C: {sorted(found)}")
     return found.pop()

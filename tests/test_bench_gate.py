@@ -329,7 +329,7 @@ def _in_handshake(frame: Any) -> bool:
 
 
 @pytest.mark.skipif(NO_EXTENSIONS, reason="measures the compiled twins")
-@pytest.mark.parametrize("name", ["command_get", "command_pipeline"])
+@pytest.mark.parametrize("name", sorted(callgrind.COMMAND_ENTRY))
 def test_callgrind_command_workloads_run(name: str) -> None:
     """The command workloads take redispool.Redis's fused path on the scripted server and
     get the right answers (checked inside), here without valgrind."""
@@ -344,7 +344,9 @@ def test_callgrind_command_workloads_run(name: str) -> None:
     # them, which would itself send the command down redis-py's path)
     slow = {
         redis.client.Redis._send_command_parse_response.__code__,
+        redis.client.Pipeline.execute_command.__code__,
         redis.client.Pipeline._execute_pipeline.__code__,
+        redis.client.Pipeline._execute_transaction.__code__,
         AbstractConnection.read_response.__code__,
     }
     calls: list[str] = []
@@ -377,7 +379,9 @@ def test_callgrind_acommand_workloads_run(name: str) -> None:
 
     slow = {
         redis.asyncio.client.Redis._send_command_parse_response.__code__,
+        redis.asyncio.client.Pipeline.execute_command.__code__,
         redis.asyncio.client.Pipeline._execute_pipeline.__code__,
+        redis.asyncio.client.Pipeline._execute_transaction.__code__,
         AbstractConnection.read_response.__code__,
     }
     calls: list[str] = []
@@ -542,19 +546,10 @@ def test_slowed_variants_still_apply(tmp_path: Path, variant: str) -> None:
         assert replacement in (tmp_path / name).read_text()
 
 
-#: compiled entry points with no callgrind workload yet (TODO: give each one, then drop it
-#: here): the sync Pipeline's queueing, and MULTI/EXEC transactions, sync and asyncio
-NO_CALLGRIND_WORKLOAD_YET = {
-    ("_command_c", "pipeline_command"),
-    ("_command_c", "run_transaction"),
-    ("_acommand_c", "run_transaction"),
-}
-
-
 def test_every_compiled_entry_point_has_a_callgrind_workload() -> None:
     """Each function ``redispool._impl`` takes from the compiled command modules (the
     command path, pipelines, auto-pipelining) is counted by a fixed callgrind workload,
-    so one added there must bring its workload (or be listed above, as a known gap)."""
+    so one added there must bring its workload."""
     import re
 
     source = (BENCHMARKS.parent / "redispool" / "_impl.py").read_text()
@@ -567,4 +562,4 @@ def test_every_compiled_entry_point_has_a_callgrind_workload() -> None:
     covered = {("_command_c", name) for name in callgrind.COMMAND_ENTRY.values()}
     for entry, extras in callgrind.ACOMMAND_ENTRY.values():
         covered |= {("_acommand_c", name) for name in (entry, *extras)}
-    assert entries - covered == NO_CALLGRIND_WORKLOAD_YET
+    assert entries - covered == set()
