@@ -1,5 +1,5 @@
 """Deterministic perf gate: instructions executed inside redispool's compiled code for
-fixed parse, pack, slot-array and command workloads, counted by valgrind's callgrind and
+fixed parse, pack, slot-array, pool and command workloads, counted by valgrind's callgrind and
 compared with the committed baseline (``callgrind_baseline.json``). Runner noise does not
 move these counts, so a change of more than ``--tolerance`` (5 %) means the code changed.
 
@@ -22,6 +22,15 @@ transaction) count everything inside the body of ``_acommand_c``'s coroutine
 event loop is a call of it) and inside the ``Lane`` methods the event loop calls
 (``data_received``, ``flush``), against an in-memory transport (``ScriptedTransport``);
 the event loop and the tasks driving them do not count.
+The pool workloads (``pool_checkout``, ``pool_checkout_blocking``, ``apool_checkout``)
+count all of a loop of checkouts and releases, the pools' Python-level ``get_connection``
+and ``release`` and the interpreter running them included: the loop runs inside one call
+of a C function of the interpreter (``PyOS_FSPath``, see ``_counted``), collection
+toggled on it. The counts are the same in every run of one build and script; a change
+of the memory layout (this script's text or path, what the imports leave on the heap)
+moves the workloads that run much interpreter code: seen here, the pool workloads by
+0.1 %, command_get by up to 7 % (in CPython's type attribute lookups, whose cache is
+hashed by address).
 The workloads import the ``redispool`` of the checkout this script is in (its parent
 directory goes first on ``PYTHONPATH``), not an editable install's; the asyncio ones find
 the C function of their coroutine's body in the C Cython generated for that build
@@ -69,6 +78,7 @@ def workload(name: str) -> None:
     from redispool._workloads import SHAPES
     from redispool.slot_codes import OPAQUE_SOCKET
 
+    _settle()
     if name.startswith("parse_"):
         data, _ = SHAPES[name.removeprefix("parse_")]
         reader = _reader_c.Reader()
@@ -90,12 +100,27 @@ def workload(name: str) -> None:
         # the pools' default (health_check_after=0): every acquire peeks at a real socket
         mine, _peer = socket.socketpair()
         _slots_cycle(_slots_c.SlotArray(64, check_after=0.0), mine.fileno())
+    elif name == "slots_stats":
+        _slots_stats(_slots_c.SlotArray(64, check_after=3600.0))
+    elif name in POOL_WORKLOADS:
+        _pool_checkout(name)
     elif name.startswith("command_"):
         _command(name)
     elif name.startswith("acommand_"):
         _acommand(name)
     else:
         raise SystemExit(f"unknown workload {name}")
+
+
+def _settle() -> None:
+    """Collect, then freeze what is left: the collector's passes that land in the counted
+    calls (allocations there trigger them) see the objects the workload made from now on,
+    the same each run, not the rest of the heap (imports, this script), which changes with
+    unrelated commits."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 WORKLOADS = (
@@ -107,6 +132,10 @@ WORKLOADS = (
     "pack_hset",
     "slots_cycle",
     "slots_cycle_polled",
+    "slots_stats",
+    "pool_checkout",
+    "pool_checkout_blocking",
+    "apool_checkout",
     "command_get",
     "command_pipeline",
     "command_queue",
@@ -116,6 +145,21 @@ WORKLOADS = (
     "acommand_pipeline",
     "acommand_transaction",
 )
+
+#: the pool each pool workload checks connections out of and back in, 5,000 times, all of
+#: it counted (the Python-level ``get_connection``/``release`` and the interpreter running
+#: them): the loop runs inside ``PyOS_FSPath`` (see ``_counted``)
+POOL_WORKLOADS = {
+    "pool_checkout": "redispool.ConnectionPool",
+    "pool_checkout_blocking": "redispool.BlockingConnectionPool",
+    "apool_checkout": "redispool.asyncio.ConnectionPool",
+}
+#: the C function the pool workloads' loops run in: no checkout or release calls it
+POOL_COLLECT = "PyOS_FSPath"
+POOL_CYCLES = 5_000
+#: the least a pool workload counts per cycle (4,100 to 7,700 on CPython 3.11): less means
+#: the loop did not run inside ``POOL_COLLECT`` as callgrind sees it
+POOL_FLOOR = 1_000
 
 #: the compiled entry point each command workload is counted in
 COMMAND_ENTRY = {
@@ -149,6 +193,7 @@ def _command(name: str) -> None:
     pool = ConnectionPool(connection_class=_scripted_connection(), protocol=3)
     pool.release(pool.get_connection())  # connected outside the counted calls
     r = Redis(connection_pool=pool)
+    _settle()
     if name == "command_get":
         get = r.execute_command
         for _ in range(2_000):
@@ -301,8 +346,6 @@ def _acommand(name: str) -> None:
     (sharing lanes), 10 pipelines of 1,000 GETs through ``run_pipeline``, or 10 MULTI/EXEC
     transactions of 1,000 GETs through ``run_transaction``. Each checks its replies, and
     that every reply went to a ``Lane`` (the fused path)."""
-    import gc
-
     from redispool import _acommand_c, _impl
     from redispool.asyncio import ConnectionPool, Redis
 
@@ -324,8 +367,7 @@ def _acommand(name: str) -> None:
         ScriptedTransport.seen.clear()
         # the collector's passes that land in the counted calls see the workload's own
         # objects only, each time: not the rest of the heap (imports, the event loop)
-        gc.collect()
-        gc.freeze()
+        _settle()
         if name in ("acommand_pipeline", "acommand_transaction"):
             for _ in range(10):
                 pipe = r.pipeline(transaction=name == "acommand_transaction")
@@ -459,6 +501,8 @@ def _scripted_aconnection() -> type:
 def collect(name: str) -> tuple[str, ...]:
     """The functions whose entry and exit toggle collection for workload ``name`` (one
     ``--toggle-collect`` each)."""
+    if name in POOL_WORKLOADS:
+        return (POOL_COLLECT,)
     if name in ACOMMAND_ENTRY:
         entry, functions = ACOMMAND_ENTRY[name]
         text = _acommand_source().read_text()
@@ -530,6 +574,121 @@ def _slots_cycle(slots: Any, fd: int) -> None:
         slots.release(conn, fd)
 
 
+def _slots_stats(slots: Any) -> None:
+    """The slot array's metrics, as a pool with ``redispool.metrics`` on records and reads
+    them: 5,000 waits as ``BlockingConnectionPool._wait`` makes one when every connection
+    is lent (``wait_begin``, a checkout finding the array full, ``wait_end`` with the time
+    waited, every tenth one timed out), their times spread over every bucket of the
+    wait-time histogram; then 1,000 ``stats()`` (each Prometheus scrape takes one per
+    pool) of a full array of 64 connections, 16 idle, 8 of those with a closed socket."""
+    from redispool.slot_codes import FULL, NO_SOCKET, OPAQUE_SOCKET
+    from redispool.stats import WAIT_BUCKETS
+
+    conns = [object() for _ in range(64)]
+    for conn in conns:
+        _, slot = slots.checkout()
+        slots.fill(slot, conn)
+    idle = conns[:16]
+    fds = [NO_SOCKET if i % 2 else OPAQUE_SOCKET for i in range(len(idle))]
+    for conn, fd in zip(idle, fds, strict=True):
+        slots.release(conn, fd)
+    for _ in idle:  # every connection lent: a checkout waits
+        assert slots.acquire() is not None
+    waited = [bound * 0.9 for bound in WAIT_BUCKETS] + [WAIT_BUCKETS[-1] * 2]
+    for i in range(5_000):
+        slots.wait_begin()
+        code, _ = slots.checkout()
+        assert code == FULL
+        slots.wait_end(waited[i % len(waited)], i % 10 == 9)
+    for conn, fd in zip(idle, fds, strict=True):
+        slots.release(conn, fd)
+    for _ in range(1_000):
+        stats = slots.stats()
+    assert stats.waits == 5_000 and stats.timeouts == 500 and stats.idle_closed == 8, stats
+    assert sum(stats.wait_buckets) == 5_000 and all(stats.wait_buckets), stats
+
+
+def _counted(loop: Any) -> None:
+    """Run ``loop()`` inside the C function ``POOL_COLLECT`` (``PyOS_FSPath``), which the
+    pool workloads toggle collection on: ``os.fspath`` calls it with its argument, which
+    calls that object's ``__fspath__``, here one that runs the loop; so every instruction
+    of the loop counts, the interpreter's included, and nothing before or after it (but
+    the interpreter's own few calls of ``PyOS_FSPath`` on str paths while importing,
+    about 6,000 instructions). Nothing a checkout or release runs calls it. Not called
+    through ctypes: callgrind does not see libffi's call into it as a call (its
+    trampoline has no symbol), so it would never toggle. A build that inlines it into
+    ``os.fspath`` counts next to nothing, which ``measure`` rejects (``POOL_FLOOR``)."""
+    ran = []
+
+    class Loop:
+        def __fspath__(self) -> str:
+            loop()
+            ran.append(True)
+            return "counted"
+
+    assert os.fspath(Loop()) == "counted" and ran == [True]
+
+
+def _pool_checkout(name: str) -> None:
+    """``POOL_CYCLES`` checkouts and releases (``release(get_connection())``; asyncio:
+    ``await release(await get_connection())`` in one coroutine, run to completion by the
+    event loop) of one connection, made and connected beforehand to a scripted server
+    (RESP3), so each checkout takes the pool's fast path (an idle connection, its socket
+    peeked at: the pools' default health check). Only the loop is counted (``_counted``)."""
+    from redispool import _impl, _slots_c
+
+    assert _impl.SlotArray.__module__ == _slots_c.__name__, "the compiled slot array"
+    if name == "apool_checkout":
+        _apool_checkout()
+        return
+    import redispool
+
+    pool_class = getattr(redispool, POOL_WORKLOADS[name].rpartition(".")[2])
+    pool = pool_class(connection_class=_scripted_connection(), protocol=3)
+    first = pool.get_connection()  # connected outside the counted loop
+    pool.release(first)
+    get, release = pool.get_connection, pool.release
+
+    def loop() -> None:
+        for _ in range(POOL_CYCLES):
+            release(get())
+
+    _settle()
+    _counted(loop)
+    stats = pool.stats()
+    assert pool.get_connection() is first and stats.hits == POOL_CYCLES, stats
+
+
+def _apool_checkout() -> None:
+
+    from redispool.asyncio import ConnectionPool
+
+    loop = asyncio.new_event_loop()
+
+    async def connect() -> tuple[Any, Any]:
+        pool = ConnectionPool(
+            connection_class=_scripted_aconnection(), protocol=3, socket_timeout=None
+        )
+        conn = await pool.get_connection()  # connected outside the counted loop
+        await pool.release(conn)
+        return pool, conn
+
+    pool, first = loop.run_until_complete(connect())
+    get, release = pool.get_connection, pool.release
+
+    async def cycles() -> None:
+        for _ in range(POOL_CYCLES):
+            await release(await get())
+
+    _settle()
+    _counted(lambda: loop.run_until_complete(cycles()))
+    stats = pool.stats()
+    assert stats.hits == POOL_CYCLES and stats.misses == 1, stats
+    assert loop.run_until_complete(get()) is first
+    loop.run_until_complete(pool.disconnect())
+    loop.close()
+
+
 def _pythonpath() -> str:
     """This checkout first, so the workloads measure its build (the script's own directory,
     not the checkout, is what Python puts on ``sys.path``)."""
@@ -568,9 +727,15 @@ def measure(name: str) -> int:
     match = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
     if match is None:
         raise SystemExit(f"no instruction total in callgrind's output for {name}")
-    if not int(match.group(1)):  # a renamed entry point would pass the gate at zero
+    count = int(match.group(1))
+    if not count:  # a renamed entry point would pass the gate at zero
         raise SystemExit(f"{name}: nothing counted; are {functions} compiled functions?")
-    return int(match.group(1))
+    if name in POOL_WORKLOADS and count < POOL_CYCLES * POOL_FLOOR:
+        raise SystemExit(
+            f"{name}: {count:,} instructions counted, too few for {POOL_CYCLES:,} cycles: "
+            f"callgrind did not see the loop run inside {POOL_COLLECT} (inlined?)"
+        )
+    return count
 
 
 def compare(

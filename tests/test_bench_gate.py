@@ -7,6 +7,7 @@ import importlib.util
 import json
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -401,6 +402,89 @@ def test_callgrind_acommand_workloads_run(name: str) -> None:
     assert body.startswith("__pyx_gb_9redispool_11_acommand_c_") and "*" not in body
     assert all(m.startswith("__pyx_pw_9redispool_11_acommand_c_") for m in methods)
     assert callable(getattr(_acommand_c, entry))
+
+
+def _in_counted_loop(frame: Any) -> bool:
+    """Whether ``frame`` runs inside a pool workload's counted loop (``callgrind._counted``)."""
+    while frame is not None:
+        if frame.f_back is not None and frame.f_back.f_code is callgrind._counted.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+@pytest.mark.skipif(NO_EXTENSIONS, reason="measures the compiled twins")
+@pytest.mark.parametrize("name", list(callgrind.POOL_WORKLOADS))
+def test_callgrind_pool_workloads_run(name: str) -> None:
+    """The pool workloads check out and release on the pools' fast path only, every cycle
+    inside the one ``os.fspath`` call, in ``PyOS_FSPath`` (what they count), and nothing
+    in them calls it again (which would toggle collection off), here without valgrind."""
+    import os
+
+    import redispool.asyncio.pool
+    import redispool.pool
+
+    sync, aio = redispool.pool.ConnectionPool, redispool.asyncio.pool.ConnectionPool
+    slow = {
+        f.__code__
+        for f in (sync._checkout, sync._prepare, sync._release_checked, sync._after_release)
+    } | {f.__code__ for f in (aio._checkout, aio._give_back, aio._after_release)}
+    checkouts = {sync.get_connection.__code__, aio.get_connection.__code__}
+    counted = callgrind._counted.__code__
+    seen: Counter[str] = Counter()
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_call" and arg is os.fspath and frame.f_code is counted:
+            seen["fspath"] += 1
+        elif event == "c_call" and arg is os.fspath and _in_counted_loop(frame):
+            seen["nested fspath"] += 1
+        elif (
+            event == "call"
+            and frame.f_code.co_name == "__fspath__"
+            and frame.f_back.f_code is counted
+        ):
+            seen["loops"] += 1
+        elif event == "call" and _in_counted_loop(frame):
+            if frame.f_code in slow:
+                seen["slow"] += 1
+            elif frame.f_code in checkouts and frame.f_back.f_code not in checkouts:
+                seen["checkouts"] += 1
+
+    sys.setprofile(profile)
+    try:
+        callgrind.workload(name)
+    finally:
+        sys.setprofile(None)
+    assert seen == {"fspath": 1, "loops": 1, "checkouts": callgrind.POOL_CYCLES}
+    assert callgrind.collect(name) == ("PyOS_FSPath",)
+    pool = callgrind.POOL_WORKLOADS[name]
+    assert pool.startswith("redispool.asyncio.") == name.startswith("apool_")
+
+
+def test_every_pool_has_a_callgrind_workload() -> None:
+    """The Python-level checkout and release (``get_connection``, ``release``) of each pool
+    class redispool exports, sync and asyncio, is the code of a pool workload's pool (one
+    it inherits, for a subclass that does not override them), and the sync pools each
+    have one."""
+    import redispool
+    import redispool.asyncio
+
+    def owners(cls: type) -> set[type]:
+        return {
+            next(base for base in cls.__mro__ if method in vars(base))
+            for method in ("get_connection", "release")
+        }
+
+    counted: set[type] = set()
+    for path in callgrind.POOL_WORKLOADS.values():
+        module, _, name = path.rpartition(".")
+        counted |= owners(getattr(sys.modules[module], name))
+    for module in (redispool, redispool.asyncio):
+        for name in ("ConnectionPool", "BlockingConnectionPool"):
+            assert owners(getattr(module, name)) <= counted, f"{module.__name__}.{name}"
+    assert {"redispool.ConnectionPool", "redispool.BlockingConnectionPool"} <= set(
+        callgrind.POOL_WORKLOADS.values()
+    )
 
 
 # ---- the live gate (gate.py --live): interleaved rounds, confirmed failures ------------
