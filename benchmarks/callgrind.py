@@ -757,13 +757,19 @@ def compare(
     return failures
 
 
-def measure_all(names: list[str], jobs: int) -> dict[str, int | Exception]:
+def measure_all(
+    names: list[str], jobs: int, costs: dict[str, int] | None = None
+) -> dict[str, int | Exception]:
     """``measure`` each workload, ``jobs`` valgrind processes at a time (the counts do not
     depend on what else runs); a workload's exception in place of its count. In the order
-    of ``names``."""
+    of ``names``; started costliest first by ``costs`` (the baseline's counts; those it
+    lacks first of all), so that no long run starts last."""
+    costs = costs or {}
+    started = sorted(names, key=lambda name: -costs.get(name, sys.maxsize))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {name: pool.submit(measure, name) for name in names}
-        concurrent.futures.wait(futures.values())
+        submitted = {name: pool.submit(measure, name) for name in started}
+        concurrent.futures.wait(submitted.values())
+    futures = {name: submitted[name] for name in names}
     out: dict[str, int | Exception] = {}
     for name, future in futures.items():
         error = future.exception()
@@ -777,8 +783,9 @@ def update(path: Path, names: list[str], keep: bool, jobs: int = 1) -> None:
     """Measure ``names`` into the baseline at ``path``, keeping its other entries if
     ``keep``. A workload that does not run on this build (CI records the baseline on the
     base commit, which may predate it) is left out, and said so."""
-    counts = json.loads(path.read_text()) if keep and path.exists() else {}
-    for name, result in measure_all(names, jobs).items():
+    old = json.loads(path.read_text()) if path.exists() else {}
+    counts = dict(old) if keep else {}
+    for name, result in measure_all(names, jobs, old).items():
         try:
             if isinstance(result, Exception):
                 raise result
@@ -836,12 +843,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.update:
         update(args.baseline, names, keep=bool(args.workloads), jobs=args.jobs)
         return 0
+    baseline = json.loads(args.baseline.read_text())
     measured = {}
-    for name, result in measure_all(names, args.jobs).items():
+    for name, result in measure_all(names, args.jobs, baseline).items():
         if isinstance(result, Exception):
             raise result
         measured[name] = result
-    baseline = json.loads(args.baseline.read_text())
     for name, count in measured.items():
         base = baseline.get(name)
         change = f"{count / base - 1:+.2%}" if base else "new"

@@ -287,8 +287,8 @@ def test_callgrind_update_keeps_other_entries(
 def test_callgrind_measures_in_parallel_in_workload_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    """``--jobs``: the workloads measured at the same time, printed in their order (the
-    first ones finish last here)."""
+    """``--jobs``: the workloads measured at the same time, the costliest started first,
+    printed in their order (the first ones finish last here)."""
     import threading
     import time
 
@@ -312,6 +312,18 @@ def test_callgrind_measures_in_parallel_in_workload_order(
         (name, 100 + i) for i, name in enumerate(names)
     ]
     assert most > 1
+    # started costliest first (unknown costs before all), reported in workload order
+    started: list[str] = []
+
+    def record(name: str) -> int:
+        started.append(name)
+        return 1
+
+    monkeypatch.setattr(callgrind, "measure", record)
+    costs = {names[0]: 5, names[1]: 10, names[3]: 1}
+    assert list(callgrind.measure_all(names, jobs=1, costs=costs)) == names
+    assert started == [names[2], names[1], names[0], names[3]]
+    monkeypatch.setattr(callgrind, "measure", measure)
     path = tmp_path / "baseline.json"
     path.write_text(json.dumps({name: 100 for name in names}))
     assert callgrind.main([*names, "--baseline", str(path), "--jobs", "3"]) == 0
