@@ -1,24 +1,36 @@
 """Deterministic perf gate: instructions executed inside redispool's compiled code for
-fixed parse, pack, slot-array and command workloads, counted by valgrind's callgrind and
+fixed parse, pack, slot-array, pool and command workloads, counted by valgrind's callgrind and
 compared with the committed baseline (``callgrind_baseline.json``). Runner noise does not
 move these counts, so a change of more than ``--tolerance`` (5 %) means the code changed.
 
     python benchmarks/callgrind.py            # compare with the baseline (exit 1 if worse)
     python benchmarks/callgrind.py --update   # record a new baseline
     python benchmarks/callgrind.py --update command_get   # re-record one workload
+    python benchmarks/callgrind.py --jobs 1   # one valgrind at a time (default: a CPU each)
 
 Only instructions inside redispool's Cython entry points are counted (callgrind's
 ``--toggle-collect``), so interpreter start-up and the Python driving code do not count;
 user-space code they call (libc's ``recv`` wrapper) counts, the kernel's side of a
 syscall does not. The command workloads (``command_*``) count everything inside the
-fused command path's entry point (``execute_command``, ``run_pipeline`` of ``_command_c``),
+fused command path's entry point (``execute_command``, ``run_pipeline``,
+``run_transaction``, or the pipeline's queueing ``pipeline_command``, of ``_command_c``),
 the redis-py code, pool, packer and parser it calls included, against an in-memory
 scripted server (``ScriptedSocket`` below). The asyncio command workloads (``acommand_*``:
-``redispool.asyncio.Redis``, one command at a time, auto-pipelined, a pipeline) count
-everything inside the body of ``_acommand_c``'s coroutine (``execute_command`` or
-``run_pipeline``; each resumption by the event loop is a call of it) and inside the
-``Lane`` methods the event loop calls (``data_received``, ``flush``), against an in-memory
-transport (``ScriptedTransport``); the event loop and the tasks driving them do not count.
+``redispool.asyncio.Redis``, one command at a time, auto-pipelined, a pipeline, a
+transaction) count everything inside the body of ``_acommand_c``'s coroutine
+(``execute_command``, ``run_pipeline`` or ``run_transaction``; each resumption by the
+event loop is a call of it) and inside the ``Lane`` methods the event loop calls
+(``data_received``, ``flush``), against an in-memory transport (``ScriptedTransport``);
+the event loop and the tasks driving them do not count.
+The pool workloads (``pool_checkout``, ``pool_checkout_blocking``, ``apool_checkout``)
+count all of a loop of checkouts and releases, the pools' Python-level ``get_connection``
+and ``release`` and the interpreter running them included: the loop runs inside one call
+of a C function of the interpreter (``PyOS_FSPath``, see ``_counted``), collection
+toggled on it. The counts are the same in every run of one build and script; a change
+of the memory layout (this script's text or path, what the imports leave on the heap)
+moves the workloads that run much interpreter code: seen here, the pool workloads by
+0.1 %, command_get by up to 7 % (in CPython's type attribute lookups, whose cache is
+hashed by address).
 The workloads import the ``redispool`` of the checkout this script is in (its parent
 directory goes first on ``PYTHONPATH``), not an editable install's; the asyncio ones find
 the C function of their coroutine's body in the C Cython generated for that build
@@ -29,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -65,6 +78,7 @@ def workload(name: str) -> None:
     from redispool._workloads import SHAPES
     from redispool.slot_codes import OPAQUE_SOCKET
 
+    _settle()
     if name.startswith("parse_"):
         data, _ = SHAPES[name.removeprefix("parse_")]
         reader = _reader_c.Reader()
@@ -86,12 +100,27 @@ def workload(name: str) -> None:
         # the pools' default (health_check_after=0): every acquire peeks at a real socket
         mine, _peer = socket.socketpair()
         _slots_cycle(_slots_c.SlotArray(64, check_after=0.0), mine.fileno())
+    elif name == "slots_stats":
+        _slots_stats(_slots_c.SlotArray(64, check_after=3600.0))
+    elif name in POOL_WORKLOADS:
+        _pool_checkout(name)
     elif name.startswith("command_"):
         _command(name)
     elif name.startswith("acommand_"):
         _acommand(name)
     else:
         raise SystemExit(f"unknown workload {name}")
+
+
+def _settle() -> None:
+    """Collect, then freeze what is left: the collector's passes that land in the counted
+    calls (allocations there trigger them) see the objects the workload made from now on,
+    the same each run, not the rest of the heap (imports, this script), which changes with
+    unrelated commits."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 WORKLOADS = (
@@ -103,15 +132,42 @@ WORKLOADS = (
     "pack_hset",
     "slots_cycle",
     "slots_cycle_polled",
+    "slots_stats",
+    "pool_checkout",
+    "pool_checkout_blocking",
+    "apool_checkout",
     "command_get",
     "command_pipeline",
+    "command_queue",
+    "command_transaction",
     "acommand_get",
     "acommand_auto",
     "acommand_pipeline",
+    "acommand_transaction",
 )
 
+#: the pool each pool workload checks connections out of and back in, 5,000 times, all of
+#: it counted (the Python-level ``get_connection``/``release`` and the interpreter running
+#: them): the loop runs inside ``PyOS_FSPath`` (see ``_counted``)
+POOL_WORKLOADS = {
+    "pool_checkout": "redispool.ConnectionPool",
+    "pool_checkout_blocking": "redispool.BlockingConnectionPool",
+    "apool_checkout": "redispool.asyncio.ConnectionPool",
+}
+#: the C function the pool workloads' loops run in: no checkout or release calls it
+POOL_COLLECT = "PyOS_FSPath"
+POOL_CYCLES = 5_000
+#: the least a pool workload counts per cycle (4,100 to 7,700 on CPython 3.11): less means
+#: the loop did not run inside ``POOL_COLLECT`` as callgrind sees it
+POOL_FLOOR = 1_000
+
 #: the compiled entry point each command workload is counted in
-COMMAND_ENTRY = {"command_get": "execute_command", "command_pipeline": "run_pipeline"}
+COMMAND_ENTRY = {
+    "command_get": "execute_command",
+    "command_pipeline": "run_pipeline",
+    "command_queue": "pipeline_command",
+    "command_transaction": "run_transaction",
+}
 
 #: the compiled code each asyncio command workload is counted in: the body of its entry
 #: coroutine of ``_acommand_c``, and the functions of ``_acommand_c`` the event loop
@@ -120,13 +176,15 @@ ACOMMAND_ENTRY: dict[str, tuple[str, tuple[str, ...]]] = {
     "acommand_get": ("execute_command", ("Lane.data_received", "Lane.flush")),
     "acommand_auto": ("execute_command", ("Lane.data_received", "Lane.flush")),
     "acommand_pipeline": ("run_pipeline", ("pipeline_command", "Lane.data_received")),
+    "acommand_transaction": ("run_transaction", ("pipeline_command", "Lane.data_received")),
 }
 
 
 def _command(name: str) -> None:
     """``redispool.Redis`` on a scripted in-memory server (RESP3), its connection made
-    beforehand: 2,000 GETs through ``execute_command``, or 10 pipelines of 1,000 GETs through
-    ``run_pipeline``."""
+    beforehand: 2,000 GETs through ``execute_command``, or 10 pipelines of 1,000 GETs
+    (``run_pipeline``; ``command_queue``: their queueing, ``pipeline_command``), or 10
+    MULTI/EXEC transactions of 1,000 GETs (``run_transaction``)."""
     from redispool import _command_c, _impl
     from redispool.client import Redis
     from redispool.pool import ConnectionPool
@@ -135,13 +193,14 @@ def _command(name: str) -> None:
     pool = ConnectionPool(connection_class=_scripted_connection(), protocol=3)
     pool.release(pool.get_connection())  # connected outside the counted calls
     r = Redis(connection_pool=pool)
+    _settle()
     if name == "command_get":
         get = r.execute_command
         for _ in range(2_000):
             assert get("GET", GET_KEY) == GET_VALUE
-    elif name == "command_pipeline":
+    elif name in ("command_pipeline", "command_queue", "command_transaction"):
         for _ in range(10):
-            pipe = r.pipeline(transaction=False)
+            pipe = r.pipeline(transaction=name == "command_transaction")
             for _ in range(1_000):
                 pipe.execute_command("GET", GET_KEY)
             assert pipe.execute() == [GET_VALUE] * 1_000
@@ -162,22 +221,71 @@ SCRIPT: dict[bytes, bytes] = {
     b"MAINT_NOTIFICATIONS": b"-ERR unknown subcommand 'MAINT_NOTIFICATIONS'\r\n",
     b"SETINFO": b"+OK\r\n",
 }
+#: how a MULTI/EXEC transaction's send begins and ends (redis-py packs them so)
+MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+EXEC = b"*1\r\n$4\r\nEXEC\r\n"
 
 
-class ScriptedSocket:
-    """An in-memory socket with a server behind it: every command sent is answered with
-    the reply the first marker found maps to in ``replies`` (all the commands of one send
-    alike, as a pipeline of GETs), and ``recv_into`` hands those bytes back. Nothing waits
-    and nothing depends on timing, so a command costs the same instructions in every run,
-    and the server's share of them is small (a ``count`` and a copy). ``fileno`` is an idle
-    socketpair end's: the pools' checkout peek is a real syscall."""
+class Script:
+    """The scripted server behind ``ScriptedSocket`` and ``ScriptedTransport``: each
+    send's commands are answered with the reply the first marker found maps to in
+    ``replies``, one per command (the commands of one send alike, as a pipeline of GETs:
+    a ``count`` and a copy, so the server's share of the counted instructions is small).
+    A send beginning with MULTI opens a transaction, answered per command as a server
+    does: ``+OK``, ``+QUEUED`` for each command queued (in this send or the next ones),
+    and at EXEC (ending a send) the array of their replies. Nothing waits and nothing
+    depends on timing, so a command costs the same instructions in every run."""
+
+    #: in a transaction: the replies EXEC will send, and how many
+    _queued: list[bytes] | None = None
+    _queued_count = 0
 
     def __init__(self, replies: dict[bytes, bytes] = SCRIPT) -> None:
         self._replies = [(b"\r\n" + marker + b"\r\n", reply) for marker, reply in replies.items()]
+
+    def _transaction(self, data: Any) -> tuple[bytes, int]:
+        """The replies to a send inside a transaction (or opening one), and how many."""
+        out: list[bytes] = []
+        if data.startswith(MULTI):
+            data = data[len(MULTI) :]
+            self._queued, self._queued_count = [], 0
+            out.append(b"+OK\r\n")
+        queued = self._queued
+        assert queued is not None, "EXEC without MULTI"
+        executes = data.endswith(EXEC)
+        if executes:
+            data = data[: -len(EXEC)]
+        count = 0
+        for marker, reply in self._replies:
+            count = data.count(marker)
+            if count:
+                out.append(b"+QUEUED\r\n" * count)
+                queued.append(reply * count)
+                self._queued_count += count
+                break
+        replies = len(out) - (count > 0) + count  # +OK, a +QUEUED per command
+        if executes:
+            out.append(b"*%d\r\n" % self._queued_count)
+            out += queued
+            self._queued = None
+            replies += 1
+        return b"".join(out), replies
+
+
+class ScriptedSocket(Script):
+    """An in-memory socket with a ``Script`` server behind it: ``recv_into`` hands its
+    replies back. ``fileno`` is an idle socketpair end's: the pools' checkout peek is a
+    real syscall."""
+
+    def __init__(self, replies: dict[bytes, bytes] = SCRIPT) -> None:
+        super().__init__(replies)
         self._pending = bytearray()
         self._mine, self._peer = socket.socketpair()
 
     def sendall(self, data: Any) -> None:
+        if self._queued is not None or data.startswith(MULTI):
+            self._pending += self._transaction(data)[0]
+            return
         for marker, reply in self._replies:
             count = data.count(marker)
             if count:
@@ -235,10 +343,9 @@ def _acommand(name: str) -> None:
     """``redispool.asyncio.Redis`` on a scripted in-memory server (RESP3), its connections
     made beforehand: 2,000 GETs awaited one after the other through ``execute_command``
     (a lane per command), 50 tasks of 40 GETs each on an ``auto_pipeline=True`` client
-    (sharing lanes), or 10 pipelines of 1,000 GETs through ``run_pipeline``. Each checks
-    its replies, and that every GET's reply went to a ``Lane`` (the fused path)."""
-    import gc
-
+    (sharing lanes), 10 pipelines of 1,000 GETs through ``run_pipeline``, or 10 MULTI/EXEC
+    transactions of 1,000 GETs through ``run_transaction``. Each checks its replies, and
+    that every reply went to a ``Lane`` (the fused path)."""
     from redispool import _acommand_c, _impl
     from redispool.asyncio import ConnectionPool, Redis
 
@@ -260,15 +367,15 @@ def _acommand(name: str) -> None:
         ScriptedTransport.seen.clear()
         # the collector's passes that land in the counted calls see the workload's own
         # objects only, each time: not the rest of the heap (imports, the event loop)
-        gc.collect()
-        gc.freeze()
-        if name == "acommand_pipeline":
+        _settle()
+        if name in ("acommand_pipeline", "acommand_transaction"):
             for _ in range(10):
-                pipe = r.pipeline(transaction=False)
+                pipe = r.pipeline(transaction=name == "acommand_transaction")
                 for _ in range(1_000):
                     pipe.execute_command("GET", GET_KEY)
                 assert await pipe.execute() == [GET_VALUE] * 1_000
-            expected = 10_000
+            # a transaction's replies: MULTI's, a QUEUED per GET, and EXEC's array
+            expected = 10_000 if name == "acommand_pipeline" else 10 * 1_002
         else:
             get = r.execute_command
 
@@ -288,21 +395,21 @@ def _acommand(name: str) -> None:
         assert lanes * 10 <= tasks * gets, f"{lanes} lanes: the GETs were not shared"
 
 
-class ScriptedTransport(asyncio.Transport):
-    """An in-memory asyncio transport with a server behind it, as ``ScriptedSocket``:
-    every write is answered with the scripted reply per command, handed to the protocol
-    the transport has then (``set_protocol``: a ``Lane`` takes it over while replies are
-    owed) in one ``data_received`` called by the event loop, as a socket read would be.
-    ``seen`` counts the lanes set as protocol and the replies that went to one."""
+class ScriptedTransport(Script, asyncio.Transport):
+    """An in-memory asyncio transport with a ``Script`` server behind it, as
+    ``ScriptedSocket``: every write's replies are handed to the protocol the transport has
+    then (``set_protocol``: a ``Lane`` takes it over while replies are owed) in one
+    ``data_received`` called by the event loop, as a socket read would be. ``seen`` counts
+    the lanes set as protocol and the replies that went to one."""
 
     seen: ClassVar[Counter[str]] = Counter()
 
     def __init__(self, loop: Any, protocol: Any, replies: dict[bytes, bytes] = SCRIPT) -> None:
-        super().__init__()
+        Script.__init__(self, replies)
+        asyncio.Transport.__init__(self)
         from redispool._acommand_c import Lane
 
         self._lane_class = Lane
-        self._replies = [(b"\r\n" + marker + b"\r\n", reply) for marker, reply in replies.items()]
         self._loop = loop
         self._protocol = protocol
         self._pending = bytearray()
@@ -310,6 +417,14 @@ class ScriptedTransport(asyncio.Transport):
         self._closing = False
 
     def write(self, data: Any) -> None:
+        if self._queued is not None or data.startswith(MULTI):
+            reply, count = self._transaction(data)
+            if count:
+                if not self._pending:
+                    self._loop.call_soon(self._deliver)
+                self._pending += reply
+                self._owed += count
+            return
         for marker, reply in self._replies:
             count = data.count(marker)
             if count:
@@ -386,12 +501,15 @@ def _scripted_aconnection() -> type:
 def collect(name: str) -> tuple[str, ...]:
     """The functions whose entry and exit toggle collection for workload ``name`` (one
     ``--toggle-collect`` each)."""
+    if name in POOL_WORKLOADS:
+        return (POOL_COLLECT,)
     if name in ACOMMAND_ENTRY:
         entry, functions = ACOMMAND_ENTRY[name]
         text = _acommand_source().read_text()
         return (coroutine_body(entry, text), *(wrapper(f, text) for f in functions))
-    entry = COMMAND_ENTRY.get(name)
-    return (COLLECT if entry is None else COMMAND_COLLECT.format(entry),)
+    if name in COMMAND_ENTRY:
+        return (COMMAND_COLLECT.format(COMMAND_ENTRY[name]),)
+    return (COLLECT,)
 
 
 class NotBuilt(SystemExit):
@@ -434,7 +552,9 @@ def wrapper(name: str, text: str) -> str:
     for a method), in the generated C ``text`` (its name holds a number too)."""
     owner, _, function = name.rpartition(".")
     scope = f"{len(owner)}{owner}_" if owner else ""
-    found = set(re.findall(rf"\b(__pyx_pw_{ACOMMAND_PREFIX}{scope}\d+{function})\(", text))
+    found: set[str] = set(
+        re.findall(rf"\b(__pyx_pw_{ACOMMAND_PREFIX}{scope}\d+{function})\(", text)
+    )
     if len(found) != 1:
         raise NotBuilt(f"no single function {name} in _acommand_c's C: {sorted(found)}")
     return found.pop()
@@ -452,6 +572,121 @@ def _slots_cycle(slots: Any, fd: int) -> None:
         conn = slots.acquire()
         assert conn is not None
         slots.release(conn, fd)
+
+
+def _slots_stats(slots: Any) -> None:
+    """The slot array's metrics, as a pool with ``redispool.metrics`` on records and reads
+    them: 5,000 waits as ``BlockingConnectionPool._wait`` makes one when every connection
+    is lent (``wait_begin``, a checkout finding the array full, ``wait_end`` with the time
+    waited, every tenth one timed out), their times spread over every bucket of the
+    wait-time histogram; then 1,000 ``stats()`` (each Prometheus scrape takes one per
+    pool) of a full array of 64 connections, 16 idle, 8 of those with a closed socket."""
+    from redispool.slot_codes import FULL, NO_SOCKET, OPAQUE_SOCKET
+    from redispool.stats import WAIT_BUCKETS
+
+    conns = [object() for _ in range(64)]
+    for conn in conns:
+        _, slot = slots.checkout()
+        slots.fill(slot, conn)
+    idle = conns[:16]
+    fds = [NO_SOCKET if i % 2 else OPAQUE_SOCKET for i in range(len(idle))]
+    for conn, fd in zip(idle, fds, strict=True):
+        slots.release(conn, fd)
+    for _ in idle:  # every connection lent: a checkout waits
+        assert slots.acquire() is not None
+    waited = [bound * 0.9 for bound in WAIT_BUCKETS] + [WAIT_BUCKETS[-1] * 2]
+    for i in range(5_000):
+        slots.wait_begin()
+        code, _ = slots.checkout()
+        assert code == FULL
+        slots.wait_end(waited[i % len(waited)], i % 10 == 9)
+    for conn, fd in zip(idle, fds, strict=True):
+        slots.release(conn, fd)
+    for _ in range(1_000):
+        stats = slots.stats()
+    assert stats.waits == 5_000 and stats.timeouts == 500 and stats.idle_closed == 8, stats
+    assert sum(stats.wait_buckets) == 5_000 and all(stats.wait_buckets), stats
+
+
+def _counted(loop: Any) -> None:
+    """Run ``loop()`` inside the C function ``POOL_COLLECT`` (``PyOS_FSPath``), which the
+    pool workloads toggle collection on: ``os.fspath`` calls it with its argument, which
+    calls that object's ``__fspath__``, here one that runs the loop; so every instruction
+    of the loop counts, the interpreter's included, and nothing before or after it (but
+    the interpreter's own few calls of ``PyOS_FSPath`` on str paths while importing,
+    about 6,000 instructions). Nothing a checkout or release runs calls it. Not called
+    through ctypes: callgrind does not see libffi's call into it as a call (its
+    trampoline has no symbol), so it would never toggle. A build that inlines it into
+    ``os.fspath`` counts next to nothing, which ``measure`` rejects (``POOL_FLOOR``)."""
+    ran = []
+
+    class Loop:
+        def __fspath__(self) -> str:
+            loop()
+            ran.append(True)
+            return "counted"
+
+    assert os.fspath(Loop()) == "counted" and ran == [True]
+
+
+def _pool_checkout(name: str) -> None:
+    """``POOL_CYCLES`` checkouts and releases (``release(get_connection())``; asyncio:
+    ``await release(await get_connection())`` in one coroutine, run to completion by the
+    event loop) of one connection, made and connected beforehand to a scripted server
+    (RESP3), so each checkout takes the pool's fast path (an idle connection, its socket
+    peeked at: the pools' default health check). Only the loop is counted (``_counted``)."""
+    from redispool import _impl, _slots_c
+
+    assert _impl.SlotArray.__module__ == _slots_c.__name__, "the compiled slot array"
+    if name == "apool_checkout":
+        _apool_checkout()
+        return
+    import redispool
+
+    pool_class = getattr(redispool, POOL_WORKLOADS[name].rpartition(".")[2])
+    pool = pool_class(connection_class=_scripted_connection(), protocol=3)
+    first = pool.get_connection()  # connected outside the counted loop
+    pool.release(first)
+    get, release = pool.get_connection, pool.release
+
+    def loop() -> None:
+        for _ in range(POOL_CYCLES):
+            release(get())
+
+    _settle()
+    _counted(loop)
+    stats = pool.stats()
+    assert pool.get_connection() is first and stats.hits == POOL_CYCLES, stats
+
+
+def _apool_checkout() -> None:
+
+    from redispool.asyncio import ConnectionPool
+
+    loop = asyncio.new_event_loop()
+
+    async def connect() -> tuple[Any, Any]:
+        pool = ConnectionPool(
+            connection_class=_scripted_aconnection(), protocol=3, socket_timeout=None
+        )
+        conn = await pool.get_connection()  # connected outside the counted loop
+        await pool.release(conn)
+        return pool, conn
+
+    pool, first = loop.run_until_complete(connect())
+    get, release = pool.get_connection, pool.release
+
+    async def cycles() -> None:
+        for _ in range(POOL_CYCLES):
+            await release(await get())
+
+    _settle()
+    _counted(lambda: loop.run_until_complete(cycles()))
+    stats = pool.stats()
+    assert stats.hits == POOL_CYCLES and stats.misses == 1, stats
+    assert loop.run_until_complete(get()) is first
+    loop.run_until_complete(pool.disconnect())
+    loop.close()
 
 
 def _pythonpath() -> str:
@@ -492,9 +727,15 @@ def measure(name: str) -> int:
     match = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
     if match is None:
         raise SystemExit(f"no instruction total in callgrind's output for {name}")
-    if not int(match.group(1)):  # a renamed entry point would pass the gate at zero
+    count = int(match.group(1))
+    if not count:  # a renamed entry point would pass the gate at zero
         raise SystemExit(f"{name}: nothing counted; are {functions} compiled functions?")
-    return int(match.group(1))
+    if name in POOL_WORKLOADS and count < POOL_CYCLES * POOL_FLOOR:
+        raise SystemExit(
+            f"{name}: {count:,} instructions counted, too few for {POOL_CYCLES:,} cycles: "
+            f"callgrind did not see the loop run inside {POOL_COLLECT} (inlined?)"
+        )
+    return count
 
 
 def compare(
@@ -509,18 +750,46 @@ def compare(
             if not new_ok:
                 failures.append(f"{name}: no baseline (run with --update {name})")
         elif count > base * (1 + tolerance):
-            failures.append(f"{name}: {count:,} instructions, {count / base - 1:+.1%} vs {base:,}")
+            failures.append(
+                f"{name}: {count:,} instructions, {count / base - 1:+.1%} vs {base:,} "
+                f"({count / base:.3f}x baseline, max {1 + tolerance:.2f}x)"
+            )
     return failures
 
 
-def update(path: Path, names: list[str], keep: bool) -> None:
+def measure_all(
+    names: list[str], jobs: int, costs: dict[str, int] | None = None
+) -> dict[str, int | Exception]:
+    """``measure`` each workload, ``jobs`` valgrind processes at a time (the counts do not
+    depend on what else runs); a workload's exception in place of its count. In the order
+    of ``names``; started costliest first by ``costs`` (the baseline's counts; those it
+    lacks first of all), so that no long run starts last."""
+    costs = costs or {}
+    started = sorted(names, key=lambda name: -costs.get(name, sys.maxsize))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        submitted = {name: pool.submit(measure, name) for name in started}
+        concurrent.futures.wait(submitted.values())
+    futures = {name: submitted[name] for name in names}
+    out: dict[str, int | Exception] = {}
+    for name, future in futures.items():
+        error = future.exception()
+        if error is not None and not isinstance(error, Exception):
+            raise error  # KeyboardInterrupt
+        out[name] = future.result() if error is None else error
+    return out
+
+
+def update(path: Path, names: list[str], keep: bool, jobs: int = 1) -> None:
     """Measure ``names`` into the baseline at ``path``, keeping its other entries if
     ``keep``. A workload that does not run on this build (CI records the baseline on the
     base commit, which may predate it) is left out, and said so."""
-    counts = json.loads(path.read_text()) if keep and path.exists() else {}
-    for name in names:
+    old = json.loads(path.read_text()) if path.exists() else {}
+    counts = dict(old) if keep else {}
+    for name, result in measure_all(names, jobs, old).items():
         try:
-            counts[name] = measure(name)
+            if isinstance(result, Exception):
+                raise result
+            counts[name] = result
         except subprocess.CalledProcessError as exc:
             counts.pop(name, None)
             last = (exc.stderr or b"").decode(errors="replace").strip().splitlines()[-1:]
@@ -544,6 +813,12 @@ def main(argv: list[str] | None = None) -> int:
         "the baseline's other entries are kept",
     )
     parser.add_argument("--update", action="store_true", help="write a new baseline")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="valgrind processes run at a time (default: the CPU count, %(default)s here)",
+    )
     parser.add_argument("--tolerance", type=float, default=0.05)
     parser.add_argument(
         "--baseline",
@@ -566,10 +841,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown workload {', '.join(unknown)} (known: {', '.join(WORKLOADS)})")
     names = args.workloads or list(WORKLOADS)
     if args.update:
-        update(args.baseline, names, keep=bool(args.workloads))
+        update(args.baseline, names, keep=bool(args.workloads), jobs=args.jobs)
         return 0
-    measured = {name: measure(name) for name in names}
     baseline = json.loads(args.baseline.read_text())
+    measured = {}
+    for name, result in measure_all(names, args.jobs, baseline).items():
+        if isinstance(result, Exception):
+            raise result
+        measured[name] = result
     for name, count in measured.items():
         base = baseline.get(name)
         change = f"{count / base - 1:+.2%}" if base else "new"

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -133,6 +134,7 @@ def test_callgrind_gate_tolerance() -> None:
     assert callgrind.compare({"parse": 1_040_000, "pack": 400_000}, baseline, 0.05) == []
     (failure,) = callgrind.compare({"parse": 1_060_000, "pack": 500_000}, baseline, 0.05)
     assert failure.startswith("parse") and "+6.0%" in failure
+    assert "(1.060x baseline, max 1.05x)" in failure and "\n" not in failure
     (failure,) = callgrind.compare({"new": 1}, baseline, 0.05)
     assert "no baseline" in failure
 
@@ -177,6 +179,56 @@ def test_callgrind_update_keeps_other_entries(
     assert "command_pipeline: does not run on this build, left out (ImportError: no)" in (
         capsys.readouterr().out
     )
+    callgrind.update(path, ["command_get", "command_pipeline"], keep=True, jobs=2)
+    assert json.loads(path.read_text()) == {"parse_integers": 1, "command_get": 7}
+
+
+def test_callgrind_measures_in_parallel_in_workload_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """``--jobs``: the workloads measured at the same time, the costliest started first,
+    printed in their order (the first ones finish last here)."""
+    import threading
+    import time
+
+    names = list(callgrind.WORKLOADS[:4])
+    running: set[str] = set()
+    most = 0
+    lock = threading.Lock()
+
+    def measure(name: str) -> int:
+        nonlocal most
+        with lock:
+            running.add(name)
+            most = max(most, len(running))
+        time.sleep(0.05 * (len(names) - names.index(name)))
+        with lock:
+            running.discard(name)
+        return 100 + names.index(name)
+
+    monkeypatch.setattr(callgrind, "measure", measure)
+    assert list(callgrind.measure_all(names, jobs=4).items()) == [
+        (name, 100 + i) for i, name in enumerate(names)
+    ]
+    assert most > 1
+    # started costliest first (unknown costs before all), reported in workload order
+    started: list[str] = []
+
+    def record(name: str) -> int:
+        started.append(name)
+        return 1
+
+    monkeypatch.setattr(callgrind, "measure", record)
+    costs = {names[0]: 5, names[1]: 10, names[3]: 1}
+    assert list(callgrind.measure_all(names, jobs=1, costs=costs)) == names
+    assert started == [names[2], names[1], names[0], names[3]]
+    monkeypatch.setattr(callgrind, "measure", measure)
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({name: 100 for name in names}))
+    assert callgrind.main([*names, "--baseline", str(path), "--jobs", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == names
+    assert "+3.00%" in lines[3]
 
 
 def _in_handshake(frame: Any) -> bool:
@@ -189,7 +241,7 @@ def _in_handshake(frame: Any) -> bool:
 
 
 @pytest.mark.skipif(NO_EXTENSIONS, reason="measures the compiled twins")
-@pytest.mark.parametrize("name", ["command_get", "command_pipeline"])
+@pytest.mark.parametrize("name", sorted(callgrind.COMMAND_ENTRY))
 def test_callgrind_command_workloads_run(name: str) -> None:
     """The command workloads take redispool.Redis's fused path on the scripted server and
     get the right answers (checked inside), here without valgrind."""
@@ -204,7 +256,9 @@ def test_callgrind_command_workloads_run(name: str) -> None:
     # them, which would itself send the command down redis-py's path)
     slow = {
         redis.client.Redis._send_command_parse_response.__code__,
+        redis.client.Pipeline.execute_command.__code__,
         redis.client.Pipeline._execute_pipeline.__code__,
+        redis.client.Pipeline._execute_transaction.__code__,
         AbstractConnection.read_response.__code__,
     }
     calls: list[str] = []
@@ -237,7 +291,9 @@ def test_callgrind_acommand_workloads_run(name: str) -> None:
 
     slow = {
         redis.asyncio.client.Redis._send_command_parse_response.__code__,
+        redis.asyncio.client.Pipeline.execute_command.__code__,
         redis.asyncio.client.Pipeline._execute_pipeline.__code__,
+        redis.asyncio.client.Pipeline._execute_transaction.__code__,
         AbstractConnection.read_response.__code__,
     }
     calls: list[str] = []
@@ -257,6 +313,89 @@ def test_callgrind_acommand_workloads_run(name: str) -> None:
     assert body.startswith("__pyx_gb_9redispool_11_acommand_c_") and "*" not in body
     assert all(m.startswith("__pyx_pw_9redispool_11_acommand_c_") for m in methods)
     assert callable(getattr(_acommand_c, entry))
+
+
+def _in_counted_loop(frame: Any) -> bool:
+    """Whether ``frame`` runs inside a pool workload's counted loop (``callgrind._counted``)."""
+    while frame is not None:
+        if frame.f_back is not None and frame.f_back.f_code is callgrind._counted.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+@pytest.mark.skipif(NO_EXTENSIONS, reason="measures the compiled twins")
+@pytest.mark.parametrize("name", list(callgrind.POOL_WORKLOADS))
+def test_callgrind_pool_workloads_run(name: str) -> None:
+    """The pool workloads check out and release on the pools' fast path only, every cycle
+    inside the one ``os.fspath`` call, in ``PyOS_FSPath`` (what they count), and nothing
+    in them calls it again (which would toggle collection off), here without valgrind."""
+    import os
+
+    import redispool.asyncio.pool
+    import redispool.pool
+
+    sync, aio = redispool.pool.ConnectionPool, redispool.asyncio.pool.ConnectionPool
+    slow = {
+        f.__code__
+        for f in (sync._checkout, sync._prepare, sync._release_checked, sync._after_release)
+    } | {f.__code__ for f in (aio._checkout, aio._give_back, aio._after_release)}
+    checkouts = {sync.get_connection.__code__, aio.get_connection.__code__}
+    counted = callgrind._counted.__code__
+    seen: Counter[str] = Counter()
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_call" and arg is os.fspath and frame.f_code is counted:
+            seen["fspath"] += 1
+        elif event == "c_call" and arg is os.fspath and _in_counted_loop(frame):
+            seen["nested fspath"] += 1
+        elif (
+            event == "call"
+            and frame.f_code.co_name == "__fspath__"
+            and frame.f_back.f_code is counted
+        ):
+            seen["loops"] += 1
+        elif event == "call" and _in_counted_loop(frame):
+            if frame.f_code in slow:
+                seen["slow"] += 1
+            elif frame.f_code in checkouts and frame.f_back.f_code not in checkouts:
+                seen["checkouts"] += 1
+
+    sys.setprofile(profile)
+    try:
+        callgrind.workload(name)
+    finally:
+        sys.setprofile(None)
+    assert seen == {"fspath": 1, "loops": 1, "checkouts": callgrind.POOL_CYCLES}
+    assert callgrind.collect(name) == ("PyOS_FSPath",)
+    pool = callgrind.POOL_WORKLOADS[name]
+    assert pool.startswith("redispool.asyncio.") == name.startswith("apool_")
+
+
+def test_every_pool_has_a_callgrind_workload() -> None:
+    """The Python-level checkout and release (``get_connection``, ``release``) of each pool
+    class redispool exports, sync and asyncio, is the code of a pool workload's pool (one
+    it inherits, for a subclass that does not override them), and the sync pools each
+    have one."""
+    import redispool
+    import redispool.asyncio
+
+    def owners(cls: type) -> set[type]:
+        return {
+            next(base for base in cls.__mro__ if method in vars(base))
+            for method in ("get_connection", "release")
+        }
+
+    counted: set[type] = set()
+    for path in callgrind.POOL_WORKLOADS.values():
+        module, _, name = path.rpartition(".")
+        counted |= owners(getattr(sys.modules[module], name))
+    for module in (redispool, redispool.asyncio):
+        for name in ("ConnectionPool", "BlockingConnectionPool"):
+            assert owners(getattr(module, name)) <= counted, f"{module.__name__}.{name}"
+    assert {"redispool.ConnectionPool", "redispool.BlockingConnectionPool"} <= set(
+        callgrind.POOL_WORKLOADS.values()
+    )
 
 
 # ---- the ratio gate (gate.py): interleaved rounds, confirmed failures -----------------
@@ -412,19 +551,10 @@ def test_slowed_variants_still_apply(tmp_path: Path, variant: str) -> None:
         assert replacement in (tmp_path / name).read_text()
 
 
-#: compiled entry points with no callgrind workload yet (TODO: give each one, then drop it
-#: here): the sync Pipeline's queueing, and MULTI/EXEC transactions, sync and asyncio
-NO_CALLGRIND_WORKLOAD_YET = {
-    ("_command_c", "pipeline_command"),
-    ("_command_c", "run_transaction"),
-    ("_acommand_c", "run_transaction"),
-}
-
-
 def test_every_compiled_entry_point_has_a_callgrind_workload() -> None:
     """Each function ``redispool._impl`` takes from the compiled command modules (the
     command path, pipelines, auto-pipelining) is counted by a fixed callgrind workload,
-    so one added there must bring its workload (or be listed above, as a known gap)."""
+    so one added there must bring its workload."""
     import re
 
     source = (BENCHMARKS.parent / "redispool" / "_impl.py").read_text()
@@ -437,4 +567,4 @@ def test_every_compiled_entry_point_has_a_callgrind_workload() -> None:
     covered = {("_command_c", name) for name in callgrind.COMMAND_ENTRY.values()}
     for entry, extras in callgrind.ACOMMAND_ENTRY.values():
         covered |= {("_acommand_c", name) for name in (entry, *extras)}
-    assert entries - covered == NO_CALLGRIND_WORKLOAD_YET
+    assert entries - covered == set()
