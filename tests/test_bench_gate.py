@@ -139,6 +139,40 @@ def test_callgrind_gate_tolerance() -> None:
     assert "no baseline" in failure
 
 
+#: callgrind's output format, names compressed: ``(id) name`` once, ``(id)`` after
+CALLGRIND_OUT = """\
+events: Ir
+summary: 1000
+fn=(1) eval
+10 400
+cfn=(2) _PyType_Lookup
+calls=3 50
+12 300
+cfn=(3) other
+calls=1 60
+13 100
+fn=(2)
+50 100
+cfn=(4) _PyType_LookupRef
+calls=3 70
+* 200
+cfn=(5) find_name_in_mro
+calls=1 80
+51 100
+fn=(3)
+cfn=(2)
+calls=1 50
++2 40
+"""
+
+
+def test_callgrind_leaves_type_lookups_out() -> None:
+    """The inclusive cost of every call of a type lookup from outside one: 300 from eval,
+    40 from other; the lookup's own nested call (200) is inside those 300 already."""
+    assert callgrind.type_lookups(CALLGRIND_OUT) == 340
+    assert callgrind.type_lookups("events: Ir\nsummary: 5\nfn=(1) f\n1 5\n") == 0
+
+
 def test_callgrind_baseline_covers_every_workload() -> None:
     baseline = json.loads((BENCHMARKS / "callgrind_baseline.json").read_text())
     assert set(baseline) == set(callgrind.WORKLOADS)
