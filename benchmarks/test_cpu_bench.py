@@ -7,9 +7,9 @@ when installed: its Rust threads' CPU time counts too) and the raw-socket floor
 a client's overhead in a round is its ``time.process_time()`` minus the floor's in the
 same round, per command (a pipeline of 1000 GETs counts 1000), and the median over the
 rounds is recorded in ``extra_info["cpu_overhead_us"]`` (client -> µs per command).
-``benchmarks/gate.py`` compares those overheads (reference / client, so 2.0 means half
-the reference's overhead); pytest-benchmark's own timing of the whole measurement is not
-a figure of interest. ``make bench``, ``make bench-check``.
+pytest-benchmark's own timing of the whole measurement is not a figure of interest. The
+gate measures the same overheads its own way (``ratios.py``, the ``cpu ...`` groups).
+``make bench``.
 """
 
 from __future__ import annotations

@@ -8,11 +8,11 @@ during one operation is recorded too (``peak_kib``).
 ``test_e2e`` times each client on its own (pytest-benchmark's rounds, one client after
 the other); ``test_e2e_interleaved`` runs the clients of a few workloads in interleaved
 rounds, as ``python -m redispool bench`` does, so a noisy moment hits every client alike,
-and records each client's median wall µs per operation in ``extra_info["wall_us"]``,
-which ``benchmarks/gate.py`` compares (timed one client after the other, a ratio swings
-from half to several times its median on a shared machine), and the client kinds not
-installed here in ``extra_info["absent"]`` (the gate skips its rules against those that
-say ``if_installed``). ``make bench``."""
+and records each client's median wall µs per operation in ``extra_info["wall_us"]`` (timed
+one client after the other, a ratio swings from half to several times its median on a
+shared machine), and the client kinds not installed here in ``extra_info["absent"]``.
+The gate times the same workloads its own way (``ratios.py``, the ``wall ...`` groups).
+``make bench``."""
 
 from __future__ import annotations
 
@@ -21,21 +21,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ratios import WALL as INTERLEAVED  # the workloads the gate times in wall time
 
 from redispool import _bench, _e2e
 from redispool.server import RedisServer
 
 REFERENCES = ("redis-py+hiredis", "redis-py")
 LARGE = ("GET of 1 MiB", "LRANGE 0 999", "HGETALL, 100 fields")
-#: the workloads measured interleaved for the gate (benchmarks/thresholds.toml "wall ...")
-INTERLEAVED = (
-    "GET",
-    "GET, 8 threads",
-    "pipeline of 1000 GETs",
-    "HGETALL, 100 fields",
-    "asyncio GET, 50 tasks",
-    "asyncio GET, 1000 tasks",
-)
 ROUNDS = 21  # ~40 s for the six here, half of it the 1000 tasks' (~7,000 connections)
 
 

@@ -265,13 +265,18 @@ def test_callgrind_measures_in_parallel_in_workload_order(
     assert "+3.00%" in lines[3]
 
 
-def _in_handshake(frame: Any) -> bool:
-    """Whether ``frame`` runs for a connection's handshake (``on_connect``)."""
+def _within(frame: Any, test: Any) -> bool:
+    """Whether ``test`` holds for ``frame`` or one of its callers."""
     while frame is not None:
-        if frame.f_code.co_name.startswith("on_connect"):
+        if test(frame):
             return True
         frame = frame.f_back
     return False
+
+
+def _in_handshake(frame: Any) -> bool:
+    """Whether ``frame`` runs for a connection's handshake (``on_connect``)."""
+    return _within(frame, lambda f: f.f_code.co_name.startswith("on_connect"))
 
 
 @pytest.mark.skipif(NO_EXTENSIONS, reason="measures the compiled twins")
@@ -351,11 +356,8 @@ def test_callgrind_acommand_workloads_run(name: str) -> None:
 
 def _in_counted_loop(frame: Any) -> bool:
     """Whether ``frame`` runs inside a pool workload's counted loop (``callgrind._counted``)."""
-    while frame is not None:
-        if frame.f_back is not None and frame.f_back.f_code is callgrind._counted.__code__:
-            return True
-        frame = frame.f_back
-    return False
+    counted = callgrind._counted.__code__
+    return _within(frame, lambda f: f.f_back is not None and f.f_back.f_code is counted)
 
 
 @pytest.mark.skipif(NO_EXTENSIONS, reason="measures the compiled twins")
