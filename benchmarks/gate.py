@@ -128,10 +128,12 @@ def check(
 
 
 def shown_in(log: str, rule: dict[str, Any]) -> float | None:
-    """The ratio a gate's output shows for ``rule`` (None: not there, or not measured)."""
+    """The ratio a gate's output shows first for ``rule``: its first measurement, before
+    any re-measurement (None: not there, or not measured)."""
     head = re.escape(_head(rule))
-    match = re.search(rf"^{head}\s*([0-9.]+|inf)x", log, re.MULTILINE)
-    return float(match.group(1)) if match else None
+    first = r"(?:[0-9.]+|inf)x  \(min [0-9.]+x\)  \d+ re-measurements? \(([0-9.]+|inf)x"
+    match = re.search(rf"^{head}\s*(?:{first}|([0-9.]+|inf)x)", log, re.MULTILINE)
+    return None if match is None else float(match.group(1) or match.group(2))
 
 
 def ranges(logs: list[str], rules: list[dict[str, Any]]) -> list[str]:

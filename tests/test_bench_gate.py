@@ -127,6 +127,11 @@ def test_gate_ranges_over_logs() -> None:
     assert "1.25    2.00    2.50" in line and "(min 1.10x, 3 runs)" in line
     (line,) = gate.ranges(["nothing"], [rule])
     assert "not measured" in line
+    # a re-measured ratio counts with its first measurement
+    measure, _ = fake_measure({("wall GET", "redispool.Redis"): [1.05, 1.5]})
+    log = "\n".join(gate.check([rule], measure, retries=3)[0])
+    assert "1 re-measurement (1.05x, 1.50x)" in log
+    assert gate.shown_in(log, rule) == 1.05
 
 
 def test_callgrind_gate_tolerance() -> None:
