@@ -284,13 +284,28 @@ def _in_handshake(frame: Any) -> bool:
     return _within(frame, lambda f: f.f_code.co_name.startswith("on_connect"))
 
 
+def _slow_calls(name: str, slow: set[Any]) -> list[str]:
+    """The functions of ``slow`` (code objects) that workload ``name`` called, outside a
+    connection's handshake."""
+    calls: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code in slow and not _in_handshake(frame):
+            calls.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        callgrind.workload(name)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
 @pytest.mark.skipif(NO_EXTENSIONS, reason="measures the compiled twins")
 @pytest.mark.parametrize("name", sorted(callgrind.COMMAND_ENTRY))
 def test_callgrind_command_workloads_run(name: str) -> None:
     """The command workloads take redispool.Redis's fused path on the scripted server and
     get the right answers (checked inside), here without valgrind."""
-    import sys
-
     import redis.client
     from redis.connection import AbstractConnection
 
@@ -305,17 +320,7 @@ def test_callgrind_command_workloads_run(name: str) -> None:
         redis.client.Pipeline._execute_transaction.__code__,
         AbstractConnection.read_response.__code__,
     }
-    calls: list[str] = []
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code in slow and not _in_handshake(frame):
-            calls.append(frame.f_code.co_name)
-
-    sys.setprofile(profile)
-    try:
-        callgrind.workload(name)
-    finally:
-        sys.setprofile(None)
+    calls = _slow_calls(name, slow)
     (pattern,) = callgrind.collect(name)
     assert calls == [] and pattern.endswith(callgrind.COMMAND_ENTRY[name])
     assert callable(getattr(_command_c, callgrind.COMMAND_ENTRY[name]))
@@ -340,18 +345,7 @@ def test_callgrind_acommand_workloads_run(name: str) -> None:
         redis.asyncio.client.Pipeline._execute_transaction.__code__,
         AbstractConnection.read_response.__code__,
     }
-    calls: list[str] = []
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code in slow and not _in_handshake(frame):
-            calls.append(frame.f_code.co_name)
-
-    sys.setprofile(profile)
-    try:
-        callgrind.workload(name)
-    finally:
-        sys.setprofile(None)
-    assert calls == []
+    assert _slow_calls(name, slow) == []
     entry, _ = callgrind.ACOMMAND_ENTRY[name]
     body, *methods = callgrind.collect(name)
     assert body.startswith("__pyx_gb_9redispool_11_acommand_c_") and "*" not in body
