@@ -660,7 +660,7 @@ def _pool_checkout(name: str) -> None:
 
 
 def _apool_checkout() -> None:
-
+    """``apool_checkout``: the asyncio pool's cycles, as ``_pool_checkout``'s."""
     from redispool.asyncio import ConnectionPool
 
     loop = asyncio.new_event_loop()
